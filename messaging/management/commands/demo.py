@@ -1,0 +1,92 @@
+"""The whole loop on a generated county: `python manage.py demo` (used by `make demo`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from campaign.lib.progress import ByteProgressBar
+from campaign.models import Campaign, Role
+from campaign.services import add_member, create_campaign
+from voters import synthetic
+from voters.importers import ImportProgress
+from voters.models import ImportRun
+from voters.services import import_vote_history, import_voter_file
+
+DEMO_USERNAME = "demo"
+
+
+class Command(BaseCommand):
+    help = "Generate a synthetic county, import it through the real importers, create a login."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--voters", type=int, default=50_000, help="voters in the county")
+        parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
+        parser.add_argument("--out", type=Path, default=None, help="where the files go")
+
+    def handle(self, *args, voters: int, seed: int, out: Path | None, **options) -> None:
+        out = out or Path(settings.DEMO_DIR) / "county"
+        started = time.monotonic()
+        self.stdout.write(f"Generating a county of {voters:,} voters in {out} …")
+        county = synthetic.generate_county(out, voters=voters, seed=seed)
+        self.stdout.write(
+            f"  {county.voters:,} voters in {county.households:,} households, "
+            f"{len(county.elections)} past elections, program {county.program_name!r} "
+            f"with arms {', '.join(county.program_arms)}"
+        )
+        generic, _ = create_campaign(slug="demo", name="Alder County (demo)", state="NC")
+        nc, _ = create_campaign(slug="demo-nc", name="Alder County, NC layout (demo)", state="NC")
+        self.import_pair(generic, "generic", county.voters_csv, county.history_csv)
+        self.import_pair(nc, "nc", county.nc_voter_txt, county.nc_history_txt)
+        username, password = self.demo_login([generic, nc])
+        self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
+        self.stdout.write(
+            f"  Admin: http://127.0.0.1:8000/admin/  user {username}  password {password}"
+        )
+
+    def import_pair(self, campaign: Campaign, layout: str, voters: Path, history: Path) -> None:
+        run = self.with_bar(
+            f"{campaign.slug}: voters",
+            lambda progress: import_voter_file(
+                campaign=campaign, paths=[voters], layout=layout, mode="quarantine", full=True,
+                on_progress=progress,
+            ),
+        )  # fmt: skip
+        self.stdout.write(f"  {campaign.slug} voters ({layout}): {run.summary()}")
+        run = self.with_bar(
+            f"{campaign.slug}: history",
+            lambda progress: import_vote_history(
+                campaign=campaign, paths=[history], layout=layout, mode="quarantine",
+                on_progress=progress,
+            ),
+        )  # fmt: skip
+        self.stdout.write(f"  {campaign.slug} history ({layout}): {run.summary()}")
+
+    def with_bar(self, label: str, start) -> ImportRun:
+        bar = ByteProgressBar(description=label)
+
+        def on_progress(p: ImportProgress) -> None:
+            bar.update(
+                bytes_done=p.bytes_done, bytes_total=p.bytes_total, rows=p.rows_read, phase=p.phase
+            )
+
+        try:
+            return start(on_progress)
+        finally:
+            bar.close()
+
+    def demo_login(self, campaigns: list[Campaign]) -> tuple[str, str]:
+        """A staff login that is admin of the demo campaigns (a new password each run)."""
+        password = secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
+        user.is_staff = True
+        user.set_password(password)
+        user.save()
+        for campaign in campaigns:
+            add_member(campaign=campaign, user=user, role=Role.ADMIN)
+        return DEMO_USERNAME, password

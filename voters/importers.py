@@ -1,0 +1,586 @@
+"""Voter-file and vote-history imports: stream, stage, then merge in one transaction.
+
+Every import runs in a single database transaction: parsed batches are loaded into a temporary
+staging table (PostgreSQL COPY; plain inserts on the embedded SQLite), then set-based SQL merges the
+staging table into households, voters, elections and vote records. A process killed at any moment
+therefore leaves the campaign exactly as before (the transaction never committed) or exactly as
+after.
+
+The parsing lives in `voters.layouts` (pure, vectorized); this module only moves its batches into
+the database and counts what changed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from django.db import connection, transaction
+from django.utils import timezone
+
+from voters import layouts
+from voters.models import ImportKind, ImportMode, ImportRun, RejectedRow, Voter
+
+logger = logging.getLogger(__name__)
+
+# Strict imports stop listing bad rows past this many (they are all counted): a file that bad is
+# the wrong file or the wrong layout, and the first hundred thousand reasons say so.
+MAX_REJECTS_KEPT_STRICT = 100_000
+# Parsed batches waiting for the database; two keep both cores busy without holding much memory.
+PARSE_AHEAD = 2
+
+ProgressCallback = Callable[["ImportProgress"], None]
+
+
+class ImportFailed(Exception):
+    """The import committed nothing; `rejects` lists the bad rows of a strict import."""
+
+    def __init__(self, message: str, rejects: list[layouts.RejectedLine] | None = None):
+        super().__init__(message)
+        self.rejects = rejects or []
+
+
+@dataclass
+class ImportProgress:
+    file_name: str
+    file_index: int
+    file_count: int
+    bytes_done: int
+    bytes_total: int
+    rows_read: int
+    phase: str = "loading"  # loading -> merging -> done
+
+
+@dataclass
+class ImportSource:
+    """A file to import and the name to report it under (an upload's original name, say)."""
+
+    path: Path
+    display_name: str
+
+    @classmethod
+    def of(cls, path: str | Path, display_name: str | None = None) -> ImportSource:
+        path = Path(path)
+        return cls(path=path, display_name=display_name or path.name)
+
+
+@dataclass
+class StageResult:
+    rows_read: int = 0
+    staged: int = 0
+    invalid_phones: int = 0
+    rejected: int = 0
+    kept_rejects: list[layouts.RejectedLine] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# SQL dialects: PostgreSQL (production, tests) and SQLite (the embedded demo).
+# --------------------------------------------------------------------------------------------
+
+_PG_TYPES = {pl.Utf8: "text", pl.Date: "date", pl.Int16: "smallint", pl.Int32: "integer",
+             pl.Int64: "bigint", pl.Float64: "double precision", pl.Boolean: "boolean"}  # fmt: skip
+_SQLITE_TYPES = {pl.Utf8: "TEXT", pl.Date: "TEXT", pl.Int16: "INTEGER", pl.Int32: "INTEGER",
+                 pl.Int64: "INTEGER", pl.Float64: "REAL", pl.Boolean: "INTEGER"}  # fmt: skip
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _sql_type(name: str, dtype: pl.DataType) -> str:
+    if name == "extra":
+        return "jsonb" if _is_postgres() else "TEXT"
+    types = _PG_TYPES if _is_postgres() else _SQLITE_TYPES
+    return types[dtype.base_type()]
+
+
+def _distinct(left: str, right: str) -> str:
+    """SQL for 'row value left differs from right, NULLs compared as values'."""
+    return f"{left} IS DISTINCT FROM {right}" if _is_postgres() else f"{left} IS NOT {right}"
+
+
+def _json(expr: str) -> str:
+    # SQLite keeps JSON as text: minify both sides so formatting never counts as a change.
+    return expr if _is_postgres() else f"json({expr})"
+
+
+class StagingTable:
+    """A temporary table shaped like a layout's canonical schema, dropped at commit."""
+
+    def __init__(self, name: str, schema: dict[str, pl.DataType]):
+        self.name = name
+        self.columns = ["file_no", *schema.keys(), "line_number"]
+        self.schema = {"file_no": pl.Int32, **schema, "line_number": pl.Int64}
+
+    def create(self, cursor) -> None:
+        cols = ", ".join(f"{c} {_sql_type(c, t)}" for c, t in self.schema.items())
+        suffix = " ON COMMIT DROP" if _is_postgres() else ""
+        if not _is_postgres():
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({cols}){suffix}")
+
+    def load(self, cursor, frame: pl.DataFrame, file_no: int) -> None:
+        frame = frame.with_columns(pl.lit(file_no, dtype=pl.Int32).alias("file_no"))
+        frame = frame.select(self.columns)
+        if _is_postgres():
+            self._copy(cursor, frame)
+        else:
+            self._insert(cursor, frame)
+
+    def _copy(self, cursor, frame: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
+        with cursor.copy(
+            f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT csv)"
+        ) as cp:
+            cp.write(buffer.getbuffer())
+
+    def _insert(self, cursor, frame: pl.DataFrame) -> None:
+        dates = [c for c, t in frame.schema.items() if t == pl.Date]
+        frame = frame.with_columns([pl.col(c).dt.strftime("%Y-%m-%d") for c in dates])
+        marks = ", ".join(["%s"] * len(self.columns))
+        cursor.executemany(
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})",
+            frame.iter_rows(),
+        )
+
+    def analyze(self, cursor) -> None:
+        # Temporary tables are never auto-analyzed; without statistics the merge joins go wrong.
+        cursor.execute(f"ANALYZE {self.name}")
+
+    def count(self, cursor) -> int:
+        cursor.execute(f"SELECT count(*) FROM {self.name}")
+        return cursor.fetchone()[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: parse in a background thread while the database takes the previous batch.
+# --------------------------------------------------------------------------------------------
+
+
+def _parse_ahead(batches: Iterator[layouts.ParsedBatch]) -> Iterator[layouts.ParsedBatch]:
+    """Run the parser one or two batches ahead of the consumer, in a thread (polars and the
+    database driver both release the GIL, so parsing and COPY overlap on two cores)."""
+    handoff: queue.Queue = queue.Queue(maxsize=PARSE_AHEAD)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                handoff.put(batch)
+            handoff.put(done)
+        except BaseException as exc:  # re-raised in the consumer, where it can be reported
+            handoff.put(exc)
+
+    worker = threading.Thread(target=produce, name="import-parser", daemon=True)
+    worker.start()
+    while True:
+        item = handoff.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
+
+
+def _stage_files(
+    *,
+    cursor,
+    table: StagingTable,
+    sources: list[ImportSource],
+    reader: Callable[..., Iterator[layouts.ParsedBatch]],
+    reader_options: dict,
+    run: ImportRun,
+    on_progress: ProgressCallback | None,
+) -> StageResult:
+    result = StageResult()
+    strict = run.mode == ImportMode.STRICT
+    bytes_total = sum(layouts.file_size(s.path) for s in sources)
+    bytes_before = 0
+    for file_no, source in enumerate(sources):
+        batches = reader(source.path, display_name=source.display_name, **reader_options)
+        for batch in _parse_ahead(batches):
+            result.rows_read += batch.lines_read
+            result.invalid_phones += batch.invalid_phones
+            result.rejected += len(batch.rejects)
+            if strict:
+                room = MAX_REJECTS_KEPT_STRICT - len(result.kept_rejects)
+                result.kept_rejects.extend(batch.rejects[: max(room, 0)])
+            else:
+                _save_rejects(run, batch.rejects)
+            # A strict import that already failed only goes on reading, to list every bad row.
+            if not (strict and result.rejected) and batch.rows.height:
+                table.load(cursor, batch.rows, file_no)
+                result.staged += batch.rows.height
+            if on_progress:
+                on_progress(
+                    ImportProgress(
+                        file_name=source.display_name,
+                        file_index=file_no,
+                        file_count=len(sources),
+                        bytes_done=bytes_before + batch.bytes_read,
+                        bytes_total=bytes_total,
+                        rows_read=result.rows_read,
+                    )
+                )
+        bytes_before += layouts.file_size(source.path)
+    return result
+
+
+def _save_rejects(run: ImportRun, rejects: list[layouts.RejectedLine]) -> None:
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(
+                import_run=run,
+                file_name=r.file_name,
+                line_number=r.line_number,
+                raw=r.raw,
+                errors=[{"field": e.field, "reason": e.reason} for e in r.errors],
+            )
+            for r in rejects
+        ],
+        batch_size=2_000,
+    )
+
+
+def _lock_campaign(cursor, campaign_id: int) -> None:
+    # Two imports into one campaign would race on households and voter ids; the second waits.
+    # SQLite needs nothing: its first write takes the database lock.
+    if _is_postgres():
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [1_042, campaign_id])
+
+
+def _read_lines(path: Path, wanted: set[int]) -> dict[int, str]:
+    """The raw text of a few lines, by 1-based number (for rows rejected after staging)."""
+    found: dict[int, str] = {}
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in wanted:
+                found[number] = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+                if len(found) == len(wanted):
+                    break
+    return found
+
+
+def _duplicate_rows(cursor, table: StagingTable, key: str) -> list[tuple[int, int, str, int, int]]:
+    """Staged rows whose key appeared on an earlier line: (file_no, line, key, first file, line)."""
+    cursor.execute(
+        f"""
+        WITH ranked AS (
+            SELECT file_no, line_number, {key} AS k,
+                   row_number() OVER w AS nth,
+                   first_value(file_no) OVER w AS first_file,
+                   first_value(line_number) OVER w AS first_line
+            FROM {table.name}
+            WINDOW w AS (PARTITION BY {key} ORDER BY file_no, line_number)
+        )
+        SELECT file_no, line_number, k, first_file, first_line FROM ranked WHERE nth > 1
+        ORDER BY file_no, line_number
+        """
+    )
+    return cursor.fetchall()
+
+
+def _reject_duplicate_voters(
+    cursor, table: StagingTable, sources: list[ImportSource]
+) -> list[layouts.RejectedLine]:
+    duplicates = _duplicate_rows(cursor, table, "voter_id")
+    if not duplicates:
+        return []
+    wanted: dict[int, set[int]] = {}
+    for file_no, line, *_ in duplicates:
+        wanted.setdefault(file_no, set()).add(line)
+    raw = {f: _read_lines(sources[f].path, lines) for f, lines in wanted.items()}
+    rejects = []
+    for file_no, line, _voter_id, first_file, first_line in duplicates:
+        where = f"line {first_line}"
+        if first_file != file_no:
+            where += f" of {sources[first_file].display_name}"
+        reason = f"duplicate voter_id (first seen on {where})"
+        rejects.append(
+            layouts.RejectedLine(
+                file_name=sources[file_no].display_name,
+                line_number=line,
+                raw=raw[file_no].get(line, ""),
+                errors=(layouts.FieldError("voter_id", reason),),
+            )
+        )
+    cursor.execute(
+        f"""DELETE FROM {table.name} WHERE EXISTS (
+                SELECT 1 FROM {table.name} AS earlier
+                WHERE earlier.voter_id = {table.name}.voter_id
+                  AND (earlier.file_no < {table.name}.file_no
+                       OR (earlier.file_no = {table.name}.file_no
+                           AND earlier.line_number < {table.name}.line_number)))"""
+    )
+    return rejects
+
+
+# --------------------------------------------------------------------------------------------
+# Merges
+# --------------------------------------------------------------------------------------------
+
+
+def _merge_households(cursor, table: StagingTable, campaign_id: int, now) -> int:
+    cursor.execute(
+        f"""
+        INSERT INTO voters_household
+            (campaign_id, address_key, address, city, zip5, latitude, longitude, created_at)
+        SELECT %s, s.address_key, min(s.address), min(s.city), min(s.zip5),
+               avg(s.latitude), avg(s.longitude), %s
+        FROM {table.name} s
+        WHERE s.address_key IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM voters_household h
+                          WHERE h.campaign_id = %s AND h.address_key = s.address_key)
+        GROUP BY s.address_key
+        """,
+        [campaign_id, now, campaign_id],
+    )
+    return cursor.rowcount
+
+
+def _voter_value(column: str) -> str:
+    return _json(f"s.{column}") if column == "extra" else f"s.{column}"
+
+
+def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
+    fields = Voter.IMPORTED_FIELDS
+    # SQLite's UPDATE … FROM cannot alias its target table, so name it in full there.
+    target, ref = ("voters_voter AS v", "v") if _is_postgres() else ("voters_voter", "voters_voter")
+    assignments = ", ".join(f"{c} = {_voter_value(c)}" for c in fields)
+    old = [_json(f"{ref}.{c}") if c == "extra" else f"{ref}.{c}" for c in fields]
+    new = [_voter_value(c) for c in fields]
+    changed = _distinct(
+        f"({', '.join([*old, f'{ref}.household_id'])})", f"({', '.join([*new, 'h.id'])})"
+    )
+    cursor.execute(
+        f"""
+        UPDATE {target}
+        SET {assignments}, household_id = h.id, updated_at = %s, removed_at = NULL
+        FROM {table.name} s
+        LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
+        WHERE {ref}.campaign_id = %s AND {ref}.voter_id = s.voter_id AND {changed}
+        """,
+        [now, campaign_id, campaign_id],
+    )
+    return cursor.rowcount
+
+
+def _insert_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
+    fields = Voter.IMPORTED_FIELDS
+    cursor.execute(
+        f"""
+        INSERT INTO voters_voter
+            (campaign_id, voter_id, {", ".join(fields)}, household_id, created_at, updated_at)
+        SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id, %s, %s
+        FROM {table.name} s
+        LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
+        WHERE NOT EXISTS (SELECT 1 FROM voters_voter v
+                          WHERE v.campaign_id = %s AND v.voter_id = s.voter_id)
+        ORDER BY s.file_no, s.line_number
+        """,
+        [campaign_id, now, now, campaign_id, campaign_id],
+    )
+    return cursor.rowcount
+
+
+def _remove_absent_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
+    cursor.execute(
+        f"""
+        UPDATE voters_voter SET status = 'removed', removed_at = %s, updated_at = %s
+        WHERE campaign_id = %s AND (status IS NULL OR status <> 'removed')
+          AND NOT EXISTS (SELECT 1 FROM {table.name} s WHERE s.voter_id = voters_voter.voter_id)
+        """,
+        [now, now, campaign_id],
+    )
+    return cursor.rowcount
+
+
+def _merge_elections(cursor, table: StagingTable, campaign_id: int, state: str) -> int:
+    cursor.execute(
+        f"""
+        INSERT INTO campaign_election (campaign_id, election_on, election_type, label, state)
+        SELECT DISTINCT %s, s.election_on, s.election_type, '', %s
+        FROM {table.name} s
+        WHERE NOT EXISTS (SELECT 1 FROM campaign_election e
+                          WHERE e.campaign_id = %s AND e.election_on = s.election_on
+                            AND e.election_type = s.election_type)
+        """,
+        [campaign_id, state, campaign_id],
+    )
+    return cursor.rowcount
+
+
+def _count_orphans(cursor, table: StagingTable, campaign_id: int) -> int:
+    cursor.execute(
+        f"""SELECT count(*) FROM {table.name} s
+            WHERE NOT EXISTS (SELECT 1 FROM voters_voter v
+                              WHERE v.campaign_id = %s AND v.voter_id = s.voter_id)""",
+        [campaign_id],
+    )
+    return cursor.fetchone()[0]
+
+
+def _insert_vote_records(cursor, table: StagingTable, campaign_id: int, run_id: int, now) -> int:
+    # ON CONFLICT DO NOTHING skips records already on file and, with the ORDER BY, keeps the first
+    # line when a file lists one voter twice for one election.
+    cursor.execute(
+        f"""
+        INSERT INTO voters_voterecord
+            (campaign_id, voter_id, election_id, voted, method, method_raw, party,
+             import_run_id, created_at)
+        SELECT %s, v.id, e.id, s.voted, s.method, s.method_raw, s.party, %s, %s
+        FROM {table.name} s
+        JOIN voters_voter v ON v.campaign_id = %s AND v.voter_id = s.voter_id
+        JOIN campaign_election e ON e.campaign_id = %s AND e.election_on = s.election_on
+                                AND e.election_type = s.election_type
+        WHERE true
+        ORDER BY s.file_no, s.line_number
+        ON CONFLICT (voter_id, election_id) DO NOTHING
+        """,
+        [campaign_id, run_id, now, campaign_id, campaign_id],
+    )
+    return cursor.rowcount
+
+
+# --------------------------------------------------------------------------------------------
+# The two imports
+# --------------------------------------------------------------------------------------------
+
+
+def run_voter_import(
+    run: ImportRun,
+    sources: list[ImportSource],
+    *,
+    batch_rows: int = 100_000,
+    on_progress: ProgressCallback | None = None,
+) -> ImportRun:
+    """Import voter files into `run.campaign` in one transaction; fills in the run's counts."""
+    campaign = run.campaign
+    table = StagingTable("stage_voters", layouts.VOTER_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_campaign(cursor, campaign.pk)
+        table.create(cursor)
+        staged = _stage_files(
+            cursor=cursor,
+            table=table,
+            sources=sources,
+            reader=layouts.read_voter_batches,
+            reader_options={
+                "layout": run.layout,
+                "batch_rows": batch_rows,
+                "default_state": campaign.state,
+            },
+            run=run,
+            on_progress=on_progress,
+        )
+        _report_phase(on_progress, sources, staged, "merging")
+        table.analyze(cursor)
+        duplicates = _reject_duplicate_voters(cursor, table, sources)
+        _fail_if_strict(run, staged, duplicates)
+        if duplicates:
+            _save_rejects(run, duplicates)
+        now = timezone.now()
+        run.households_created = _merge_households(cursor, table, campaign.pk, now)
+        run.updated = _update_voters(cursor, table, campaign.pk, now)
+        run.created = _insert_voters(cursor, table, campaign.pk, now)
+        run.unchanged = staged.staged - len(duplicates) - run.created - run.updated
+        run.removed = _remove_absent_voters(cursor, table, campaign.pk, now) if run.is_full else 0
+        run.rows_read = staged.rows_read
+        run.rejected = staged.rejected + len(duplicates)
+        run.invalid_phones = staged.invalid_phones
+        _finish(run)
+    return run
+
+
+def run_history_import(
+    run: ImportRun,
+    sources: list[ImportSource],
+    *,
+    batch_rows: int = 100_000,
+    on_progress: ProgressCallback | None = None,
+) -> ImportRun:
+    """Import vote-history files into `run.campaign` in one transaction."""
+    campaign = run.campaign
+    table = StagingTable("stage_history", layouts.HISTORY_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_campaign(cursor, campaign.pk)
+        table.create(cursor)
+        staged = _stage_files(
+            cursor=cursor,
+            table=table,
+            sources=sources,
+            reader=layouts.read_history_batches,
+            reader_options={"layout": run.layout, "batch_rows": batch_rows},
+            run=run,
+            on_progress=on_progress,
+        )
+        _report_phase(on_progress, sources, staged, "merging")
+        table.analyze(cursor)
+        _fail_if_strict(run, staged, [])
+        now = timezone.now()
+        run.elections_created = _merge_elections(cursor, table, campaign.pk, campaign.state)
+        run.orphaned = _count_orphans(cursor, table, campaign.pk)
+        run.created = _insert_vote_records(cursor, table, campaign.pk, run.pk, now)
+        run.duplicates = staged.staged - run.orphaned - run.created
+        run.rows_read = staged.rows_read
+        run.rejected = staged.rejected
+        _finish(run)
+    return run
+
+
+def _report_phase(
+    on_progress: ProgressCallback | None, sources: list[ImportSource], staged: StageResult, phase
+) -> None:
+    if on_progress:
+        total = sum(layouts.file_size(s.path) for s in sources)
+        on_progress(
+            ImportProgress(
+                file_name=sources[-1].display_name,
+                file_index=len(sources) - 1,
+                file_count=len(sources),
+                bytes_done=total,
+                bytes_total=total,
+                rows_read=staged.rows_read,
+                phase=phase,
+            )
+        )
+
+
+def _fail_if_strict(
+    run: ImportRun, staged: StageResult, duplicates: list[layouts.RejectedLine]
+) -> None:
+    if run.mode != ImportMode.STRICT or not (staged.rejected or duplicates):
+        return
+    rejects = staged.kept_rejects + duplicates
+    count = staged.rejected + len(duplicates)
+    noun = "row" if count == 1 else "rows"
+    raise ImportFailed(
+        f"{count:,} bad {noun} in a strict import; nothing was imported", rejects=rejects
+    )
+
+
+def _finish(run: ImportRun) -> None:
+    from voters.models import ImportStatus
+
+    run.status = ImportStatus.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+    logger.info("import %s finished: campaign=%s kind=%s", run.pk, run.campaign_id, run.kind)
+
+
+__all__ = [
+    "ImportFailed",
+    "ImportKind",
+    "ImportProgress",
+    "ImportSource",
+    "run_history_import",
+    "run_voter_import",
+]
