@@ -120,10 +120,15 @@ class StagingTable:
 
     def create(self, cursor) -> None:
         cols = ", ".join(f"{c} {_sql_type(c, t)}" for c, t in self.schema.items())
+        # Dropped first: an import nested in an outer transaction (tests, scripts) never reaches
+        # the commit that would drop the previous one.
+        self.drop(cursor)
         suffix = " ON COMMIT DROP" if _is_postgres() else ""
-        if not _is_postgres():
-            cursor.execute(f"DROP TABLE IF EXISTS temp.{self.name}")
         cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({cols}){suffix}")
+
+    def drop(self, cursor) -> None:
+        schema = "pg_temp" if _is_postgres() else "temp"
+        cursor.execute(f"DROP TABLE IF EXISTS {schema}.{self.name}")
 
     def load(self, cursor, frame: pl.DataFrame, file_no: int) -> None:
         frame = frame.with_columns(pl.lit(file_no, dtype=pl.Int32).alias("file_no"))
@@ -496,6 +501,7 @@ def run_voter_import(
         run.rows_read = staged.rows_read
         run.rejected = staged.rejected + len(duplicates)
         run.invalid_phones = staged.invalid_phones
+        table.drop(cursor)
         _finish(run)
     return run
 
@@ -532,6 +538,7 @@ def run_history_import(
         run.duplicates = staged.staged - run.orphaned - run.created
         run.rows_read = staged.rows_read
         run.rejected = staged.rejected
+        table.drop(cursor)
         _finish(run)
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,7 +25,7 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--campaign", required=True, help="campaign slug")
         parser.add_argument("--layout", default="generic", choices=layouts.LAYOUTS)
         parser.add_argument("--mode", default=ImportMode.STRICT, choices=ImportMode.values)
-        parser.add_argument("--batch-rows", type=int, default=100_000, help=CommandParser.SUPPRESS)
+        parser.add_argument("--batch-rows", type=int, default=100_000, help=argparse.SUPPRESS)
 
     def campaign(self, slug: str) -> Campaign:
         try:
