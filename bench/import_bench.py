@@ -1,6 +1,6 @@
 """Import throughput against raw PostgreSQL COPY of the same file, measured in the same run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/segment_one python bench/import_bench.py --rows 1000000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/import_bench.py --rows N
 
 Generates an NC-layout voter file (ncvoter, 67 columns), then on a fresh database:
   1. baseline: COPY of the file into a plain table of 67 text columns with no indexes;
@@ -115,11 +115,13 @@ def main() -> None:
         started = time.perf_counter()
         synthetic.write_nc_voter_file(path, rows=args.rows, seed=args.seed)
         size_mb = path.stat().st_size / 1e6
-        print(f"generated {args.rows:,} rows ({size_mb:,.0f} MB) in {time.perf_counter() - started:.1f}s")
+        took = time.perf_counter() - started
+        print(f"generated {args.rows:,} rows ({size_mb:,.0f} MB) in {took:.1f}s")
 
         url = recreate_database(base_url)
         copy_s = baseline_copy(url, path)
-        import_args = ["import_voters", "--campaign", "bench", "--layout", "nc", "--full", str(path)]
+        import_args = ["import_voters", "--campaign", "bench", "--layout", "nc", "--full"]
+        import_args.append(str(path))
         import_s, import_rss, out = run_manage(url, import_args)
         print(out.strip().splitlines()[-1])
         loaded = count_voters(url)

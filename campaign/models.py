@@ -45,7 +45,10 @@ class ElectionType(models.TextChoices):
 
 
 class Election(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="elections")
+    # No index of its own: uniq_election_per_day_type starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="elections", db_index=False
+    )
     election_on = models.DateField("date")
     election_type = models.CharField("type", max_length=24, choices=ElectionType.choices)
     label = models.CharField(max_length=200, blank=True)

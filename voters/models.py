@@ -56,7 +56,10 @@ class VoteMethod(models.TextChoices):
 class Household(models.Model):
     """One residence: voters whose normalized address (number, street, unit, zip) is the same."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="households")
+    # No index of its own: uniq_household_address starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="households", db_index=False
+    )
     address_key = models.TextField(help_text="Normalized NUMBER|STREET|UNIT|ZIP5.")
     address = text()
     city = text()
@@ -96,7 +99,10 @@ class Voter(models.Model):
         "state_house_district", "municipality", "ward", "extra",
     )  # fmt: skip
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="voters")
+    # No index of its own: uniq_voter_id starts with campaign (every index costs an 8M-row import).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="voters", db_index=False
+    )
     voter_id = models.TextField("voter id", help_text="The state's voter id, unique in a campaign.")
     household = models.ForeignKey(
         Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
@@ -159,8 +165,6 @@ class Voter(models.Model):
             models.Index(fields=["campaign", "phone"], name="voter_phone"),
             # Admin filter by precinct; walk lists by precinct.
             models.Index(fields=["campaign", "precinct"], name="voter_precinct"),
-            # --full re-import and admin filter by status.
-            models.Index(fields=["campaign", "status"], name="voter_status"),
         ]
 
     def __str__(self) -> str:
@@ -183,7 +187,10 @@ class Voter(models.Model):
 class VoteRecord(models.Model):
     """One voter's participation in one election (append-only history)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    # Denormalized from the voter so the table can be partitioned by campaign; no index needed.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="vote_records")
     election = models.ForeignKey(Election, on_delete=models.PROTECT, related_name="vote_records")
     voted = models.BooleanField(default=True)
@@ -257,6 +264,7 @@ class ImportRun(models.Model):
     households_created = models.BigIntegerField(default=0)
     elections_created = models.IntegerField(default=0)
     error = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per phase.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
