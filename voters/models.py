@@ -104,8 +104,16 @@ class Voter(models.Model):
         Campaign, on_delete=models.PROTECT, related_name="voters", db_index=False
     )
     voter_id = models.TextField("voter id", help_text="The state's voter id, unique in a campaign.")
+    # No database constraint: its per-row check (a FOR KEY SHARE lock on the household) was a fifth
+    # of a state-scale first import. Households are only ever created by the import that links
+    # them, in the same transaction, and are never deleted, so the link cannot dangle.
     household = models.ForeignKey(
-        Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+        Household,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        db_constraint=False,
     )
     first_name = text()
     middle_name = text()

@@ -1,0 +1,78 @@
+"""Settings come from the environment: embedded by default, production-safe when configured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+PRINT_SETTINGS = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, "
+    "'email': s.EMAIL_BACKEND, 'cache': s.CACHES['default']['BACKEND']}))"
+)
+
+
+def run_python(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run(
+        [sys.executable, *code],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "campaign.settings",
+            "SEGMENT_ONE_VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_nothing_configured_means_sqlite_in_process_tasks_and_console_email(tmp_path):
+    done = run_python(["-c", PRINT_SETTINGS], {}, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "engine": "django.db.backends.sqlite3",
+        "eager": True,
+        "broker": "memory://",
+        "email": "django.core.mail.backends.console.EmailBackend",
+        "cache": "django.core.cache.backends.locmem.LocMemCache",
+    }
+
+
+def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
+    env = {"DATABASE_URL": "postgres://u@db:5432/x", "REDIS_URL": "redis://cache:6379/1"}
+
+    done = run_python(["-c", PRINT_SETTINGS], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "engine": "django.db.backends.postgresql",
+        "eager": False,
+        "broker": "redis://cache:6379/1",
+        "email": "django.core.mail.backends.console.EmailBackend",
+        "cache": "django.core.cache.backends.redis.RedisCache",
+    }
+
+
+def test_check_deploy_passes_with_production_variables(tmp_path):
+    env = {
+        "SECRET_KEY": "x" * 60 + "-production-secret-with-enough-entropy-%$#",
+        "ALLOWED_HOSTS": "app.example.org",
+        "DATABASE_URL": "postgres://u@db:5432/x",
+        "REDIS_URL": "redis://cache:6379/1",
+    }
+
+    done = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
