@@ -7,6 +7,8 @@ so "12 North Main Street Apartment 4" and "12 N MAIN ST #4" meet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 # USPS Publication 28, the suffixes and directionals seen in voter files (long form -> standard).
@@ -108,6 +110,21 @@ def split_street_line(line: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     )
 
 
+def split_street_lines(lines: pl.Series) -> pl.DataFrame:
+    """`split_street_line` over a Series, each distinct line parsed once; same row order."""
+    distinct = pl.DataFrame({"line": lines.drop_nulls().unique()})
+    parts = distinct.with_columns(
+        pl.col("line").str.extract_groups(_STREET_LINE).alias("p")
+    ).select(
+        "line",
+        pl.col("p").struct.field("1").alias("house_number"),
+        pl.col("p").struct.field("2").alias("street"),
+        pl.col("p").struct.field("3").alias("unit"),
+    )
+    frame = pl.DataFrame({"line": lines}).join(parts, on="line", how="left", maintain_order="left")
+    return frame.drop("line")
+
+
 def street_key(street: pl.Expr) -> pl.Expr:
     """Street name with punctuation dropped and every word in its USPS short form."""
     words = street.str.replace_all(r"[.,]", "").str.strip_chars().str.split(" ")
@@ -132,3 +149,31 @@ def address_key(house: pl.Expr, street: pl.Expr, unit: pl.Expr, zip5: pl.Expr) -
         separator="|",
     )
     return pl.when(house.is_null() & street.is_null()).then(None).otherwise(key)
+
+
+def _per_distinct(values: pl.Series, standardize: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """`standardize` applied once per distinct value (addresses repeat across a household)."""
+    distinct = values.drop_nulls().unique()
+    mapped = pl.DataFrame({"v": distinct}).select(standardize(pl.col("v"))).to_series()
+    return values.replace_strict(distinct, mapped, default=None, return_dtype=pl.Utf8)
+
+
+def household_keys(
+    house: pl.Series, street: pl.Series, unit: pl.Series, zip5: pl.Series
+) -> pl.Series:
+    """`address_key` over Series, standardizing each distinct street and unit once."""
+    frame = pl.DataFrame(
+        {
+            "h": house,
+            "s": street,
+            "sk": _per_distinct(street, street_key),
+            "uk": _per_distinct(unit, unit_key),
+            "z": zip5,
+        }
+    )
+    key = pl.concat_str(
+        [pl.col(c).fill_null("") for c in ("h", "sk", "uk", "z")],
+        separator="|",
+    )
+    keyed = pl.when(pl.col("h").is_null() & pl.col("s").is_null()).then(None).otherwise(key)
+    return frame.select(keyed.alias("address_key")).to_series()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 
-from voters.addresses import address_key, split_street_line
+from voters.addresses import household_keys, split_street_lines
 from voters.phones import normalize_phones, placeholder_phones
 
 VOTER_COLUMNS: dict[str, pl.DataType] = {
@@ -96,6 +98,8 @@ ELECTION_TYPES = (
     "other",
 )
 _CHUNK_BYTES = 1 << 20
+_PIECE_LINES = 25_000
+_NL = 10
 _MIN_BIRTH_YEAR = 1880
 _LN = "__line_number"
 _RAW = "__raw"
@@ -416,9 +420,17 @@ _TEXT_FIELDS = (  # noqa: SIM905 - spelled like the published layout
 
 @dataclass
 class _LineBatch:
-    first_line: int  # physical number of the first line in `text`
-    text: str  # lines joined by "\n"
+    first_line: int  # physical number of the first line in `data`
+    data: bytes  # the lines' raw bytes joined by "\n" (no trailing "\n")
+    lines: int  # physical lines in `data`
     bytes_read: int  # cumulative
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _decode(self.data)
+        return self._text
 
 
 def _decode(data: bytes) -> str:
@@ -451,18 +463,58 @@ def _open_checked(path: Path, file_name: str) -> BinaryIO:
     return handle
 
 
-def _line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator[_LineBatch]:
-    """Batches of at most `batch_rows` physical lines; the buffered reader keeps memory flat."""
+def _newlines(data: bytes | bytearray) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL)
+
+
+def _line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator[list[_LineBatch]]:
+    """Batches of at most `batch_rows` physical lines, read in large blocks (memory stays flat).
+
+    Each batch comes as consecutive pieces; the last one carries the batch's `bytes_read`.
+    """
     line_number = first_line
+    offset = handle.tell()
+    buf = bytearray()
+    ends = np.empty(0, dtype=np.int64)  # newline positions in buf
+    eof = False
+    block = _CHUNK_BYTES
     while True:
-        chunk = list(itertools.islice(handle, batch_rows))
-        if not chunk:
+        while len(ends) < batch_rows and not eof:
+            more = handle.read(block)
+            if not more:
+                eof = True
+                break
+            ends = np.concatenate([ends, _newlines(more) + len(buf)])
+            buf += more
+        if not buf:
             return
-        data = b"".join(chunk)
-        if data.endswith(b"\n"):
-            data = data[:-1]
-        yield _LineBatch(line_number, _decode(data), handle.tell())
-        line_number += len(chunk)
+        if len(ends) >= batch_rows:
+            cut = int(ends[batch_rows - 1]) + 1
+            lines = batch_rows
+        else:  # end of file: the rest, with or without a final newline
+            cut = len(buf)
+            lines = len(ends) + (0 if buf.endswith(b"\n") else 1)
+            ends = ends[:lines]
+        # The batch is parsed in pieces of at most _PIECE_LINES lines: the same rows, with a
+        # fraction of the working memory.
+        pieces = []
+        view = memoryview(buf)
+        start = 0
+        for first in range(0, lines, _PIECE_LINES):
+            count = min(_PIECE_LINES, lines - first)
+            end = int(ends[first + count - 1]) if first + count <= len(ends) else cut
+            piece_end = end + 1 if end < cut else cut
+            pieces.append(_LineBatch(line_number + first, bytes(view[start:end]), count, 0))
+            start = piece_end
+        view.release()
+        del buf[:cut]
+        ends = ends[lines:] - cut if len(ends) > lines else ends[:0]
+        offset += cut
+        pieces[-1].bytes_read = offset
+        # Next time read about one batch's worth at once.
+        block = max(_CHUNK_BYTES, min(cut + cut // 16, 1 << 28))
+        yield pieces
+        line_number += lines
 
 
 def _lines_frame(batch: _LineBatch) -> pl.DataFrame:
@@ -480,10 +532,261 @@ def _lines_frame(batch: _LineBatch) -> pl.DataFrame:
 
 
 @dataclass
+class _Plan:
+    """What a batch's values may need; a column not listed certainly needs nothing.
+
+    `None` means "every column" (the safe answer when a batch was not scanned).
+    """
+
+    strip: set[int] | None = None  # leading/trailing whitespace
+    nulls: set[int] | None = None  # a placeholder (NULL, N/A, *, ...) or blank after trimming
+    collapse: set[int] | None = None  # a whitespace run or a tab/newline/CR/FF/VT
+    escape: set[int] | None = None  # a JSON-special character: quote, backslash, control
+    unquote: set[int] | None = field(default_factory=set)  # a value wrapped in quotes
+
+    def has(self, kind: str, index: int) -> bool:
+        wanted = getattr(self, kind)
+        return wanted is None or index in wanted
+
+
+@dataclass
 class _Split:
-    fields: pl.DataFrame  # one Utf8 column per header name, plus _LN and _RAW
+    fields: pl.DataFrame  # one Utf8 column per header name, plus _LN (and _RAW, slow path)
     rejects: pl.DataFrame  # _LN, _RAW, reason
     field_quotes: bool = False  # some field may still be wrapped in quotes
+    lines_read: int | None = None  # non-blank lines (fast path)
+    plan: _Plan = field(default_factory=_Plan)
+    data: bytes | None = None  # fast path: the batch's lines, for rejected rows' raw text
+
+
+# Fast path for tab/pipe files: the whole batch goes to polars' CSV reader in one call, and a
+# vectorized scan of the bytes says which columns can need trimming, placeholder nulls, whitespace
+# collapsing, unquoting or JSON escaping, so the per-cell work is done only where it can matter.
+# Any batch it cannot take exactly (a bad field count, stray carriage returns, non-UTF-8 bytes, a
+# mix of quoted and unquoted lines) goes through the line-by-line path instead.
+
+_SCAN_LIMIT = 20_000  # more hits than this and a check answers "every column"
+_NON_ASCII_SPACE = re.compile(
+    rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80"
+)
+
+
+def _find_all(data: bytes, needle: bytes, limit: int = _SCAN_LIMIT) -> list[int] | None:
+    found: list[int] = []
+    at = data.find(needle)
+    while at >= 0:
+        if len(found) >= limit:
+            return None
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
+
+
+def _without_crlf(data: bytes) -> bytes | None:
+    """CRLF line ends as LF (and a CR ending the batch dropped); None for a CR anywhere else."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    cr = np.flatnonzero(arr == ord("\r"))
+    after = np.minimum(cr + 1, len(arr) - 1)
+    if not ((arr[after] == _NL) | (cr == len(arr) - 1)).all():
+        return None
+    return np.delete(arr, cr).tobytes()
+
+
+def _unquote_all_lines(data: bytes, sep: int) -> bytes | None:
+    """Every line fully quoted ("a"<TAB>"b", as NC ships): all quotes dropped at once, else None.
+
+    Same result per line as `_unquote_whole_lines`: every separator and line end sits between a
+    closing and an opening quote, the data starts and ends with one, and no field is a lone quote.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    size = len(arr)
+    if size < 2 or arr[0] != ord('"') or arr[-1] != ord('"'):
+        return None
+    bound = (arr == sep) | (arr == _NL)
+    if bound[:2].any() or bound[-2:].any():  # a first or last field shorter than two quotes
+        return None
+    if (bound[:-1] & bound[1:]).any() or (bound[:-2] & bound[2:]).any():  # likewise inside
+        return None
+    quote = arr == ord('"')
+    if (bound[1:-1] & ~(quote[:-2] & quote[2:])).any():
+        return None
+    # Drop the quote on each side of every boundary, and the first and last byte.
+    drop = np.zeros(size, dtype=bool)
+    drop[[0, -1]] = True
+    drop[:-1] |= bound[1:]
+    drop[1:] |= bound[:-1]
+    keep = ~drop
+    return arr[keep].tobytes()
+
+
+class _Scan:
+    """Vectorized checks over a batch whose every line has `n` fields separated by `sep`."""
+
+    def __init__(self, data: bytes, sep: int, n: int, lines: int):
+        self.data = data
+        self.arr = np.frombuffer(data, dtype=np.uint8)
+        self.sep = sep
+        self.n = n
+        self.lines = lines
+
+    def field_count_ok(self) -> bool:
+        return int(np.count_nonzero(self.arr == self.sep)) == (self.n - 1) * self.lines
+
+    def columns(self, positions: Iterable[int]) -> set[int] | None:
+        """Column index of each byte position; None when there are too many to look at."""
+        data, sep = self.data, bytes([self.sep])
+        found: set[int] = set()
+        for count, at in enumerate(positions):
+            if count >= _SCAN_LIMIT:
+                return None
+            found.add(data.count(sep, data.rfind(b"\n", 0, at) + 1, at))
+        return found
+
+    def plan(self, quoted: bool, opening_quotes: set[int] | None) -> _Plan:
+        """`quoted`: values get unquoted at all; `opening_quotes`: where one may start a field."""
+        arr, data = self.arr, self.data
+        ctl = arr < 32
+        expected = self.lines - 1 + ((self.n - 1) * self.lines if self.sep < 32 else 0)
+        unsure = None if quoted else set()
+        if int(np.count_nonzero(ctl)) != expected:  # control characters inside fields
+            return _Plan(unquote=unsure)
+        escape = self._escape()
+        if not data.isascii() and _NON_ASCII_SPACE.search(data):
+            return _Plan(escape=escape, unquote=unsure)
+        opening_quotes = opening_quotes if quoted else set()
+        edge = ctl if self.sep < 32 else (ctl | (arr == self.sep))  # field boundaries
+        space = arr == 32
+        touching = np.flatnonzero((edge[:-1] & space[1:]) | (space[:-1] & edge[1:]))
+        ends = [0] if len(arr) and space[0] else []
+        ends += [len(arr) - 1] if len(arr) and space[-1] else []
+        strip = self.columns([*ends, *touching.tolist(), *(touching + 1).tolist()])
+        collapse = self.columns(np.flatnonzero(space[:-1] & space[1:]).tolist())
+        nulls = self._placeholders(edge)
+        if nulls is not None and strip is not None:
+            nulls |= strip
+        elif strip is None:
+            nulls = None
+        return _Plan(
+            strip=strip, nulls=nulls, collapse=collapse, escape=escape, unquote=opening_quotes
+        )
+
+    def _escape(self) -> set[int] | None:
+        quotes = _find_all(self.data, b'"')
+        slashes = _find_all(self.data, b"\\")
+        if quotes is None or slashes is None:
+            return None
+        return self.columns(quotes + slashes)
+
+    def _placeholders(self, edge: np.ndarray) -> set[int] | None:
+        """Columns where some field is exactly NULL, NONE, N/A (any case) or '*'."""
+        arr, size = self.arr, len(self.arr)
+        if not size:
+            return set()
+        rest = arr[1:]
+        candidate = edge[:-1] & (((rest | 0x20) == ord("n")) | (rest == ord("*")))
+        starts = np.flatnonzero(candidate) + 1
+        if arr[0] | 0x20 == ord("n") or arr[0] == ord("*"):
+            starts = np.concatenate([np.zeros(1, np.int64), starts])
+        if not len(starts):
+            return set()
+
+        def at(where: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            """(byte, is a boundary) k bytes into each candidate field."""
+            idx = where + k
+            inside = idx < size
+            idx = np.minimum(idx, size - 1)
+            return np.where(inside, arr[idx], _NL), ~inside | edge[idx]
+
+        # Narrow down on the second byte first: most candidates are words like "NC" or "N".
+        a0, _ = at(starts, 0)
+        a1, b1 = at(starts, 1)
+        star = (a0 == ord("*")) & b1
+        l1 = a1 | 0x20
+        starts = starts[star | (l1 == ord("u")) | (l1 == ord("o")) | (a1 == ord("/"))]
+        (a0, _), (a1, b1), (a2, _), (a3, b3), (_, b4) = (at(starts, k) for k in range(5))
+        l0, l1, l2, l3 = a0 | 0x20, a1 | 0x20, a2 | 0x20, a3 | 0x20
+        star = (a0 == ord("*")) & b1
+        null = (l1 == ord("u")) & (l2 == ord("l")) & (l3 == ord("l")) & b4
+        none = (l1 == ord("o")) & (l2 == ord("n")) & (l3 == ord("e")) & b4
+        na = (a1 == ord("/")) & (l2 == ord("a")) & b3
+        hits = starts[star | ((l0 == ord("n")) & (null | none | na))]
+        return self.columns(hits.tolist())
+
+    def opening_quotes(self) -> tuple[bool, set[int] | None]:
+        """(some field starts with spaces and a quote, columns where one may start so)."""
+        found = _find_all(self.data, b'"')
+        if found is None:
+            return True, None
+        data, sep = self.data, self.sep
+        opening = []
+        for at in found:
+            i = at - 1
+            while i >= 0 and data[i] == 32:
+                i -= 1
+            if i < 0 or data[i] == _NL or data[i] == sep:
+                opening.append(at)
+        return bool(opening), self.columns(opening)
+
+
+def _fast_split(batch: _LineBatch, names: list[str], delimiter: str) -> _Split | None:
+    n = len(names)
+    data = batch.data
+    if n < 2 or len(delimiter) != 1 or not data.strip(b"\n"):
+        return None
+    if b"\r" in data:
+        data = _without_crlf(data)
+        if data is None:
+            return None
+    sep = delimiter.encode()
+    lines = batch.lines
+    scan = _Scan(data, sep[0], n, lines)
+    if not scan.field_count_ok():
+        return None
+    raw_data = data
+    whole = False
+    if b'"' in data and (data.startswith(b'"') or b'\n"' in data):
+        data = _unquote_all_lines(data, sep[0])
+        if data is None:
+            return None
+        whole = True
+        scan = _Scan(data, sep[0], n, lines)
+    try:
+        cols = pl.read_csv(
+            data,
+            has_header=False,
+            separator=delimiter,
+            quote_char=None,
+            schema=dict.fromkeys(names, pl.Utf8),
+            encoding="utf8",
+        )
+    except Exception:  # any reader quirk takes the exact path
+        return None
+    if cols.height != lines or cols.width != n:
+        return None
+    field_quotes, unquote = scan.opening_quotes()
+    plan = scan.plan(field_quotes or whole, unquote)
+    del scan
+    # The reader returns many chunks per column; every eager select would join them again.
+    cols = cols.rechunk().with_columns(
+        pl.int_range(batch.first_line, batch.first_line + lines, dtype=pl.Int64).alias(_LN)
+    )
+    if not whole and delimiter.isspace():
+        cols = _drop_blank_lines(cols, names)
+    empty = pl.DataFrame(schema={_LN: pl.Int64, _RAW: pl.Utf8, "reason": pl.Utf8})
+    return _Split(cols, empty, field_quotes or whole, cols.height, plan, raw_data)
+
+
+def _drop_blank_lines(cols: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Lines of nothing but whitespace and separators are skipped, as on the line path."""
+    blank = lambda n: pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "")  # noqa: E731
+    if not cols.select(blank(names[0]).any()).item():
+        return cols
+    return cols.filter(~pl.all_horizontal(blank(n) for n in names))
+
+
+def _raw_lines(data: bytes, first_line: int, wanted: Iterable[int]) -> dict[int, str]:
+    lines = data.split(b"\n")
+    return {ln: _decode_line(lines[ln - first_line]) for ln in wanted}
 
 
 def _line_reject(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
@@ -521,7 +824,8 @@ def _split_plain(
         pl.col(_RAW).str.contains(f'(?:^|{re.escape(delimiter)})[ ]*"').any()
     ).item()
     fields = _fields_from_good(good, text, names, delimiter, whole_text)
-    return _Split(fields, rejects, bool(field_quotes))
+    plan = _Plan(unquote=None if field_quotes else set())
+    return _Split(fields, rejects, bool(field_quotes), plan=plan)
 
 
 def _unquote_whole_lines(good: pl.DataFrame, delimiter: str) -> pl.Expr | str:
@@ -627,14 +931,23 @@ _NULL_VALUES = sorted(
 )
 
 
-def _clean_expr(name: str, *, unquote: bool) -> pl.Expr:
-    """Trimmed value, placeholders and blanks null, one pair of surrounding quotes removed."""
-    value = pl.col(name).str.strip_chars()
+def _clean_expr(name: str, index: int, plan: _Plan) -> pl.Expr | None:
+    """Trimmed value, placeholders and blanks null, one pair of surrounding quotes removed.
+
+    Only the steps `plan` says the column can need; None when it needs none.
+    """
+    value = pl.col(name)
+    changed = False
+    if plan.has("strip", index):
+        value, changed = value.str.strip_chars(), True
+    unquote = plan.has("unquote", index)
     if unquote:
         quoted = value.str.starts_with('"') & value.str.ends_with('"') & (value.str.len_bytes() > 1)
         inner = value.str.strip_prefix('"').str.strip_suffix('"').str.strip_chars()
-        value = pl.when(quoted).then(inner).otherwise(value)
-    return value.replace(_NULL_VALUES, None).alias(name)
+        value, changed = pl.when(quoted).then(inner).otherwise(value), True
+    if unquote or plan.has("nulls", index):
+        value, changed = value.replace(_NULL_VALUES, None), True
+    return value.alias(name) if changed else None
 
 
 def _collapse_expr(name: str) -> pl.Expr:
@@ -642,17 +955,22 @@ def _collapse_expr(name: str) -> pl.Expr:
 
 
 def _clean_columns(
-    fields: pl.DataFrame, names: list[str], canonical: set[str], *, unquote: bool
+    fields: pl.DataFrame, names: list[str], canonical: set[str], plan: _Plan
 ) -> pl.DataFrame:
-    """Trim every value; canonical sources also get inner whitespace runs collapsed.
+    """Clean the canonical source columns; inner whitespace runs are collapsed too.
 
     Whether a column needs collapsing is checked per batch, since the regex replace costs
-    several times the check and most columns never need it.
+    several times the check and most columns never need it. Other columns are cleaned where
+    they are used (`_extra_expr`).
     """
     if not fields.height:
         return fields
-    fields = fields.with_columns(_clean_expr(n, unquote=unquote) for n in names)
-    collapse = [n for n in names if n in canonical]
+    index = {n: i for i, n in enumerate(names)}
+    todo = [n for n in names if n in canonical]
+    exprs = [e for e in (_clean_expr(n, index[n], plan) for n in todo) if e is not None]
+    if exprs:
+        fields = fields.with_columns(exprs)
+    collapse = [n for n in todo if plan.has("collapse", index[n])]
     if not collapse:
         return fields
     needs = fields.select(
@@ -916,7 +1234,8 @@ def _address_exprs(spec: _VoterSpec) -> list[pl.Expr]:
     none = pl.lit(None, dtype=pl.Utf8)
     if spec.address_from:
         line = _joined(spec.address_from).str.to_uppercase()
-        house, street, unit = split_street_line(line)
+        # Split after the select, once per distinct line (see _parse_street_lines).
+        house, street, unit = none, none, none
     else:
         # Generic files may give the parts instead of a line.
         parts = [cols[k] for k in ("house_number", "street", "unit") if k in cols]
@@ -999,14 +1318,70 @@ def _phone_source(spec: _VoterSpec) -> pl.Expr:
     return _col_or_null(spec.columns, "phone")
 
 
-def _extra_expr(names: list[str], used: set[str]) -> pl.Expr:
-    """Every unmapped source column as a JSON object keyed by the lower-cased header name."""
-    rest = [n for n in names if n not in used]
+_JSON_SPECIAL = r'[\\"\x00-\x1f]'
+_CONTROL_CHARS = [chr(c) for c in range(32)]
+
+
+def _extra_expr(fields: pl.DataFrame, names: list[str], used: set[str], plan: _Plan) -> pl.Expr:
+    """Every unmapped source column with a value, as a JSON object keyed by the lower-cased
+    header name (in header order); empty and placeholder values are left out.
+
+    Built as a concatenation of '"key":"value"' pieces; only columns that hold a quote, a
+    backslash or a control character in this batch get escaped.
+    """
+    rest = [(i, n) for i, n in enumerate(names) if n not in used]
     if not rest:
         return pl.lit("{}")
-    keys = _unique_keys([n.lower() for n in rest])
-    struct = pl.struct([pl.col(n).alias(k) for n, k in zip(rest, keys, strict=True)])
-    return struct.struct.json_encode()
+    keys = _unique_keys([n.lower() for _, n in rest])
+    values = {n: _clean_expr(n, i, plan) for i, n in rest}
+    values = {n: pl.col(n) if v is None else v for n, v in values.items()}
+    maybe = [n for i, n in rest if plan.has("escape", i)]
+    if maybe and fields.height:
+        checks = fields.select(
+            *[
+                values[n].str.contains(_JSON_SPECIAL).any().alias(f"s{k}")
+                for k, n in enumerate(maybe)
+            ],
+            *[
+                values[n].str.contains(r"[\x00-\x1f]").any().alias(f"c{k}")
+                for k, n in enumerate(maybe)
+            ],
+        ).row(0)
+        for k, n in enumerate(maybe):
+            if checks[k]:
+                values[n] = _json_escape(values[n], control=checks[len(maybe) + k])
+    # A column with no value in this batch is left out; a run of columns with a value on every
+    # row is one concatenation; a column with some nulls is one piece, null where it is null.
+    nulls = dict(zip(fields.columns, fields.null_count().row(0), strict=True))
+    pieces: list[pl.Expr] = []
+    run: list[pl.Expr] = []
+    for (_, n), key in zip(rest, keys, strict=True):
+        if nulls[n] == fields.height:
+            continue
+        prefix = json.dumps(key) + ':"'
+        if nulls[n] == 0 and values[n].meta.is_column():
+            run += [pl.lit(('","' if run else '"') + prefix[1:]), values[n]]
+            continue
+        if run:
+            pieces.append(pl.concat_str([*run, pl.lit('"')]))
+            run = []
+        pieces.append(pl.concat_str([pl.lit(prefix), values[n], pl.lit('"')]))
+    if run:
+        pieces.append(pl.concat_str([*run, pl.lit('"')]))
+    if not pieces:
+        return pl.lit("{}")
+    body = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+    return pl.concat_str([pl.lit("{"), body, pl.lit("}")])
+
+
+def _json_escape(value: pl.Expr, *, control: bool) -> pl.Expr:
+    value = value.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        '"', '\\"', literal=True
+    )
+    if control:
+        for char in _CONTROL_CHARS:
+            value = value.str.replace_all(char, json.dumps(char)[1:-1], literal=True)
+    return value
 
 
 def _unique_keys(keys: list[str]) -> list[str]:
@@ -1024,6 +1399,7 @@ def _build_voters(
     spec: _VoterSpec,
     file_name: str,
     default_state: str | None,
+    plan: _Plan,
 ) -> _Built:
     today = date.today()
     errors = _voter_errors(spec, today)
@@ -1032,23 +1408,31 @@ def _build_voters(
     selected = fields.select(
         *_voter_exprs(spec, default_state),
         _phone_source(spec).alias("__phone"),
-        _extra_expr(names, used).alias("extra"),
+        _extra_expr(fields, names, used, plan).alias("extra"),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
-        _LN,
-        _RAW,
+        *_carried(fields),
     )
+    del fields
     good, rejects = _separate(selected, [f for f, _ in errors], file_name)
     phones = normalize_phones(good["__phone"])
     given = good["__phone"].is_not_null() & ~placeholder_phones(good["__phone"])
     invalid = int((given & phones.is_null()).sum())
     good = good.with_columns(phones.alias("phone"))
-    good = good.with_columns(_household_key().alias("address_key"))
+    if spec.address_from:
+        good = _parse_street_lines(good, spec)
+    # house_number, street and unit are upper case already (see _address_exprs).
+    key = household_keys(good["house_number"], good["street"], good["unit"], good["zip5"])
+    good = good.with_columns(key)
     return _Built(_final(good, VOTER_COLUMNS), rejects, invalid)
 
 
-def _household_key() -> pl.Expr:
-    upper = lambda n: pl.col(n).str.to_uppercase()  # noqa: E731
-    return address_key(upper("house_number"), upper("street"), upper("unit"), pl.col("zip5"))
+def _parse_street_lines(good: pl.DataFrame, spec: _VoterSpec) -> pl.DataFrame:
+    """house_number, street and unit from the address line, where no column gives them."""
+    todo = [k for k in ("house_number", "street", "unit") if k not in spec.columns]
+    if not todo:
+        return good
+    parts = split_street_lines(good["address"])
+    return good.with_columns(parts[k] for k in todo)
 
 
 def _separate(
@@ -1059,10 +1443,14 @@ def _separate(
     if not err_cols:
         return selected, []
     has_error = pl.any_horizontal(pl.col(c).is_not_null() for c in err_cols)
-    flagged = selected.with_columns(has_error.alias("__bad"))
+    flags = selected.select(has_error)
+    if not flags.to_series().any():
+        return selected, []
+    flagged = selected.with_columns(flags.to_series().alias("__bad"))
     bad = flagged.filter(pl.col("__bad"))
+    raw = pl.col(_RAW) if _RAW in bad.columns else pl.lit(None, dtype=pl.Utf8)
     rejects = []
-    for row in bad.select(_LN, _RAW, *err_cols).iter_rows():
+    for row in bad.select(_LN, raw, *err_cols).iter_rows():
         errs = tuple(
             FieldError(name, reason)
             for name, reason in zip(error_fields, row[2:], strict=True)
@@ -1070,6 +1458,11 @@ def _separate(
         )
         rejects.append(RejectedLine(file_name, row[0], row[1], errs))
     return flagged.filter(~pl.col("__bad")), rejects
+
+
+def _carried(frame: pl.DataFrame) -> list[str]:
+    """The line number, and the raw line when the batch came the line-by-line way."""
+    return [_LN, _RAW] if _RAW in frame.columns else [_LN]
 
 
 def _final(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -1164,8 +1557,7 @@ def _history_frame(
     selected = fields.select(
         *[e.alias(k) for k, e in exprs.items()],
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
-        _LN,
-        _RAW,
+        *_carried(fields),
     )
     good, rejects = _separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(_date(pl.col("__date_raw")).alias("election_on"))
@@ -1241,7 +1633,10 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> _Buil
     elections = [n for n in names if _OH_ELECTION.match(n)]
     missing_id = pl.when(pl.col("sos_voterid").is_null()).then(pl.lit("required"))
     selected = fields.select(
-        pl.col("sos_voterid").alias("voter_id"), *elections, missing_id.alias("__err0"), _LN, _RAW
+        pl.col("sos_voterid").alias("voter_id"),
+        *elections,
+        missing_id.alias("__err0"),
+        *_carried(fields),
     )
     good, rejects = _separate(selected, ["voter_id"], file_name)
     long = good.unpivot(index=["voter_id", _LN], on=elections, variable_name="__e", value_name="v")
@@ -1312,7 +1707,7 @@ def _require(names: list[str], columns: Iterable[str], file_name: str) -> None:
 class _Source:
     names: list[str]
     delimiter: str
-    batches: Iterator[_LineBatch]
+    batches: Iterator[list[_LineBatch]]
 
 
 def _open_source(
@@ -1336,7 +1731,7 @@ def _open_source(
     return _Source(header.names, header.delimiter, _closing(handle, batches))
 
 
-def _closing(handle: BinaryIO, batches: Iterator[_LineBatch]) -> Iterator[_LineBatch]:
+def _closing(handle: BinaryIO, batches: Iterator[list[_LineBatch]]) -> Iterator[list[_LineBatch]]:
     with handle:
         yield from batches
 
@@ -1344,21 +1739,52 @@ def _closing(handle: BinaryIO, batches: Iterator[_LineBatch]) -> Iterator[_LineB
 def _parse_batches(
     source: _Source, file_name: str, build: Callable[[_Split], _Built]
 ) -> Iterator[ParsedBatch]:
-    for batch in source.batches:
+    for pieces in source.batches:
+        parsed = [_parse_piece(piece, source, file_name, build) for piece in pieces]
+        frames = [p.rows for p in parsed]
+        batch = ParsedBatch(
+            file_name=file_name,
+            rows=frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False),
+            rejects=[r for p in parsed for r in p.rejects],
+            lines_read=sum(p.lines_read for p in parsed),
+            bytes_read=pieces[-1].bytes_read,
+            invalid_phones=sum(p.invalid_phones for p in parsed),
+        )
+        del parsed, frames, pieces  # nothing but the result stays alive while the consumer works
+        yield batch
+        del batch
+
+
+def _parse_piece(
+    batch: _LineBatch, source: _Source, file_name: str, build: Callable[[_Split], _Built]
+) -> ParsedBatch:
+    split = None
+    if source.delimiter != ",":
+        split = _fast_split(batch, source.names, source.delimiter)
+    if split is None:
         lines = _lines_frame(batch)
         split = _split(lines, source.names, source.delimiter, batch)
-        built = build(split)
-        rejects = sorted(
-            _line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number
-        )
-        yield ParsedBatch(
-            file_name=file_name,
-            rows=built.rows,
-            rejects=rejects,
-            lines_read=lines.height,
-            bytes_read=batch.bytes_read,
-            invalid_phones=built.invalid_phones,
-        )
+        split.lines_read = lines.height
+        del lines
+    built = build(split)
+    rejects = sorted(_line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number)
+    missing = [r.line_number for r in rejects if r.raw is None]
+    if missing and split.data is not None:
+        raw = _raw_lines(split.data, batch.first_line, missing)
+        rejects = [
+            r
+            if r.raw is not None
+            else RejectedLine(file_name, r.line_number, raw[r.line_number], r.errors)
+            for r in rejects
+        ]
+    return ParsedBatch(
+        file_name=file_name,
+        rows=built.rows,
+        rejects=rejects,
+        lines_read=split.lines_read or 0,
+        bytes_read=batch.bytes_read,
+        invalid_phones=built.invalid_phones,
+    )
 
 
 def read_voter_batches(
@@ -1382,8 +1808,9 @@ def read_voter_batches(
     canonical = set(spec.columns.values()) | set(spec.address_from) | set(spec.phone_from)
 
     def build(split: _Split) -> _Built:
-        cleaned = _clean_columns(split.fields, source.names, canonical, unquote=split.field_quotes)
-        return _build_voters(cleaned, source.names, spec, file_name, default_state)
+        cleaned = _clean_columns(split.fields, source.names, canonical, split.plan)
+        split.fields = cleaned  # the raw fields are no longer needed
+        return _build_voters(cleaned, source.names, spec, file_name, default_state, split.plan)
 
     return _parse_batches(source, file_name, build)
 
@@ -1419,7 +1846,9 @@ def read_history_batches(
     build = _history_builder(layout, names, file_name)
 
     def run(split: _Split) -> _Built:
-        return build(_clean_columns(split.fields, names, set(names), unquote=split.field_quotes))
+        cleaned = _clean_columns(split.fields, names, set(names), split.plan)
+        split.fields = cleaned
+        return build(cleaned)
 
     return _parse_batches(source, file_name, run)
 

@@ -166,10 +166,10 @@ def test_nc_current_layout_maps_every_canonical_field(tmp_path):
     }
     assert extra["county_id"] == "92"
     assert extra["vtd_abbrv"] == "01-07"
-    assert extra["mail_addr1"] is None
+    assert "mail_addr1" not in extra  # empty values are left out
     assert "ncid" not in extra
     assert "res_street_address" not in extra
-    assert len(extra) == 67 - 24
+    assert list(extra) == ["county_id", "vtd_abbrv"]
 
 
 def test_nc_older_vintage_is_read_by_name(tmp_path):
@@ -607,3 +607,106 @@ def test_fuzz_line_is_a_row_or_a_reject(tmp_path, layout, kind, line):
     lines_read = sum(b.lines_read for b in batches)
     # OH history yields no row for a voter with no election cells.
     assert accounted == lines_read if (layout, kind) != ("oh", "history") else accounted <= 1
+
+
+# ------------------------------------------------------------------------------------------
+# fast path (whole batch through the CSV reader) == line-by-line path
+
+
+TRICKY_NC = [
+    nc_voter(),
+    nc_voter(ncid="P1", first_name="  ANN   MARIE ", county_desc="WAKE      ", vtd_desc=" X "),
+    nc_voter(ncid="P2", last_name="NULL", middle_name="n/a", mail_addr1="*", mail_city="None"),
+    nc_voter(ncid="P3", middle_name='CARL "DAN"', mail_addr1='"QUOTED"', mail_addr2='a\\b"c'),
+    nc_voter(ncid="P4", mail_addr1="TAB\x0bINSIDE", first_name="JOSÉ", mail_city="\u00a0X\u00a0"),
+    nc_voter(ncid="P5", birth_year="19x0", registr_dt="02/30/2001"),
+    nc_voter(ncid="", first_name="NOID"),
+    nc_voter(
+        ncid="P6", mail_addr1="NULLS", mail_addr2="N/AB", mail_city="NONE ", res_city_desc="*"
+    ),
+    {},  # a line of nothing but tabs: blank, skipped
+]
+
+
+def _both_paths(monkeypatch, path: Path, layout: str = "nc", **kw):
+    from voters import layouts
+
+    fast = list(read_voter_batches(path, layout=layout, **kw))
+    monkeypatch.setattr(layouts, "_fast_split", lambda *a: None)
+    slow = list(read_voter_batches(path, layout=layout, **kw))
+    monkeypatch.undo()
+    return fast, slow
+
+
+def _same(fast: list[ParsedBatch], slow: list[ParsedBatch]) -> None:
+    assert [b.lines_read for b in fast] == [b.lines_read for b in slow]
+    assert [b.invalid_phones for b in fast] == [b.invalid_phones for b in slow]
+    assert [b.rejects for b in fast] == [b.rejects for b in slow]
+    assert pl.concat([b.rows for b in fast]).equals(pl.concat([b.rows for b in slow]))
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize("plain_ascii", [False, True])
+def test_fast_path_matches_line_path(tmp_path, monkeypatch, newline, quoted, plain_ascii):
+    from voters import layouts
+
+    def line(values: dict[str, str]) -> str:
+        cells = nc_line(NC_CURRENT, **values).split("\t")
+        return "\t".join(f'"{c}"' for c in cells) if quoted else "\t".join(cells)
+
+    tricky = list(TRICKY_NC)
+    if plain_ascii:  # no control or non-ASCII characters: the per-column scan decides
+        tricky[4] = nc_voter(ncid="P4", mail_addr1="TAB\x0bINSIDE".replace("\x0b", " "))
+    text = newline.join(["\t".join(NC_CURRENT), *[line(v) for v in tricky]]) + newline
+    path = write(tmp_path, "tricky.txt", text)
+    taken = []
+    fast_split = layouts._fast_split
+    monkeypatch.setattr(
+        layouts, "_fast_split", lambda *a: taken.append(fast_split(*a)) or taken[-1]
+    )
+    fast = list(read_voter_batches(path, layout="nc"))
+    monkeypatch.undo()
+    assert taken
+    assert all(split is not None for split in taken)
+    _, slow = _both_paths(monkeypatch, path)
+    _same(fast, slow)
+    rows, rejects = read_all(fast)
+    assert rows.height == 6
+    # A quoted line of empty fields is not blank: it is read, and rejected for its missing ncid.
+    assert sum(b.lines_read for b in fast) == (9 if quoted else 8)
+    assert [r.line_number for r in rejects] == ([7, 8, 10] if quoted else [7, 8])
+    assert rejects[0].raw == line(TRICKY_NC[5])
+    extras = {r["voter_id"]: json.loads(r["extra"]) for r in rows.iter_rows(named=True)}
+    assert "mail_addr1" not in extras["P2"]
+    assert "mail_city" not in extras["P2"]
+    assert extras["P3"]["mail_addr2"] == 'a\\b"c'
+    assert extras["P4"]["mail_addr1"] == tricky[4]["mail_addr1"]
+    assert extras["P6"]["mail_addr1"] == "NULLS"
+    assert "mail_city" not in extras["P6"]
+
+
+def test_fast_path_matches_line_path_on_synthetic_file(tmp_path, monkeypatch):
+    from voters.synthetic import write_nc_voter_file
+
+    path = tmp_path / "nc.txt"
+    write_nc_voter_file(path, rows=3_000)
+    fast, slow = _both_paths(monkeypatch, path, batch_rows=1_000)
+    _same(fast, slow)
+
+
+def test_batch_pieces_give_the_same_batches(tmp_path, monkeypatch):
+    from voters import layouts
+
+    text = "\t".join(NC_CURRENT) + "\n"
+    text += "".join(nc_line(NC_CURRENT, **nc_voter(ncid=f"N{i}")) + "\n" for i in range(7))
+    text += nc_line(NC_CURRENT, **nc_voter(ncid="LAST", birth_year="x"))  # no final newline
+    path = write(tmp_path, "pieces.txt", text)
+    whole = list(read_voter_batches(path, layout="nc", batch_rows=5))
+    monkeypatch.setattr(layouts, "_PIECE_LINES", 2)
+    pieces = list(read_voter_batches(path, layout="nc", batch_rows=5))
+    assert [b.lines_read for b in pieces] == [5, 3]
+    assert [b.bytes_read for b in pieces] == [b.bytes_read for b in whole]
+    assert pieces[-1].bytes_read == len(text.encode())
+    _same(pieces, whole)
+    assert [r.line_number for b in pieces for r in b.rejects] == [9]
