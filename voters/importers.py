@@ -12,6 +12,7 @@ the database and counts what changed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import queue
@@ -96,8 +97,10 @@ def _is_postgres() -> bool:
 
 
 def _sql_type(name: str, dtype: pl.DataType) -> str:
+    # `extra` is staged as text: parsing it into jsonb is half the cost of the COPY, and only the
+    # rows that are actually written need it.
     if name == "extra":
-        return "jsonb" if _is_postgres() else "TEXT"
+        return "text"
     types = _PG_TYPES if _is_postgres() else _SQLITE_TYPES
     return types[dtype.base_type()]
 
@@ -108,8 +111,8 @@ def _distinct(left: str, right: str) -> str:
 
 
 def _json(expr: str) -> str:
-    # SQLite keeps JSON as text: minify both sides so formatting never counts as a change.
-    return expr if _is_postgres() else f"json({expr})"
+    # SQLite keeps JSON as text: minified, so formatting never counts as a change.
+    return f"({expr})::jsonb" if _is_postgres() else f"json({expr})"
 
 
 class StagingTable:
@@ -178,7 +181,21 @@ class StagingTable:
 # --------------------------------------------------------------------------------------------
 
 
-def _parse_ahead(batches: Iterator[layouts.ParsedBatch]) -> Iterator[layouts.ParsedBatch]:
+def with_source_digest(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the md5 of each row's imported values, which later imports compare to spot changes.
+
+    Computed here, on the parser's thread, because the database is the busy side of an import.
+    """
+    parts = [pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in Voter.IMPORTED_FIELDS]
+    joined = rows.select(pl.concat_str(parts, separator="\x1f").alias("v"))["v"]
+    digests = [hashlib.md5(v.encode(), usedforsecurity=False).hexdigest() for v in joined]
+    return rows.with_columns(pl.Series("source_digest", digests, dtype=pl.Utf8))
+
+
+def _parse_ahead(
+    batches: Iterator[layouts.ParsedBatch],
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> Iterator[layouts.ParsedBatch]:
     """Run the parser one or two batches ahead of the consumer, in a thread (polars and the
     database driver both release the GIL, so parsing and COPY overlap on two cores)."""
     handoff: queue.Queue = queue.Queue(maxsize=PARSE_AHEAD)
@@ -187,6 +204,8 @@ def _parse_ahead(batches: Iterator[layouts.ParsedBatch]) -> Iterator[layouts.Par
     def produce() -> None:
         try:
             for batch in batches:
+                if prepare is not None and batch.rows.height:
+                    batch.rows = prepare(batch.rows)
                 handoff.put(batch)
             handoff.put(done)
         except BaseException as exc:  # re-raised in the consumer, where it can be reported
@@ -213,6 +232,7 @@ def _stage_files(
     reader_options: dict,
     run: ImportRun,
     on_progress: ProgressCallback | None,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> StageResult:
     result = StageResult()
     strict = run.mode == ImportMode.STRICT
@@ -220,7 +240,7 @@ def _stage_files(
     bytes_before = 0
     for file_no, source in enumerate(sources):
         batches = reader(source.path, display_name=source.display_name, **reader_options)
-        for batch in _parse_ahead(batches):
+        for batch in _parse_ahead(batches, prepare):
             result.rows_read += batch.lines_read
             result.invalid_phones += batch.invalid_phones
             result.rejected += len(batch.rejects)
@@ -382,23 +402,23 @@ def _voter_value(column: str) -> str:
     return _json(f"s.{column}") if column == "extra" else f"s.{column}"
 
 
+def _row_changed(ref: str) -> str:
+    # One digest instead of every column: an unchanged re-import never parses a row's jsonb.
+    return _distinct(f"{ref}.source_digest", "s.source_digest")
+
+
 def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
-    fields = Voter.IMPORTED_FIELDS
     # SQLite's UPDATE … FROM cannot alias its target table, so name it in full there.
     target, ref = ("voters_voter AS v", "v") if _is_postgres() else ("voters_voter", "voters_voter")
-    assignments = ", ".join(f"{c} = {_voter_value(c)}" for c in fields)
-    old = [_json(f"{ref}.{c}") if c == "extra" else f"{ref}.{c}" for c in fields]
-    new = [_voter_value(c) for c in fields]
-    changed = _distinct(
-        f"({', '.join([*old, f'{ref}.household_id'])})", f"({', '.join([*new, 'h.id'])})"
-    )
+    assignments = ", ".join(f"{c} = {_voter_value(c)}" for c in Voter.IMPORTED_FIELDS)
     cursor.execute(
         f"""
         UPDATE {target}
-        SET {assignments}, household_id = h.id, updated_at = %s, removed_at = NULL
+        SET {assignments}, household_id = h.id, source_digest = s.source_digest,
+            updated_at = %s, removed_at = NULL
         FROM {table.name} s
         LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
-        WHERE {ref}.campaign_id = %s AND {ref}.voter_id = s.voter_id AND {changed}
+        WHERE {ref}.campaign_id = %s AND {ref}.voter_id = s.voter_id AND {_row_changed(ref)}
         """,
         [now, campaign_id, campaign_id],
     )
@@ -410,8 +430,10 @@ def _insert_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
     cursor.execute(
         f"""
         INSERT INTO voters_voter
-            (campaign_id, voter_id, {", ".join(fields)}, household_id, created_at, updated_at)
-        SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id, %s, %s
+            (campaign_id, voter_id, {", ".join(fields)}, household_id, source_digest,
+             created_at, updated_at)
+        SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id,
+               s.source_digest, %s, %s
         FROM {table.name} s
         LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
         WHERE NOT EXISTS (SELECT 1 FROM voters_voter v
@@ -425,7 +447,8 @@ def _insert_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
 def _remove_absent_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
     cursor.execute(
         f"""
-        UPDATE voters_voter SET status = 'removed', removed_at = %s, updated_at = %s
+        UPDATE voters_voter
+        SET status = 'removed', removed_at = %s, updated_at = %s, source_digest = NULL
         WHERE campaign_id = %s AND (status IS NULL OR status <> 'removed')
           AND NOT EXISTS (SELECT 1 FROM {table.name} s WHERE s.voter_id = voters_voter.voter_id)
         """,
@@ -495,7 +518,7 @@ def run_voter_import(
 ) -> ImportRun:
     """Import voter files into `run.campaign` in one transaction; fills in the run's counts."""
     campaign = run.campaign
-    table = StagingTable("stage_voters", layouts.VOTER_COLUMNS)
+    table = StagingTable("stage_voters", {**layouts.VOTER_COLUMNS, "source_digest": pl.Utf8})
     with transaction.atomic(), connection.cursor() as cursor:
         with _timed(run, "wait_for_lock"):
             _lock_campaign(cursor, campaign.pk)
@@ -513,6 +536,7 @@ def run_voter_import(
                 },
                 run=run,
                 on_progress=on_progress,
+                prepare=with_source_digest,
             )
         _report_phase(on_progress, sources, staged, "merging")
         with _timed(run, "check_duplicates"):

@@ -152,6 +152,15 @@ class Voter(models.Model):
     municipality = text()
     ward = text()
     extra = models.JSONField(default=dict, blank=True)
+    source_digest = models.CharField(
+        max_length=32,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Digest of the imported values as the last import wrote them. Anything else "
+        "that changes an imported field must clear it, or the next import takes the row as "
+        "unchanged.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     removed_at = models.DateTimeField(

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,45 +14,121 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('state', models.CharField(help_text='Two-letter postal code of the state.', max_length=2)),
-                ('time_zone', models.CharField(default='America/New_York', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                (
+                    "state",
+                    models.CharField(
+                        help_text="Two-letter postal code of the state.", max_length=2
+                    ),
+                ),
+                ("time_zone", models.CharField(default="America/New_York", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Election',
+            name="Election",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('election_on', models.DateField(verbose_name='date')),
-                ('election_type', models.CharField(choices=[('general', 'General'), ('primary', 'Primary'), ('presidential_primary', 'Presidential primary'), ('municipal', 'Municipal'), ('special', 'Special'), ('runoff', 'Runoff'), ('other', 'Other')], max_length=24, verbose_name='type')),
-                ('label', models.CharField(blank=True, max_length=200)),
-                ('state', models.CharField(blank=True, max_length=2)),
-                ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='elections', to='campaign.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("election_on", models.DateField(verbose_name="date")),
+                (
+                    "election_type",
+                    models.CharField(
+                        choices=[
+                            ("general", "General"),
+                            ("primary", "Primary"),
+                            ("presidential_primary", "Presidential primary"),
+                            ("municipal", "Municipal"),
+                            ("special", "Special"),
+                            ("runoff", "Runoff"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                        verbose_name="type",
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=200)),
+                ("state", models.CharField(blank=True, max_length=2)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="elections",
+                        to="campaign.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-election_on', 'election_type'],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'election_on', 'election_type'), name='uniq_election_per_day_type')],
+                "ordering": ["-election_on", "election_type"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "election_on", "election_type"),
+                        name="uniq_election_per_day_type",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'Admin'), ('staff', 'Staff'), ('organizer', 'Organizer'), ('viewer', 'Viewer')], default='staff', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='campaign.campaign')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("staff", "Staff"),
+                            ("organizer", "Organizer"),
+                            ("viewer", "Viewer"),
+                        ],
+                        default="staff",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="campaign.campaign",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'campaign'), name='uniq_membership')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "campaign"), name="uniq_membership")
+                ],
             },
         ),
     ]

@@ -130,6 +130,18 @@ def test_full_reimport_marks_absent_voters_removed_and_keeps_their_history(
     assert (again.removed, again.unchanged) == (0, 3)  # already removed: not counted twice
 
 
+def test_a_removed_voter_listed_again_gets_the_file_status_back(campaign, voter_file, tmp_path):
+    partial = write(tmp_path, "partial.csv", VOTER_HEADER, VOTERS[:3])
+    import_voter_file(campaign=campaign, paths=[voter_file])
+    import_voter_file(campaign=campaign, paths=[partial], full=True)
+
+    run = import_voter_file(campaign=campaign, paths=[voter_file], full=True)
+
+    back = Voter.objects.get(voter_id="A4")
+    assert (run.updated, run.unchanged, run.removed) == (1, 3, 0)
+    assert (back.status, back.status_raw, back.removed_at) == ("inactive", "I", None)
+
+
 def test_a_reimport_never_touches_vote_history(campaign, voter_file, tmp_path):
     import_voter_file(campaign=campaign, paths=[voter_file])
     history = write(
