@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from voters import layouts
-from voters.models import ImportKind, ImportMode, ImportRun, RejectedRow, Voter
+from voters.models import ImportKind, ImportMode, ImportRun, ImportStatus, RejectedRow, Voter
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,16 @@ ProgressCallback = Callable[["ImportProgress"], None]
 class ImportFailed(Exception):
     """The import committed nothing; `rejects` lists the bad rows of a strict import."""
 
-    def __init__(self, message: str, rejects: list[layouts.RejectedLine] | None = None):
+    def __init__(
+        self,
+        message: str,
+        rejects: list[layouts.RejectedLine] | None = None,
+        rejected_count: int | None = None,
+    ):
         super().__init__(message)
         self.rejects = rejects or []
+        # All bad rows are counted, though a strict import keeps only the first ones.
+        self.rejected_count = len(self.rejects) if rejected_count is None else rejected_count
 
 
 @dataclass
@@ -200,27 +207,43 @@ def _parse_ahead(
     database driver both release the GIL, so parsing and COPY overlap on two cores)."""
     handoff: queue.Queue = queue.Queue(maxsize=PARSE_AHEAD)
     done = object()
+    stop = threading.Event()  # set when the consumer gives up (a database error, say)
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for batch in batches:
                 if prepare is not None and batch.rows.height:
                     batch.rows = prepare(batch.rows)
-                handoff.put(batch)
-            handoff.put(done)
+                if not hand_over(batch):
+                    return
+            hand_over(done)
         except BaseException as exc:  # re-raised in the consumer, where it can be reported
-            handoff.put(exc)
+            hand_over(exc)
 
     worker = threading.Thread(target=produce, name="import-parser", daemon=True)
     worker.start()
-    while True:
-        item = handoff.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        # Let a parser blocked on a full queue see the stop and exit, so a long-lived worker
+        # process does not keep a thread and its batches after a failed import.
+        stop.set()
+        worker.join(timeout=30)
 
 
 def _stage_files(
@@ -630,13 +653,13 @@ def _fail_if_strict(
     count = staged.rejected + len(duplicates)
     noun = "row" if count == 1 else "rows"
     raise ImportFailed(
-        f"{count:,} bad {noun} in a strict import; nothing was imported", rejects=rejects
+        f"{count:,} bad {noun} in a strict import; nothing was imported",
+        rejects=rejects,
+        rejected_count=count,
     )
 
 
 def _finish(run: ImportRun) -> None:
-    from voters.models import ImportStatus
-
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()

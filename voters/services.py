@@ -164,23 +164,25 @@ def _execute(
                 raise ImportFailed(f"{source.display_name}: no such file")
         return runner(run, sources, batch_rows=batch_rows, on_progress=on_progress)
     except layouts.LayoutError as exc:
-        _record_failure(run, str(exc), [])
+        _record_failure(run, str(exc), [], 0)
         raise ImportFailed(str(exc)) from exc
     except ImportFailed as exc:
-        _record_failure(run, str(exc), exc.rejects)
+        _record_failure(run, str(exc), exc.rejects, exc.rejected_count)
         raise
     except Exception as exc:
-        _record_failure(run, f"internal error ({type(exc).__name__}); see the server log", [])
+        _record_failure(run, f"internal error ({type(exc).__name__}); see the server log", [], 0)
         logger.exception("import %s failed", run.pk)
         raise
 
 
-def _record_failure(run: ImportRun, message: str, rejects: list[layouts.RejectedLine]) -> None:
+def _record_failure(
+    run: ImportRun, message: str, rejects: list[layouts.RejectedLine], rejected_count: int
+) -> None:
     """Mark the run failed, keeping the bad rows of a strict import so staff can see them."""
     ImportRun.objects.filter(pk=run.pk).update(
         status=ImportStatus.FAILED,
         error=message,
-        rejected=len(rejects),
+        rejected=rejected_count,
         finished_at=timezone.now(),
     )
     RejectedRow.objects.bulk_create(

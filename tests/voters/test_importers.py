@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 from django.core.management import CommandError, call_command
 
 from campaign.models import Election
 from tests.factories import VoterFactory
-from voters.importers import ImportFailed
+from voters.importers import ImportFailed, _parse_ahead
+from voters.layouts import ParsedBatch
 from voters.models import Household, ImportRun, RejectedRow, Voter, VoteRecord
 from voters.services import import_vote_history, import_voter_file
 
@@ -336,3 +339,16 @@ def test_create_campaign_is_idempotent(db, capsys):
     assert out[1].startswith("campaign nc-sen already exists")
     with pytest.raises(CommandError, match="exists with state NC"):
         call_command("create_campaign", "nc-sen", name="NC Senate", state="FL")
+
+
+def test_parser_thread_stops_when_the_import_gives_up_midway():
+    def batches():
+        for n in range(50):
+            yield ParsedBatch(f"f{n}", pl.DataFrame({"a": [n]}), [], 1, n)
+
+    consumer = _parse_ahead(batches())
+    first = next(consumer)
+    consumer.close()  # what a database error in the consumer's loop does
+
+    assert first.file_name == "f0"
+    assert [t for t in threading.enumerate() if t.name == "import-parser"] == []
