@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Iterable
 
-import phonenumbers
 from django import forms
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -43,6 +42,7 @@ from voters.models import (
     Voter,
     VoteRecord,
 )
+from voters.phones import phone_exact
 from voters.services import import_progress, queue_uploaded_import
 
 # --------------------------------------------------------------------------------------------
@@ -56,13 +56,8 @@ def phone_e164(term: str) -> str | None:
     """What staff typed as a phone number, in the E.164 form voters are stored under."""
     if not _PHONE_SHAPE.match(term) or len(re.sub(r"\D", "", term)) < 10:
         return None
-    try:
-        number = phonenumbers.parse(term, "US")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # The importers' own rule, so what staff type finds what an import stored.
+    return phone_exact(term)
 
 
 def search_voters(queryset: QuerySet[Voter], term: str) -> QuerySet[Voter]:
