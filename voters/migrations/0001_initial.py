@@ -6,164 +6,440 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaign', '0001_initial'),
+        ("campaign", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Household',
+            name="Household",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_key', models.TextField(help_text='Normalized NUMBER|STREET|UNIT|ZIP5.')),
-                ('address', models.TextField(blank=True, null=True)),
-                ('city', models.TextField(blank=True, null=True)),
-                ('zip5', models.CharField(blank=True, max_length=5, null=True)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='households', to='campaign.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address_key", models.TextField(help_text="Normalized NUMBER|STREET|UNIT|ZIP5.")),
+                ("address", models.TextField(blank=True, null=True)),
+                ("city", models.TextField(blank=True, null=True)),
+                ("zip5", models.CharField(blank=True, max_length=5, null=True)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="households",
+                        to="campaign.campaign",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ImportRun',
+            name="ImportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('voters', 'Voter file'), ('history', 'Vote history')], max_length=16)),
-                ('layout', models.CharField(default='generic', max_length=16)),
-                ('mode', models.CharField(choices=[('strict', 'Strict: all or nothing'), ('quarantine', 'Quarantine: keep good rows, hold bad ones')], default='strict', max_length=16)),
-                ('is_full', models.BooleanField(default=False, help_text='Voters absent from the file are marked removed.', verbose_name='full file')),
-                ('file_names', models.JSONField(default=list)),
-                ('upload', models.FileField(blank=True, null=True, upload_to='imports/%Y/%m/')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('rows_read', models.BigIntegerField(default=0)),
-                ('created', models.BigIntegerField(default=0)),
-                ('updated', models.BigIntegerField(default=0)),
-                ('unchanged', models.BigIntegerField(default=0)),
-                ('removed', models.BigIntegerField(default=0)),
-                ('rejected', models.BigIntegerField(default=0)),
-                ('orphaned', models.BigIntegerField(default=0, help_text='History rows whose voter is not in this campaign.')),
-                ('duplicates', models.BigIntegerField(default=0, help_text='History rows already on record (skipped).')),
-                ('invalid_phones', models.BigIntegerField(default=0)),
-                ('households_created', models.BigIntegerField(default=0)),
-                ('elections_created', models.IntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('timings', models.JSONField(blank=True, default=dict, help_text='Seconds per phase.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='import_runs', to='campaign.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("voters", "Voter file"), ("history", "Vote history")],
+                        max_length=16,
+                    ),
+                ),
+                ("layout", models.CharField(default="generic", max_length=16)),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("strict", "Strict: all or nothing"),
+                            ("quarantine", "Quarantine: keep good rows, hold bad ones"),
+                        ],
+                        default="strict",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "is_full",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Voters absent from the file are marked removed.",
+                        verbose_name="full file",
+                    ),
+                ),
+                ("file_names", models.JSONField(default=list)),
+                ("upload", models.FileField(blank=True, null=True, upload_to="imports/%Y/%m/")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("rows_read", models.BigIntegerField(default=0)),
+                ("created", models.BigIntegerField(default=0)),
+                ("updated", models.BigIntegerField(default=0)),
+                ("unchanged", models.BigIntegerField(default=0)),
+                ("removed", models.BigIntegerField(default=0)),
+                ("rejected", models.BigIntegerField(default=0)),
+                (
+                    "orphaned",
+                    models.BigIntegerField(
+                        default=0, help_text="History rows whose voter is not in this campaign."
+                    ),
+                ),
+                (
+                    "duplicates",
+                    models.BigIntegerField(
+                        default=0, help_text="History rows already on record (skipped)."
+                    ),
+                ),
+                ("invalid_phones", models.BigIntegerField(default=0)),
+                ("households_created", models.BigIntegerField(default=0)),
+                ("elections_created", models.IntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "timings",
+                    models.JSONField(blank=True, default=dict, help_text="Seconds per phase."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="import_runs",
+                        to="campaign.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RejectedRow',
+            name="RejectedRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.TextField()),
-                ('line_number', models.BigIntegerField()),
-                ('raw', models.TextField()),
-                ('errors', models.JSONField(default=list, help_text='[{"field": ..., "reason": ...}]')),
-                ('import_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rejected_rows', to='voters.importrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file_name", models.TextField()),
+                ("line_number", models.BigIntegerField()),
+                ("raw", models.TextField()),
+                (
+                    "errors",
+                    models.JSONField(default=list, help_text='[{"field": ..., "reason": ...}]'),
+                ),
+                (
+                    "import_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rejected_rows",
+                        to="voters.importrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['import_run', 'file_name', 'line_number'],
+                "ordering": ["import_run", "file_name", "line_number"],
             },
         ),
         migrations.CreateModel(
-            name='Voter',
+            name="Voter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('voter_id', models.TextField(help_text="The state's voter id, unique in a campaign.", verbose_name='voter id')),
-                ('first_name', models.TextField(blank=True, null=True)),
-                ('middle_name', models.TextField(blank=True, null=True)),
-                ('last_name', models.TextField(blank=True, null=True)),
-                ('suffix', models.TextField(blank=True, null=True)),
-                ('birth_date', models.DateField(blank=True, null=True)),
-                ('birth_year', models.SmallIntegerField(blank=True, null=True)),
-                ('gender', models.CharField(blank=True, choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], max_length=16, null=True)),
-                ('gender_raw', models.TextField(blank=True, null=True, verbose_name='gender (as in file)')),
-                ('race', models.CharField(blank=True, max_length=16, null=True)),
-                ('race_raw', models.TextField(blank=True, null=True, verbose_name='race (as in file)')),
-                ('ethnicity', models.CharField(blank=True, max_length=16, null=True)),
-                ('ethnicity_raw', models.TextField(blank=True, null=True, verbose_name='ethnicity (as in file)')),
-                ('party', models.CharField(blank=True, choices=[('dem', 'Democratic'), ('rep', 'Republican'), ('una', 'Unaffiliated'), ('lib', 'Libertarian'), ('grn', 'Green'), ('cst', 'Constitution'), ('ind', 'Independent'), ('oth', 'Other')], max_length=8, null=True)),
-                ('party_raw', models.TextField(blank=True, null=True, verbose_name='party (as in file)')),
-                ('registered_on', models.DateField(blank=True, null=True, verbose_name='registration date')),
-                ('status', models.CharField(blank=True, choices=[('active', 'Active'), ('inactive', 'Inactive'), ('removed', 'Removed'), ('denied', 'Denied'), ('temporary', 'Temporary'), ('preregistered', 'Pre-registered'), ('confirmation', 'Confirmation'), ('other', 'Other')], max_length=16, null=True)),
-                ('status_raw', models.TextField(blank=True, null=True, verbose_name='status (as in file)')),
-                ('address', models.TextField(blank=True, null=True, verbose_name='residence address')),
-                ('house_number', models.TextField(blank=True, null=True)),
-                ('street', models.TextField(blank=True, null=True)),
-                ('unit', models.TextField(blank=True, null=True)),
-                ('city', models.TextField(blank=True, null=True)),
-                ('state', models.CharField(blank=True, max_length=2, null=True)),
-                ('zip5', models.CharField(blank=True, max_length=5, null=True, verbose_name='zip')),
-                ('address_key', models.TextField(blank=True, null=True)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
-                ('phone', models.CharField(blank=True, help_text='E.164', max_length=20, null=True)),
-                ('email', models.TextField(blank=True, null=True)),
-                ('county', models.TextField(blank=True, null=True)),
-                ('precinct', models.TextField(blank=True, null=True)),
-                ('congressional_district', models.TextField(blank=True, null=True)),
-                ('state_senate_district', models.TextField(blank=True, null=True)),
-                ('state_house_district', models.TextField(blank=True, null=True)),
-                ('municipality', models.TextField(blank=True, null=True)),
-                ('ward', models.TextField(blank=True, null=True)),
-                ('extra', models.JSONField(blank=True, default=dict)),
-                ('source_digest', models.CharField(blank=True, editable=False, help_text='Digest of the imported values as the last import wrote them. Anything else that changes an imported field must clear it, or the next import takes the row as unchanged.', max_length=32, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('removed_at', models.DateTimeField(blank=True, help_text='When a full re-import no longer listed this voter.', null=True)),
-                ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='voters', to='campaign.campaign')),
-                ('household', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='voters.household')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "voter_id",
+                    models.TextField(
+                        help_text="The state's voter id, unique in a campaign.",
+                        verbose_name="voter id",
+                    ),
+                ),
+                ("first_name", models.TextField(blank=True, null=True)),
+                ("middle_name", models.TextField(blank=True, null=True)),
+                ("last_name", models.TextField(blank=True, null=True)),
+                ("suffix", models.TextField(blank=True, null=True)),
+                ("birth_date", models.DateField(blank=True, null=True)),
+                ("birth_year", models.SmallIntegerField(blank=True, null=True)),
+                (
+                    "gender",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("other", "Other"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                (
+                    "gender_raw",
+                    models.TextField(blank=True, null=True, verbose_name="gender (as in file)"),
+                ),
+                ("race", models.CharField(blank=True, max_length=16, null=True)),
+                (
+                    "race_raw",
+                    models.TextField(blank=True, null=True, verbose_name="race (as in file)"),
+                ),
+                ("ethnicity", models.CharField(blank=True, max_length=16, null=True)),
+                (
+                    "ethnicity_raw",
+                    models.TextField(blank=True, null=True, verbose_name="ethnicity (as in file)"),
+                ),
+                (
+                    "party",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("dem", "Democratic"),
+                            ("rep", "Republican"),
+                            ("una", "Unaffiliated"),
+                            ("lib", "Libertarian"),
+                            ("grn", "Green"),
+                            ("cst", "Constitution"),
+                            ("ind", "Independent"),
+                            ("oth", "Other"),
+                        ],
+                        max_length=8,
+                        null=True,
+                    ),
+                ),
+                (
+                    "party_raw",
+                    models.TextField(blank=True, null=True, verbose_name="party (as in file)"),
+                ),
+                (
+                    "registered_on",
+                    models.DateField(blank=True, null=True, verbose_name="registration date"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("active", "Active"),
+                            ("inactive", "Inactive"),
+                            ("removed", "Removed"),
+                            ("denied", "Denied"),
+                            ("temporary", "Temporary"),
+                            ("preregistered", "Pre-registered"),
+                            ("confirmation", "Confirmation"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                (
+                    "status_raw",
+                    models.TextField(blank=True, null=True, verbose_name="status (as in file)"),
+                ),
+                (
+                    "address",
+                    models.TextField(blank=True, null=True, verbose_name="residence address"),
+                ),
+                ("house_number", models.TextField(blank=True, null=True)),
+                ("street", models.TextField(blank=True, null=True)),
+                ("unit", models.TextField(blank=True, null=True)),
+                ("city", models.TextField(blank=True, null=True)),
+                ("state", models.CharField(blank=True, max_length=2, null=True)),
+                ("zip5", models.CharField(blank=True, max_length=5, null=True, verbose_name="zip")),
+                ("address_key", models.TextField(blank=True, null=True)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
+                (
+                    "phone",
+                    models.CharField(blank=True, help_text="E.164", max_length=20, null=True),
+                ),
+                ("email", models.TextField(blank=True, null=True)),
+                ("county", models.TextField(blank=True, null=True)),
+                ("precinct", models.TextField(blank=True, null=True)),
+                ("congressional_district", models.TextField(blank=True, null=True)),
+                ("state_senate_district", models.TextField(blank=True, null=True)),
+                ("state_house_district", models.TextField(blank=True, null=True)),
+                ("municipality", models.TextField(blank=True, null=True)),
+                ("ward", models.TextField(blank=True, null=True)),
+                ("extra", models.JSONField(blank=True, default=dict)),
+                (
+                    "source_digest",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="Digest of the imported values as the last import wrote them. Anything else that changes an imported field must clear it, or the next import takes the row as unchanged.",
+                        max_length=32,
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "removed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When a full re-import no longer listed this voter.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="voters",
+                        to="campaign.campaign",
+                    ),
+                ),
+                (
+                    "household",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="members",
+                        to="voters.household",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='VoteRecord',
+            name="VoteRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('voted', models.BooleanField(default=True)),
-                ('method', models.CharField(blank=True, choices=[('polls', 'At the polls'), ('early', 'Early in person'), ('mail', 'By mail'), ('provisional', 'Provisional'), ('other', 'Other')], max_length=16, null=True)),
-                ('method_raw', models.TextField(blank=True, null=True, verbose_name='method (as in file)')),
-                ('party', models.CharField(blank=True, max_length=8, null=True, verbose_name='ballot party')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='campaign.campaign')),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vote_records', to='campaign.election')),
-                ('import_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='voters.importrun')),
-                ('voter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vote_records', to='voters.voter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("voted", models.BooleanField(default=True)),
+                (
+                    "method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("polls", "At the polls"),
+                            ("early", "Early in person"),
+                            ("mail", "By mail"),
+                            ("provisional", "Provisional"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                (
+                    "method_raw",
+                    models.TextField(blank=True, null=True, verbose_name="method (as in file)"),
+                ),
+                (
+                    "party",
+                    models.CharField(
+                        blank=True, max_length=8, null=True, verbose_name="ballot party"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="campaign.campaign",
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vote_records",
+                        to="campaign.election",
+                    ),
+                ),
+                (
+                    "import_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="voters.importrun",
+                    ),
+                ),
+                (
+                    "voter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vote_records",
+                        to="voters.voter",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='household',
-            constraint=models.UniqueConstraint(fields=('campaign', 'address_key'), name='uniq_household_address'),
+            model_name="household",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "address_key"), name="uniq_household_address"
+            ),
         ),
         migrations.AddIndex(
-            model_name='voter',
-            index=models.Index(fields=['campaign', 'phone'], name='voter_phone'),
+            model_name="voter",
+            index=models.Index(fields=["campaign", "phone"], name="voter_phone"),
         ),
         migrations.AddIndex(
-            model_name='voter',
-            index=models.Index(fields=['campaign', 'precinct'], name='voter_precinct'),
+            model_name="voter",
+            index=models.Index(fields=["campaign", "precinct"], name="voter_precinct"),
         ),
         migrations.AddConstraint(
-            model_name='voter',
-            constraint=models.UniqueConstraint(fields=('campaign', 'voter_id'), name='uniq_voter_id'),
+            model_name="voter",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "voter_id"), name="uniq_voter_id"
+            ),
         ),
         migrations.AddIndex(
-            model_name='voterecord',
-            index=models.Index(fields=['election', 'voter'], name='vote_record_election'),
+            model_name="voterecord",
+            index=models.Index(fields=["election", "voter"], name="vote_record_election"),
         ),
         migrations.AddConstraint(
-            model_name='voterecord',
-            constraint=models.UniqueConstraint(fields=('voter', 'election'), name='uniq_vote_record'),
+            model_name="voterecord",
+            constraint=models.UniqueConstraint(
+                fields=("voter", "election"), name="uniq_vote_record"
+            ),
         ),
     ]
