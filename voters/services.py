@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaign.models import Campaign
 from voters import layouts
 from voters.importers import (
+    BATCH_ROWS,
     ImportFailed,
     ImportProgress,
     ImportSource,
@@ -39,7 +40,7 @@ def import_voter_file(
     user: AbstractBaseUser | None = None,
     display_names: Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
-    batch_rows: int = 100_000,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportRun:
     """Import voter files (upsert by voter id; with `full`, voters absent are marked removed).
 
@@ -59,7 +60,7 @@ def import_vote_history(
     user: AbstractBaseUser | None = None,
     display_names: Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
-    batch_rows: int = 100_000,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportRun:
     """Import vote-history files; rows for voters not in the campaign are counted, not fatal."""
     run = _start_run(campaign, ImportKind.HISTORY, layout, mode, False, paths, display_names, user)
@@ -108,7 +109,7 @@ def run_queued_import(*, import_run_id: int) -> ImportRun:
         run.save(update_fields=["status", "started_at"])
     source = ImportSource.of(run.upload.path, run.file_names[0] if run.file_names else None)
     try:
-        return _execute(run, [source], _cache_progress(run.pk), 100_000)
+        return _execute(run, [source], _cache_progress(run.pk), BATCH_ROWS)
     except ImportFailed:
         return ImportRun.objects.get(pk=run.pk)
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from campaign.lib.progress import ByteProgressBar
 from campaign.models import Campaign
 from voters import layouts
-from voters.importers import ImportFailed, ImportProgress
+from voters.importers import BATCH_ROWS, ImportFailed, ImportProgress
 from voters.models import ImportMode, ImportRun
 
 # A terminal shows this many bad rows; all of them are kept on the import run in the admin.
@@ -25,7 +25,7 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--campaign", required=True, help="campaign slug")
         parser.add_argument("--layout", default="generic", choices=layouts.LAYOUTS)
         parser.add_argument("--mode", default=ImportMode.STRICT, choices=ImportMode.values)
-        parser.add_argument("--batch-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+        parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS, help=argparse.SUPPRESS)
 
     def campaign(self, slug: str) -> Campaign:
         try:
