@@ -984,6 +984,11 @@ def _code(
     raw: pl.Expr, mapping: dict[str, str | None], default: str | None, *, upper: bool = True
 ) -> pl.Expr:
     key = raw.str.to_uppercase() if upper else raw
+    if upper:
+        # Our own codes ("not_hispanic", "multiracial") read back as themselves, so a file this
+        # product exported imports unchanged.
+        own = {code.upper(): code for code in mapping.values() if code is not None}
+        mapping = {**own, **mapping}
     return key.replace_strict(mapping, default=default, return_dtype=pl.Utf8)
 
 

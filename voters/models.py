@@ -239,8 +239,8 @@ class ImportKind(models.TextChoices):
 
 
 class ImportMode(models.TextChoices):
-    STRICT = "strict", "Strict: all or nothing"
-    QUARANTINE = "quarantine", "Quarantine: keep good rows, hold bad ones"
+    STRICT = "strict", "Strict"
+    QUARANTINE = "quarantine", "Quarantine"
 
 
 class ImportStatus(models.TextChoices):
@@ -256,7 +256,13 @@ class ImportRun(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="import_runs")
     kind = models.CharField(max_length=16, choices=ImportKind.choices)
     layout = models.CharField(max_length=16, default="generic")
-    mode = models.CharField(max_length=16, choices=ImportMode.choices, default=ImportMode.STRICT)
+    mode = models.CharField(
+        max_length=16,
+        choices=ImportMode.choices,
+        default=ImportMode.STRICT,
+        help_text="Strict: any bad row and nothing is imported. Quarantine: good rows are "
+        "imported and bad ones kept here with their line and reason.",
+    )
     is_full = models.BooleanField(
         "full file", default=False, help_text="Voters absent from the file are marked removed."
     )

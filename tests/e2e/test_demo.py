@@ -21,7 +21,20 @@ def test_demo_imports_a_generated_county_in_both_layouts(db, tmp_path, capsys):
     assert Voter.objects.filter(campaign=nc).count() == 1_500
     # Both layouts describe the same people: the same ids, parties and households (NC, like the
     # state's file, blanks the address of removed voters).
-    fields = ("voter_id", "party", "status", "birth_year", "zip5", "address_key", "phone")
+    fields = (
+        "voter_id",
+        "party",
+        "status",
+        "birth_year",
+        "zip5",
+        "address_key",
+        "phone",
+        "gender",
+        "race",
+        "ethnicity",
+        "registered_on",
+        "precinct",
+    )
     listed = Voter.objects.exclude(status="removed").order_by("voter_id")
     assert list(listed.filter(campaign=generic).values_list(*fields)) == list(
         listed.filter(campaign=nc).values_list(*fields)

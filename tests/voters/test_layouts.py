@@ -710,3 +710,21 @@ def test_batch_pieces_give_the_same_batches(tmp_path, monkeypatch):
     assert pieces[-1].bytes_read == len(text.encode())
     _same(pieces, whole)
     assert [r.line_number for b in pieces for r in b.rejects] == [9]
+
+
+def test_generic_file_in_our_own_vocabulary_reads_back_unchanged(tmp_path):
+    path = write(
+        tmp_path,
+        "export.csv",
+        "voter_id,gender,race,ethnicity,party,status\n"
+        "E1,female,multiracial,not_hispanic,una,preregistered\n"
+        "E2,other,pacific,hispanic,grn,confirmation\n",
+    )
+
+    rows, rejects = voters(path, "generic")
+
+    assert rejects == []
+    assert rows.select("gender", "race", "ethnicity", "party", "status").rows() == [
+        ("female", "multiracial", "not_hispanic", "una", "preregistered"),
+        ("other", "pacific", "hispanic", "grn", "confirmation"),
+    ]
