@@ -598,3 +598,14 @@ def test_upload_form_queues_and_runs_the_import(
         "A0002",
         "A0003",
     ]
+
+
+def test_import_run_page_shows_seconds_per_phase(staff_client, campaign):
+    run = ImportRunFactory(
+        campaign=campaign, timings={"parse_and_stage": 2.04, "insert_voters": 3.5}
+    )
+
+    response = staff_client.get(reverse("admin:voters_importrun_change", args=[run.pk]))
+
+    assert response.status_code == 200
+    assert "parse and stage 2.0, insert voters 3.5" in response.content.decode()
