@@ -34,6 +34,7 @@ from campaign.admin import (
 )
 from campaign.models import Election
 from voters import layouts
+from voters.importers import PHASES
 from voters.models import (
     Household,
     ImportRun,
@@ -586,8 +587,11 @@ class ImportRunAdmin(CampaignScopedAdmin):
     @admin.display(description="seconds per phase")
     def phase_timings(self, obj: ImportRun) -> str:
         # Where an import spent its time: the first thing to read when one is slow.
+        timings = obj.timings or {}
         return ", ".join(
-            f"{phase.replace('_', ' ')} {sec:.1f}" for phase, sec in obj.timings.items()
+            f"{phase.replace('_', ' ')} {timings[phase]:.1f}"
+            for phase in PHASES
+            if phase in timings
         )
 
     @admin.display(description="duration")
