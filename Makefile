@@ -23,7 +23,8 @@ install: $(STAMP)
 demo: install
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@# --insecure: serve the admin's CSS and JS without DEBUG, as a demo on localhost needs.
+	$(PY) manage.py runserver --insecure 127.0.0.1:8000
 
 services:
 	bash .ci/services
