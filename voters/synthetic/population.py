@@ -191,6 +191,187 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (u > cum).sum(axis=1)
 
 
+@dataclass(frozen=True)
+class _Households:
+    """One chunk's households, and for each voter the household they live in and their role."""
+
+    ids: np.ndarray  # global household index, per household
+    places: Places  # per household
+    local: np.ndarray  # per voter: position of their household in `ids`
+    role: np.ndarray  # per voter: 0 the head, 1 a partner, 2+ grown children or roommates
+
+
+def _select_places(places: Places, rows: np.ndarray | slice) -> Places:
+    return Places(*(getattr(places, f)[rows] for f in Places.__dataclass_fields__))
+
+
+def _draw_households(
+    rng: np.random.Generator, geo: Geography, first_household: int, n: int
+) -> _Households:
+    # Locate more households than needed: apartment households are smaller, so size needs place.
+    candidates = _locate(geo, np.arange(first_household, first_household + n + 1), rng)
+    sizes = _household_sizes(rng, candidates.is_apartment, n)
+    n_h = len(sizes)
+    local = np.repeat(np.arange(n_h), sizes)
+    role = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    places = _select_places(candidates, slice(None, n_h))
+    return _Households(first_household + np.arange(n_h), places, local, role)
+
+
+def _draw_ages(rng: np.random.Generator, hh: _Households) -> tuple[np.ndarray, np.ndarray]:
+    """Ages in years, and who is a roommate: a 'child' who would be under 18 is not one."""
+    # A head per household, a partner near their age, then grown children or roommates.
+    n_h, n = len(hh.ids), len(hh.local)
+    apt = hh.places.is_apartment
+    head_age = np.where(
+        apt, _sample_age(rng, _AGE_DENSITY_APT, n_h), _sample_age(rng, _AGE_DENSITY_HOUSE, n_h)
+    )
+    head = head_age[hh.local]
+    child = head - rng.uniform(20, 36, n)
+    roommate = child < 18
+    age = np.select(
+        [hh.role == 0, hh.role == 1, ~roommate], [head, head + rng.normal(0, 4, n), child],
+        18 + rng.random(n) * 17,
+    )  # fmt: skip
+    return np.clip(age, 18.0, 95.99), roommate
+
+
+def _draw_registration(
+    rng: np.random.Generator, hh: _Households, birth: np.ndarray, as_of_days: int
+) -> np.ndarray:
+    # Members moved in together (shared date), nobody registers before their 18th birthday.
+    n = len(hh.local)
+    moved_years = rng.exponential(np.where(hh.places.is_apartment, 3.5, 13.0))[hh.local]
+    own = rng.random(n) < 0.2
+    moved_years = np.where(own, rng.exponential(10.0, n), moved_years)
+    adult = birth + int(18 * 365.2425) + 1
+    registration = np.maximum(as_of_days - 1 - (moved_years * 365.25).astype(np.int64), adult)
+    return np.minimum(registration, as_of_days - 1)
+
+
+def _draw_gender(rng: np.random.Generator, hh: _Households) -> np.ndarray:
+    # Codes 0 F, 1 M, 2 U. The head has the household's draw, a partner is mostly the opposite,
+    # anyone else takes it half the time.
+    n = len(hh.local)
+    gender_h = rng.choice(3, size=len(hh.ids), p=[0.52, 0.46, 0.02])[hh.local]
+    flip = (hh.role == 1) & (rng.random(n) < 0.9)
+    gender = np.where(rng.random(n) < 0.5, gender_h, rng.choice(3, n, p=[0.52, 0.46, 0.02]))
+    gender = np.where(hh.role == 0, gender_h, gender)
+    return np.where(flip & (gender_h < 2), 1 - gender_h, gender)
+
+
+def _race_shares(places: Places) -> np.ndarray:
+    """Per household, the probabilities of the eight race codes (RACE_NC order)."""
+    # The shares shift across the county: the east and south are more Black.
+    n_h = len(places.x)
+    east = places.x * (1 - 0.5 * places.y)
+    p_black = 0.08 + 0.35 * east
+    return np.column_stack(
+        [0.70 - p_black, p_black, np.full(n_h, 0.05), np.full(n_h, 0.01), np.full(n_h, 0.04),
+         np.full(n_h, 0.02), np.full(n_h, 0.003), np.full(n_h, 0.05)]
+    )  # fmt: skip
+
+
+def _draw_race(rng: np.random.Generator, hh: _Households) -> np.ndarray:
+    # Shared within a household, with a few exceptions drawn from the first household's shares.
+    p_race = _race_shares(hh.places)
+    race_h = _categorical(rng, p_race)
+    n = len(hh.local)
+    return np.where(
+        rng.random(n) < 0.92, race_h[hh.local], rng.choice(8, n, p=p_race[0] / p_race[0].sum())
+    )
+
+
+def _draw_ethnicity(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Codes 0 Hispanic/Latino, 1 not, 2 unknown.
+    return np.where(rng.random(n) < 0.07, 0, np.where(rng.random(n) < 0.85, 1, 2))
+
+
+def _draw_party(
+    rng: np.random.Generator,
+    hh: _Households,
+    places: Places,
+    *,
+    age: np.ndarray,
+    gender: np.ndarray,
+    race: np.ndarray,
+    ethnicity: np.ndarray,
+) -> np.ndarray:
+    # Softmax over scores by age, race, area, plus a household tendency (couples agree).
+    n = len(hh.local)
+    years = age - 45
+    town = places.in_town | places.is_apartment
+    scores = np.column_stack(
+        [-0.45 + 1.6 * (race == 1) + 0.5 * town - 0.006 * years + 0.4 * (gender == 0),
+         -0.2 + 0.7 * (race == 0) - 0.5 * town + 0.012 * years,
+         0.35 - 0.018 * years + 0.4 * (ethnicity == 0) + 0.3 * (race == 2),
+         np.full(n, -3.6) - 0.02 * years, np.full(n, -4.4) + 0.5 * town]
+    )  # fmt: skip
+    scores += rng.normal(0, 0.7, (len(hh.ids), 5))[hh.local] + rng.gumbel(size=(n, 5))
+    return scores.argmax(axis=1)
+
+
+_PARTY_EFFECT = np.array([0.25, 0.30, -0.35, -0.30, -0.20])
+_RACE_EFFECT = np.array([0.10, 0.0, -0.30, -0.20, -0.15, -0.10, -0.20, -0.15])
+
+
+def _draw_propensity(
+    rng: np.random.Generator,
+    hh: _Households,
+    places: Places,
+    *,
+    party: np.ndarray,
+    race: np.ndarray,
+    ethnicity: np.ndarray,
+) -> np.ndarray:
+    # The persistent part only: age and tenure move with each election, so turnout adds them.
+    return (
+        _PARTY_EFFECT[party]
+        + _RACE_EFFECT[race]
+        - 0.25 * (ethnicity == 0)
+        + 0.1 * places.in_town
+        + rng.normal(0, 0.6, len(hh.ids))[hh.local]
+        + rng.normal(0, 0.9, len(hh.local))
+    )
+
+
+def _draw_status(rng: np.random.Generator, propensity: np.ndarray) -> np.ndarray:
+    # Decided before history (a pre-treatment fact): people who drift away go inactive.
+    # Codes 0 active, 1 inactive, 2 removed.
+    n = len(propensity)
+    p_inactive = 1 / (1 + np.exp(2.6 + 0.9 * propensity))
+    status = np.where(rng.random(n) < p_inactive, 1, 0)
+    return np.where(rng.random(n) < 0.015, 2, status)
+
+
+def _draw_last_names(
+    rng: np.random.Generator, pools: Pools, hh: _Households, roommate: np.ndarray
+) -> pl.Series:
+    # Partners and children mostly take the head's last name; roommates rarely share it.
+    n = len(hh.local)
+    last_idx_h = rng.choice(len(pools.last_p), size=len(hh.ids), p=pools.last_p)
+    own_last = rng.choice(len(pools.last_p), size=n, p=pools.last_p)
+    share = np.select([hh.role == 0, hh.role == 1, roommate], [1.0, 0.85, 0.05], 0.95)
+    last_idx = np.where(rng.random(n) < share, last_idx_h[hh.local], own_last)
+    return pools.last.gather(last_idx)
+
+
+def _draw_middle_names(rng: np.random.Generator, pools: Pools, gender: np.ndarray) -> pl.Series:
+    middle = _gather_names(rng, pools, gender)
+    # Three in ten have none: null, not an empty string.
+    return pl.select(pl.when(pl.Series(rng.random(len(gender)) < 0.7)).then(middle)).to_series()
+
+
+def _draw_suffixes(rng: np.random.Generator, gender: np.ndarray) -> np.ndarray:
+    n = len(gender)
+    suffix_draw = rng.random(n)
+    return np.where(
+        (gender == 1) & (suffix_draw < 0.035),
+        np.array(["JR", "SR", "II", "III"])[rng.choice(4, n, p=[0.6, 0.2, 0.1, 0.1])],
+        "",
+    )
+
+
 def draw_population(
     rng: np.random.Generator,
     geo: Geography,
@@ -201,118 +382,27 @@ def draw_population(
     n: int,
     as_of_days: int,
 ) -> Population:
-    # Locate more households than needed: apartment households are smaller, so size needs place.
-    candidates = _locate(geo, np.arange(first_household, first_household + n + 1), rng)
-    sizes = _household_sizes(rng, candidates.is_apartment, n)
-    n_h = len(sizes)
-    hh = first_household + np.arange(n_h)
-    places_h = Places(*(getattr(candidates, f)[:n_h] for f in Places.__dataclass_fields__))
-    apt_h = places_h.is_apartment
-    local_h = np.repeat(np.arange(n_h), sizes)
-    role = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    places = Places(*(getattr(places_h, f)[local_h] for f in Places.__dataclass_fields__))
-
-    # Ages: a head per household, a partner near their age, then grown children or roommates.
-    head_age = np.where(
-        apt_h, _sample_age(rng, _AGE_DENSITY_APT, n_h), _sample_age(rng, _AGE_DENSITY_HOUSE, n_h)
-    )
-    head = head_age[local_h]
-    child = head - rng.uniform(20, 36, n)
-    roommate = child < 18
-    age = np.select(
-        [role == 0, role == 1, ~roommate], [head, head + rng.normal(0, 4, n), child],
-        18 + rng.random(n) * 17,
-    )  # fmt: skip
-    age = np.clip(age, 18.0, 95.99)
+    """Draw `n` voters in whole households (the last one cut to fit) from `first_household` on."""
+    # Every step draws from `rng`: their order is part of the output, reordering changes the files.
+    hh = _draw_households(rng, geo, first_household, n)
+    age, roommate = _draw_ages(rng, hh)
     age_days = (age * 365.2425).astype(np.int64)
     birth = as_of_days - age_days
-
-    # Registration: members moved in together (shared date), nobody before their 18th birthday.
-    moved_years = rng.exponential(np.where(apt_h, 3.5, 13.0))[local_h]
-    own = rng.random(n) < 0.2
-    moved_years = np.where(own, rng.exponential(10.0, n), moved_years)
-    adult = birth + int(18 * 365.2425) + 1
-    registration = np.maximum(as_of_days - 1 - (moved_years * 365.25).astype(np.int64), adult)
-    registration = np.minimum(registration, as_of_days - 1)
-
-    gender_h = rng.choice(3, size=n_h, p=[0.52, 0.46, 0.02])
-    flip = (role == 1) & (rng.random(n) < 0.9)
-    gender = np.where(
-        rng.random(n) < 0.5, gender_h[local_h], rng.choice(3, n, p=[0.52, 0.46, 0.02])
-    )
-    gender = np.where(role == 0, gender_h[local_h], gender)
-    gender = np.where(flip & (gender_h[local_h] < 2), 1 - gender_h[local_h], gender)
-
-    # Race shares shift across the county (the east and south are more Black), shared in households.
-    east = places_h.x * (1 - 0.5 * places_h.y)
-    p_black = 0.08 + 0.35 * east
-    p_race = np.column_stack(
-        [0.70 - p_black, p_black, np.full(n_h, 0.05), np.full(n_h, 0.01), np.full(n_h, 0.04),
-         np.full(n_h, 0.02), np.full(n_h, 0.003), np.full(n_h, 0.05)]
-    )  # fmt: skip
-    race_h = _categorical(rng, p_race)
-    race = np.where(
-        rng.random(n) < 0.92, race_h[local_h], rng.choice(8, n, p=p_race[0] / p_race[0].sum())
-    )
-    eth = np.where(rng.random(n) < 0.07, 0, np.where(rng.random(n) < 0.85, 1, 2))
-
-    # Party: softmax over scores by age, race, area, plus a household tendency (couples agree).
-    years = age - 45
-    town = places.in_town | places.is_apartment
-    scores = np.column_stack(
-        [-0.45 + 1.6 * (race == 1) + 0.5 * town - 0.006 * years + 0.4 * (gender == 0),
-         -0.2 + 0.7 * (race == 0) - 0.5 * town + 0.012 * years,
-         0.35 - 0.018 * years + 0.4 * (eth == 0) + 0.3 * (race == 2),
-         np.full(n, -3.6) - 0.02 * years, np.full(n, -4.4) + 0.5 * town]
-    )  # fmt: skip
-    scores += rng.normal(0, 0.7, (n_h, 5))[local_h] + rng.gumbel(size=(n, 5))
-    party = scores.argmax(axis=1)
-
-    # The persistent propensity (without age and tenure, which move with each election).
-    party_effect = np.array([0.25, 0.30, -0.35, -0.30, -0.20])[party]
-    race_effect = np.array([0.10, 0.0, -0.30, -0.20, -0.15, -0.10, -0.20, -0.15])[race]
-    propensity = (
-        party_effect
-        + race_effect
-        - 0.25 * (eth == 0)
-        + 0.1 * places.in_town
-        + rng.normal(0, 0.6, n_h)[local_h]
-        + rng.normal(0, 0.9, n)
-    )
-    # Status is decided before history (a pre-treatment fact): people who drift away go inactive.
-    p_inactive = 1 / (1 + np.exp(2.6 + 0.9 * propensity))
-    status = np.where(rng.random(n) < p_inactive, 1, 0)
-    status = np.where(rng.random(n) < 0.015, 2, status)
-
-    # Names: partners and children mostly take the head's last name.
-    last_idx_h = rng.choice(len(pools.last_p), size=n_h, p=pools.last_p)
-    own_last = rng.choice(len(pools.last_p), size=n, p=pools.last_p)
-    share = np.select([role == 0, role == 1, roommate], [1.0, 0.85, 0.05], 0.95)
-    last_idx = np.where(rng.random(n) < share, last_idx_h[local_h], own_last)
-    middle = _gather_names(rng, pools, gender)
-    middle = pl.select(pl.when(pl.Series(rng.random(n) < 0.7)).then(middle)).to_series()
-    suffix_draw = rng.random(n)
-    suffix = np.where(
-        (gender == 1) & (suffix_draw < 0.035),
-        np.array(["JR", "SR", "II", "III"])[rng.choice(4, n, p=[0.6, 0.2, 0.1, 0.1])],
-        "",
-    )
+    registration = _draw_registration(rng, hh, birth, as_of_days)
+    gender = _draw_gender(rng, hh)
+    race = _draw_race(rng, hh)
+    ethnicity = _draw_ethnicity(rng, n)
+    places = _select_places(hh.places, hh.local)
+    party = _draw_party(rng, hh, places, age=age, gender=gender, race=race, ethnicity=ethnicity)
+    propensity = _draw_propensity(rng, hh, places, party=party, race=race, ethnicity=ethnicity)
+    status = _draw_status(rng, propensity)
+    last = _draw_last_names(rng, pools, hh, roommate)
+    middle = _draw_middle_names(rng, pools, gender)
+    suffix = _draw_suffixes(rng, gender)
+    first = _gather_names(rng, pools, gender)  # drawn last, after the suffixes
     return Population(
-        index=first_voter + np.arange(n),
-        household=hh[local_h],
-        households=n_h,
-        places=places,
-        age_days=age_days,
-        birth=birth,
-        registration=registration,
-        gender=gender,
-        race=race,
-        ethnicity=eth,
-        party=party,
-        status=status,
-        first=_gather_names(rng, pools, gender),
-        middle=middle,
-        last=pools.last.gather(last_idx),
-        suffix=suffix,
-        propensity=propensity,
-    )
+        index=first_voter + np.arange(n), household=hh.ids[hh.local], households=len(hh.ids),
+        places=places, age_days=age_days, birth=birth, registration=registration,
+        gender=gender, race=race, ethnicity=ethnicity, party=party, status=status,
+        first=first, middle=middle, last=last, suffix=suffix, propensity=propensity,
+    )  # fmt: skip
