@@ -629,10 +629,10 @@ TRICKY_NC = [
 
 
 def _both_paths(monkeypatch, path: Path, layout: str = "nc", **kw):
-    from voters import layouts
+    from voters.layouts import fast_path
 
     fast = list(read_voter_batches(path, layout=layout, **kw))
-    monkeypatch.setattr(layouts, "_fast_split", lambda *a: None)
+    monkeypatch.setattr(fast_path, "fast_split", lambda *a: None)
     slow = list(read_voter_batches(path, layout=layout, **kw))
     monkeypatch.undo()
     return fast, slow
@@ -649,7 +649,7 @@ def _same(fast: list[ParsedBatch], slow: list[ParsedBatch]) -> None:
 @pytest.mark.parametrize("quoted", [False, True])
 @pytest.mark.parametrize("plain_ascii", [False, True])
 def test_fast_path_matches_line_path(tmp_path, monkeypatch, newline, quoted, plain_ascii):
-    from voters import layouts
+    from voters.layouts import fast_path
 
     def line(values: dict[str, str]) -> str:
         cells = nc_line(NC_CURRENT, **values).split("\t")
@@ -661,9 +661,9 @@ def test_fast_path_matches_line_path(tmp_path, monkeypatch, newline, quoted, pla
     text = newline.join(["\t".join(NC_CURRENT), *[line(v) for v in tricky]]) + newline
     path = write(tmp_path, "tricky.txt", text)
     taken = []
-    fast_split = layouts._fast_split
+    fast_split = fast_path.fast_split
     monkeypatch.setattr(
-        layouts, "_fast_split", lambda *a: taken.append(fast_split(*a)) or taken[-1]
+        fast_path, "fast_split", lambda *a: taken.append(fast_split(*a)) or taken[-1]
     )
     fast = list(read_voter_batches(path, layout="nc"))
     monkeypatch.undo()
@@ -696,14 +696,14 @@ def test_fast_path_matches_line_path_on_synthetic_file(tmp_path, monkeypatch):
 
 
 def test_batch_pieces_give_the_same_batches(tmp_path, monkeypatch):
-    from voters import layouts
+    from voters.layouts import reading
 
     text = "\t".join(NC_CURRENT) + "\n"
     text += "".join(nc_line(NC_CURRENT, **nc_voter(ncid=f"N{i}")) + "\n" for i in range(7))
     text += nc_line(NC_CURRENT, **nc_voter(ncid="LAST", birth_year="x"))  # no final newline
     path = write(tmp_path, "pieces.txt", text)
     whole = list(read_voter_batches(path, layout="nc", batch_rows=5))
-    monkeypatch.setattr(layouts, "_PIECE_LINES", 2)
+    monkeypatch.setattr(reading, "_PIECE_LINES", 2)
     pieces = list(read_voter_batches(path, layout="nc", batch_rows=5))
     assert [b.lines_read for b in pieces] == [5, 3]
     assert [b.bytes_read for b in pieces] == [b.bytes_read for b in whole]

@@ -1,0 +1,117 @@
+"""The loop shared by voter and history files: open, read the header, cut into batches, split each
+piece (fast path first), build its rows, hand out `ParsedBatch`es. Memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from voters.layouts import fast_path
+from voters.layouts.reading import (
+    LineBatch,
+    line_batches,
+    lines_frame,
+    open_checked,
+    raw_lines,
+    read_header,
+)
+from voters.layouts.rows import Built
+from voters.layouts.schema import LAYOUTS, FieldError, LayoutError, ParsedBatch, RejectedLine
+from voters.layouts.splitting import Split, split_lines
+
+
+@dataclass
+class Source:
+    names: list[str]
+    delimiter: str
+    batches: Iterator[list[LineBatch]]
+
+
+def open_source(
+    path: Path, layout: str, file_name: str, batch_rows: int, headerless: tuple[str, ...] | None
+) -> Source:
+    if layout not in LAYOUTS:
+        raise LayoutError(file_name, 1, f"unknown layout '{layout}'; expected one of {LAYOUTS}")
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    handle = open_checked(path, file_name)
+    if headerless is not None:
+        names = [n.lower() for n in headerless]
+        return Source(names, "\t", _closing(handle, line_batches(handle, batch_rows, 1)))
+    delimiter = {"nc": "\t", "oh": ","}.get(layout)
+    try:
+        header = read_header(handle, file_name, delimiter)
+    except BaseException:
+        handle.close()
+        raise
+    batches = line_batches(handle, batch_rows, header.first_data_line)
+    return Source(header.names, header.delimiter, _closing(handle, batches))
+
+
+def _closing(handle: BinaryIO, batches: Iterator[list[LineBatch]]) -> Iterator[list[LineBatch]]:
+    with handle:
+        yield from batches
+
+
+def parse_batches(
+    source: Source, file_name: str, build: Callable[[Split], Built]
+) -> Iterator[ParsedBatch]:
+    for pieces in source.batches:
+        parsed = [_parse_piece(piece, source, file_name, build) for piece in pieces]
+        frames = [p.rows for p in parsed]
+        batch = ParsedBatch(
+            file_name=file_name,
+            rows=frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False),
+            rejects=[r for p in parsed for r in p.rejects],
+            lines_read=sum(p.lines_read for p in parsed),
+            bytes_read=pieces[-1].bytes_read,
+            invalid_phones=sum(p.invalid_phones for p in parsed),
+        )
+        del parsed, frames, pieces  # nothing but the result stays alive while the consumer works
+        yield batch
+        del batch
+
+
+def _parse_piece(
+    batch: LineBatch, source: Source, file_name: str, build: Callable[[Split], Built]
+) -> ParsedBatch:
+    split = None
+    if source.delimiter != ",":
+        # Called through its module, so a test can force the line-by-line path.
+        split = fast_path.fast_split(batch, source.names, source.delimiter)
+    if split is None:
+        lines = lines_frame(batch)
+        split = split_lines(lines, source.names, source.delimiter, batch)
+        split.lines_read = lines.height
+        del lines
+    built = build(split)
+    rejects = sorted(_line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number)
+    missing = [r.line_number for r in rejects if r.raw is None]
+    if missing and split.data is not None:
+        raw = raw_lines(split.data, batch.first_line, missing)
+        rejects = [
+            r
+            if r.raw is not None
+            else RejectedLine(file_name, r.line_number, raw[r.line_number], r.errors)
+            for r in rejects
+        ]
+    return ParsedBatch(
+        file_name=file_name,
+        rows=built.rows,
+        rejects=rejects,
+        lines_read=split.lines_read or 0,
+        bytes_read=batch.bytes_read,
+        invalid_phones=built.invalid_phones,
+    )
+
+
+def _line_rejects(split: Split, file_name: str) -> list[RejectedLine]:
+    return [
+        RejectedLine(file_name, ln, raw, (FieldError("line", reason),))
+        for ln, raw, reason in split.rejects.iter_rows()
+    ]
