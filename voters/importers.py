@@ -315,6 +315,9 @@ def _lock_campaign(cursor, campaign_id: int) -> None:
     # SQLite needs nothing: its first write takes the database lock.
     if _is_postgres():
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [1_042, campaign_id])
+        # Once for the whole import, what a foreign key on voters.campaign would do per row: the
+        # campaign cannot be deleted while its voters are being written.
+        cursor.execute("SELECT 1 FROM campaign_campaign WHERE id = %s FOR KEY SHARE", [campaign_id])
         # The merges hash and sort millions of staged rows; the 4 MB default spills them to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         # Foreign keys checked as rows go in, not in a burst at commit: the phase timings then
