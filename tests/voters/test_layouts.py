@@ -728,3 +728,137 @@ def test_generic_file_in_our_own_vocabulary_reads_back_unchanged(tmp_path):
         ("female", "multiracial", "not_hispanic", "una", "preregistered"),
         ("other", "pacific", "hispanic", "grn", "confirmation"),
     ]
+
+
+# Quoted CSV: every line here goes through the fast path (a `","` field takes the scan of every
+# quote rather than the split at commas).
+CSV_HEADER = "voter_id,first_name,last_name,birth_date,phone,address,zip,notes"
+TRICKY_CSV = [
+    'C1,"Mary, Ann","O""Hara",1990-05-06,"(919) 555-0101","12 Main St, Apt 4",27601,"a,b,c"',
+    'C2,"","",1980-01-02,,"",27601,""',
+    'C3,"  ANN   MARIE ",  Lee  ,"1970-02-03",919 555 0102,"  7 Elm Rd ",27601,"NULL"',
+    'C4,JOSÉ,"""Q""",1971-03-04,,"1 ""A"" St",27601,"x""y"',
+    'C5,"Bo","Li",1972-04-05,,"9 Oak",27601,","',
+    'C6,Al,"Wu",02/30/2001,12,"3 Elm",27601,"back\\slash"',
+    ',"NOID","X",1960-01-01,,,27601,',
+    'C7,N/A,none,*,,"*","27601","tab\tin"',
+]
+
+
+def _taken(monkeypatch, path: Path, layout: str, read=read_voter_batches, **kw):
+    """The batches, and what fast_split returned for each piece."""
+    from voters.layouts import fast_path
+
+    taken = []
+    fast_split = fast_path.fast_split
+    monkeypatch.setattr(
+        fast_path, "fast_split", lambda *a: taken.append(fast_split(*a)) or taken[-1]
+    )
+    batches = list(read(path, layout=layout, **kw))
+    monkeypatch.undo()
+    return batches, taken
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_fast_path_matches_line_path_on_quoted_csv(tmp_path, monkeypatch, newline):
+    text = newline.join([CSV_HEADER, *TRICKY_CSV]) + newline
+    path = write(tmp_path, "tricky.csv", text)
+
+    fast, taken = _taken(monkeypatch, path, "generic")
+    _, slow = _both_paths(monkeypatch, path, "generic")
+
+    assert taken
+    assert all(split is not None for split in taken)
+    _same(fast, slow)
+    rows, rejects = read_all(fast)
+    named = {r["voter_id"]: r for r in rows.iter_rows(named=True)}
+    assert (named["C1"]["first_name"], named["C1"]["last_name"]) == ("Mary, Ann", 'O"Hara')
+    assert named["C3"]["first_name"] == "ANN MARIE"
+    assert named["C4"]["last_name"] == '"Q"'
+    assert json.loads(named["C1"]["extra"]) == {"notes": "a,b,c"}
+    assert json.loads(named["C4"]["extra"]) == {"notes": 'x"y'}
+    assert json.loads(named["C5"]["extra"]) == {"notes": ","}
+    assert json.loads(named["C2"]["extra"]) == {}
+    assert [r.line_number for r in rejects] == [7, 8]
+
+
+@pytest.mark.parametrize(
+    ("line", "fast"),
+    [
+        ('B1,O"Brien,X,1990-01-01,,,27601,', False),  # a bare quote in an unquoted field
+        ('B1,"open,X,1990-01-01,,,27601,', False),  # unterminated
+        ('B1,"two\nlines",X,1990-01-01,,,27601,', False),  # a quoted field spanning lines
+        ("B1,A,X,1990-01-01,,,27601", False),  # too few fields
+        ("B1,A,X,1990-01-01,,,27601,,", False),  # too many
+        ('B1, "A" ,X,1990-01-01,,,27601,', False),  # spaces around a quoted field
+        ('B1,"A"B,X,1990-01-01,,,27601,', False),  # text after the closing quote
+        ('B1,a""b,X,1990-01-01,,,27601,', False),  # `""` in an unquoted field is data
+        ("B1,\u00a0A,X,1990-01-01,,,27601,", False),  # a non-ASCII space starts a field
+        ("B1,A\rB,X,1990-01-01,,,27601,", False),  # a stray CR
+        ('B1,"A"",B",X,1990-01-01,,,27601,', True),  # an escape next to a quoted comma
+        ("B1,Jos\xe9,M\xfcller,1990-01-01,,,27601,", True),  # Latin-1 bytes
+    ],
+)
+def test_csv_lines_the_fast_path_leaves_to_the_line_path(tmp_path, monkeypatch, line, fast):
+    body = "\n".join([CSV_HEADER, TRICKY_CSV[0], line, TRICKY_CSV[2]]) + "\n"
+    path = write(tmp_path, "odd.csv", body.encode("latin-1") if "\xe9" in line else body)
+
+    batches, taken = _taken(monkeypatch, path, "generic")
+    _, slow = _both_paths(monkeypatch, path, "generic")
+
+    assert [split is not None for split in taken] == [fast]
+    _same(batches, slow)
+
+
+def test_fast_path_matches_line_path_on_oh_file(tmp_path, monkeypatch):
+    path = oh_file(tmp_path)
+
+    fast, taken = _taken(monkeypatch, path, "oh")
+    _, slow = _both_paths(monkeypatch, path, "oh")
+    fast_history, _ = _taken(monkeypatch, path, "oh", read=read_history_batches)
+    monkeypatch.setattr("voters.layouts.fast_path.fast_split", lambda *a: None)
+    slow_history = list(read_history_batches(path, layout="oh"))
+
+    assert taken
+    assert all(split is not None for split in taken)
+    _same(fast, slow)
+    _same(fast_history, slow_history)
+
+
+def test_fast_path_matches_line_path_on_synthetic_csv(tmp_path, monkeypatch):
+    from voters.synthetic import generate_county
+
+    path = generate_county(tmp_path, voters=3_000, seed=1).voters_csv
+
+    fast, taken = _taken(monkeypatch, path, "generic", batch_rows=1_000)
+    _, slow = _both_paths(monkeypatch, path, "generic", batch_rows=1_000)
+
+    assert taken
+    assert all(split is not None for split in taken)
+    _same(fast, slow)
+
+
+CSV_FIELD = st.text(alphabet=' ,"aZ9\t*é\\', max_size=6)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.lists(st.tuples(CSV_FIELD, st.booleans()), min_size=4, max_size=4),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fuzz_csv_fast_path_matches_line_path(tmp_path, monkeypatch, rows):
+    def cell(value: str, quoted: bool) -> str:
+        return '"' + value.replace('"', '""') + '"' if quoted else value
+
+    lines = [f"V{i}," + ",".join(cell(v, q) for v, q in row) for i, row in enumerate(rows)]
+    text = "voter_id,first_name,last_name,phone,notes\n" + "\n".join(lines) + "\n"
+    path = write(tmp_path, "fuzz.csv", text)
+
+    fast, slow = _both_paths(monkeypatch, path, "generic")
+
+    _same(fast, slow)

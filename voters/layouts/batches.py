@@ -80,10 +80,8 @@ def parse_batches(
 def _parse_piece(
     batch: LineBatch, source: Source, file_name: str, build: Callable[[Split], Built]
 ) -> ParsedBatch:
-    split = None
-    if source.delimiter != ",":
-        # Called through its module, so a test can force the line-by-line path.
-        split = fast_path.fast_split(batch, source.names, source.delimiter)
+    # Called through its module, so a test can force the line-by-line path.
+    split = fast_path.fast_split(batch, source.names, source.delimiter)
     if split is None:
         lines = lines_frame(batch)
         split = split_lines(lines, source.names, source.delimiter, batch)

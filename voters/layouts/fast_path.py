@@ -1,31 +1,30 @@
-"""Lines to fields, fast: a whole tab/pipe batch through polars' CSV reader, steered by a byte scan.
+"""Lines to fields, fast: a whole batch through polars' CSV reader, steered by a byte scan.
 
-`fast_split` returns None for any batch it cannot take exactly; `splitting.split_lines` then
-does it.
+Tab, pipe and comma-separated batches; a CSV batch has its quoting resolved first
+(`quoted_csv`). `fast_split` returns None for any batch it cannot take exactly;
+`splitting.split_lines` then does it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
 
+from voters.layouts.quoted_csv import NON_ASCII_SPACE, unquote_csv
 from voters.layouts.reading import NL, LineBatch
 from voters.layouts.schema import LN, RAW
 from voters.layouts.splitting import Plan, Split
 
-# Fast path for tab/pipe files: the whole batch goes to polars' CSV reader in one call, and a
-# vectorized scan of the bytes says which columns can need trimming, placeholder nulls, whitespace
-# collapsing, unquoting or JSON escaping, so the per-cell work is done only where it can matter.
-# Any batch it cannot take exactly (a bad field count, stray carriage returns, non-UTF-8 bytes, a
-# mix of quoted and unquoted lines) goes through the line-by-line path instead.
+# The whole batch goes to polars' CSV reader in one call, and a vectorized scan of the bytes says
+# which columns can need trimming, placeholder nulls, whitespace collapsing, unquoting or JSON
+# escaping, so the per-cell work is done only where it can matter. Any batch it cannot take
+# exactly (a bad field count, stray carriage returns, non-UTF-8 bytes in a TSV, a mix of quoted
+# and unquoted lines in a TSV, CSV quoting it cannot resolve exactly) goes through the
+# line-by-line path instead.
 
 _SCAN_LIMIT = 20_000  # more hits than this and a check answers "every column"
-_NON_ASCII_SPACE = re.compile(
-    rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80"
-)
 
 
 def _find_all(data: bytes, needle: bytes, limit: int = _SCAN_LIMIT) -> list[int] | None:
@@ -109,7 +108,7 @@ class _Scan:
         if int(np.count_nonzero(ctl)) != expected:  # control characters inside fields
             return Plan(unquote=unsure)
         escape = self._escape()
-        if not data.isascii() and _NON_ASCII_SPACE.search(data):
+        if not data.isascii() and NON_ASCII_SPACE.search(data):
             return Plan(escape=escape, unquote=unsure)
         opening_quotes = opening_quotes if quoted else set()
         edge = ctl if self.sep < 32 else (ctl | (arr == self.sep))  # field boundaries
@@ -191,6 +190,8 @@ def fast_split(batch: LineBatch, names: list[str], delimiter: str) -> Split | No
     data = batch.data
     if n < 2 or len(delimiter) != 1 or not data.strip(b"\n"):
         return None
+    if delimiter == ",":
+        return _fast_split_csv(batch, names)
     if b"\r" in data:
         data = _without_crlf(data)
         if data is None:
@@ -232,6 +233,49 @@ def fast_split(batch: LineBatch, names: list[str], delimiter: str) -> Split | No
         cols = _drop_blank_lines(cols, names)
     empty = pl.DataFrame(schema={LN: pl.Int64, RAW: pl.Utf8, "reason": pl.Utf8})
     return Split(cols, empty, field_quotes or whole, cols.height, plan, raw_data)
+
+
+def _fast_split_csv(batch: LineBatch, names: list[str]) -> Split | None:
+    """A CSV batch: quoting resolved by `unquote_csv`, then read like a TSV.
+
+    The values are those of `splitting._split_csv` (quotes and `""` escapes resolved, nothing
+    trimmed), except that an empty field is null, as on the TSV fast path; cleaning makes both
+    null.
+    """
+    n, lines, data = len(names), batch.lines, batch.data
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:  # decoded line by line as on the line path, then as UTF-8
+            data = batch.text.encode("utf-8")
+    if b"\r" in data:
+        data = _without_crlf(data)
+        if data is None:
+            return None
+    unquoted = unquote_csv(data, n, lines)
+    if unquoted is None:
+        return None
+    fields, sep = unquoted
+    try:
+        cols = pl.read_csv(
+            fields,
+            has_header=False,
+            separator=chr(sep),
+            quote_char=None,
+            schema=dict.fromkeys(names, pl.Utf8),
+            encoding="utf8",
+        )
+    except Exception:  # any reader quirk takes the exact path
+        return None
+    if cols.height != lines or cols.width != n:
+        return None
+    plan = _Scan(fields, sep, n, lines).plan(quoted=False, opening_quotes=None)
+    del fields
+    cols = cols.rechunk().with_columns(
+        pl.int_range(batch.first_line, batch.first_line + lines, dtype=pl.Int64).alias(LN)
+    )
+    empty = pl.DataFrame(schema={LN: pl.Int64, RAW: pl.Utf8, "reason": pl.Utf8})
+    return Split(cols, empty, False, lines, plan, data)
 
 
 def _drop_blank_lines(cols: pl.DataFrame, names: list[str]) -> pl.DataFrame:

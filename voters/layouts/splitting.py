@@ -3,7 +3,7 @@
 TSV and pipe files get no quote processing except that one pair of quotes around a whole field is
 removed. CSV honours standard quoting on one line; a quoted field that spans lines is not supported:
 its first line is rejected ("unterminated or malformed quoted field") and the continuation usually
-has the wrong field count. The faster path for tab/pipe batches is in `fast_path`.
+has the wrong field count. The faster path for most batches is in `fast_path`.
 """
 
 from __future__ import annotations
