@@ -209,18 +209,8 @@ def fast_split(batch: LineBatch, names: list[str], delimiter: str) -> Split | No
             return None
         whole = True
         scan = _Scan(data, sep[0], n, lines)
-    try:
-        cols = pl.read_csv(
-            data,
-            has_header=False,
-            separator=delimiter,
-            quote_char=None,
-            schema=dict.fromkeys(names, pl.Utf8),
-            encoding="utf8",
-        )
-    except Exception:  # any reader quirk takes the exact path
-        return None
-    if cols.height != lines or cols.width != n:
+    cols = _read_fields(data, delimiter, names, lines)
+    if cols is None:
         return None
     field_quotes, unquote = scan.opening_quotes()
     plan = scan.plan(field_quotes or whole, unquote)
@@ -233,6 +223,24 @@ def fast_split(batch: LineBatch, names: list[str], delimiter: str) -> Split | No
         cols = _drop_blank_lines(cols, names)
     empty = pl.DataFrame(schema={LN: pl.Int64, RAW: pl.Utf8, "reason": pl.Utf8})
     return Split(cols, empty, field_quotes or whole, cols.height, plan, raw_data)
+
+
+def _read_fields(data: bytes, separator: str, names: list[str], lines: int) -> pl.DataFrame | None:
+    """Unquoted fields as text columns, or None unless polars read exactly one row per line."""
+    try:
+        cols = pl.read_csv(
+            data,
+            has_header=False,
+            separator=separator,
+            quote_char=None,
+            schema=dict.fromkeys(names, pl.Utf8),
+            encoding="utf8",
+        )
+    except Exception:  # any reader quirk takes the exact path
+        return None
+    if cols.height != lines or cols.width != len(names):
+        return None
+    return cols
 
 
 def _fast_split_csv(batch: LineBatch, names: list[str]) -> Split | None:
@@ -256,18 +264,8 @@ def _fast_split_csv(batch: LineBatch, names: list[str]) -> Split | None:
     if unquoted is None:
         return None
     fields, sep = unquoted
-    try:
-        cols = pl.read_csv(
-            fields,
-            has_header=False,
-            separator=chr(sep),
-            quote_char=None,
-            schema=dict.fromkeys(names, pl.Utf8),
-            encoding="utf8",
-        )
-    except Exception:  # any reader quirk takes the exact path
-        return None
-    if cols.height != lines or cols.width != n:
+    cols = _read_fields(fields, chr(sep), names, lines)
+    if cols is None:
         return None
     plan = _Scan(fields, sep, n, lines).plan(quoted=False, opening_quotes=None)
     del fields
