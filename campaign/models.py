@@ -23,6 +23,14 @@ class Campaign(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     state = models.CharField(max_length=2, help_text="Two-letter postal code of the state.")
     time_zone = models.CharField(max_length=64, default="America/New_York")
+    van_id_column = models.CharField(
+        "VANID column",
+        max_length=64,
+        default="vanid",
+        help_text="The voter-file column (kept in each voter's extra data) that holds the VAN "
+        "VANID, used to match VAN contact and survey exports to voters. 'voter_id' matches the "
+        "state voter id itself.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CampaignQuerySet.as_manager()
@@ -88,3 +96,99 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.campaign_id} as {self.role}"
+
+
+class AuditAction(models.TextChoices):
+    EXPORT = "export", "Export of voter data"
+    DOWNLOAD = "download", "Download of voter data"
+    IMPORT = "import", "Import"
+    CONSENT_CHANGE = "consent_change", "Consent changed by staff"
+    MEMBERSHIP_ADD = "membership_add", "Member added"
+    MEMBERSHIP_CHANGE = "membership_change", "Role changed"
+    MEMBERSHIP_REMOVE = "membership_remove", "Member removed"
+    VENDOR_KEY_CREATE = "vendor_key_create", "Vendor API key created"
+    VENDOR_KEY_REVOKE = "vendor_key_revoke", "Vendor API key revoked"
+    MODEL_APPROVE = "model_approve", "Model approved"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which campaign's data, and when (append-only).
+
+    Holds ids, never personal data: `object_repr` names the kind of object and its id.
+    """
+
+    # Read by campaign, newest first (admin list).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        help_text="Empty for actions by a vendor key or the system.",
+    )
+    actor = models.CharField(
+        max_length=200, blank=True, help_text="Who acted when not a user (vendor key, command)."
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="Ids and counts, never PII.")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The admin list of one campaign's events, newest first.
+            models.Index(fields=["campaign", "-at"], name="audit_campaign_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_type} {self.object_id}".strip()
+
+
+class VendorApiKeyQuerySet(models.QuerySet["VendorApiKey"]):
+    def usable(self) -> VendorApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class VendorApiKey(models.Model):
+    """An SMS vendor's credential for one campaign.
+
+    The key is shown once when created; only its SHA-256 digest is stored (keys are 256-bit
+    random, so a slow password hash adds nothing). The HMAC signing secret is derived from the
+    server's SECRET_KEY and `secret_salt`, so it is never stored either.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="vendor_keys")
+    name = models.CharField(max_length=200, help_text="The vendor, e.g. 'Acme SMS'.")
+    # Look-up by the key's public prefix when a request arrives.
+    prefix = models.CharField(max_length=16, unique=True)
+    key_digest = models.CharField(max_length=64)
+    secret_salt = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = VendorApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "vendor API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

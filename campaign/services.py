@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from campaign.lib.states import default_time_zone, is_state
-from campaign.models import Campaign, Membership, Role
+from campaign.models import AuditAction, AuditEvent, Campaign, Membership, Role
 
 
 def create_campaign(
@@ -44,3 +44,37 @@ def add_member(*, campaign: Campaign, user: AbstractBaseUser, role: str = Role.S
         campaign=campaign, user=user, defaults={"role": role}
     )
     return membership
+
+
+def record_audit_event(
+    *,
+    action: str,
+    campaign: Campaign | int | None,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+    obj: object | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    row_count: int | None = None,
+    client_ip: str | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Append one audit event. `obj` (a model instance) fills object type and id; never pass PII."""
+    if action not in AuditAction.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower  # type: ignore[attr-defined]
+        object_id = object_id or obj.pk  # type: ignore[attr-defined]
+    campaign_id = campaign.pk if isinstance(campaign, Campaign) else campaign
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    return AuditEvent.objects.create(
+        action=action,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        actor=actor,
+        object_type=object_type,
+        object_id=str(object_id),
+        row_count=row_count,
+        client_ip=client_ip,
+        detail=detail or {},
+    )

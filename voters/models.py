@@ -87,6 +87,28 @@ class VoterQuerySet(models.QuerySet["Voter"]):
     def active(self) -> VoterQuerySet:
         return self.filter(status=VoterStatus.ACTIVE)
 
+    def contactable(self, channel: str) -> VoterQuerySet:
+        """Voters with an address on `channel` that no opt-out in force covers.
+
+        One anti-join against the ledger, so it scales to a state's universe; chain it onto any
+        universe (`Voter.objects.for_campaign(c).active().contactable("sms")`).
+        """
+        opt_outs = ConsentEvent.objects.in_force_opt_outs().filter(
+            campaign=models.OuterRef("campaign"), channel=channel
+        )
+        if channel in (Channel.SMS, Channel.PHONE):
+            field = "phone"
+        elif channel == Channel.EMAIL:
+            field = "email"
+        elif channel in (Channel.DOOR, Channel.MAIL):
+            # Door and mail opt-outs are keyed to the voter record (address "voter:<pk>").
+            return self.filter(~models.Exists(opt_outs.filter(voter=models.OuterRef("pk"))))
+        else:
+            raise ValueError(f"unknown channel {channel!r}")
+        covered = opt_outs.filter(address=models.OuterRef(field))
+        reachable = self.exclude(**{f"{field}__isnull": True}).exclude(**{field: ""})
+        return reachable.filter(~models.Exists(covered))
+
 
 class Voter(models.Model):
     # Columns the importers write, in staging-table order. Anything else in a file goes to `extra`.
@@ -243,6 +265,8 @@ class VoteRecord(models.Model):
 class ImportKind(models.TextChoices):
     VOTERS = "voters", "Voter file"
     HISTORY = "history", "Vote history"
+    CONTACTS = "contacts", "Contact history"
+    ASSIGNMENTS = "assignments", "Program assignments"
 
 
 class ImportMode(models.TextChoices):
@@ -295,6 +319,9 @@ class ImportRun(models.Model):
     elections_created = models.IntegerField(default=0)
     error = models.TextField(blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per phase.")
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="Counts particular to the kind of import."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -348,3 +375,418 @@ class RejectedRow(models.Model):
     @property
     def reasons(self) -> str:
         return "; ".join(f"{e['field']}: {e['reason']}" for e in self.errors)
+
+
+# --------------------------------------------------------------------------------------------
+# Contact history, surveys, programs and consent
+# --------------------------------------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    DOOR = "door", "Door"
+    PHONE = "phone", "Phone call"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+    MAIL = "mail", "Mail piece"
+
+
+class ContactResult(models.TextChoices):
+    CONTACTED = "contacted", "Contacted"
+    NOT_HOME = "not_home", "Not home / no answer"
+    REFUSED = "refused", "Refused"
+    MOVED = "moved", "Moved"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    DECEASED = "deceased", "Deceased"
+    INACCESSIBLE = "inaccessible", "Inaccessible"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    REPLIED = "replied", "Replied"
+    OPTED_OUT = "opted_out", "Opted out"
+    BOUNCED = "bounced", "Bounced"
+
+
+# Which results make sense on which channel (DESIGN §4.2); imports reject the rest.
+RESULTS_BY_CHANNEL: dict[str, frozenset[str]] = {
+    Channel.DOOR: frozenset(
+        {"contacted", "not_home", "refused", "moved", "deceased", "inaccessible", "opted_out"}
+    ),
+    Channel.PHONE: frozenset(
+        {
+            "contacted",
+            "not_home",
+            "refused",
+            "moved",
+            "wrong_number",
+            "deceased",
+            "inaccessible",
+            "opted_out",
+        }
+    ),
+    Channel.SMS: frozenset(
+        {"delivered", "failed", "replied", "opted_out", "wrong_number", "contacted"}
+    ),
+    Channel.EMAIL: frozenset({"delivered", "failed", "bounced", "replied", "opted_out"}),
+    Channel.MAIL: frozenset({"delivered", "failed", "moved", "deceased"}),
+}
+
+
+class ContactSource(models.TextChoices):
+    IMPORT = "import", "Import"
+    ORGANIZER = "organizer", "Organizer page"
+    VENDOR_API = "vendor_api", "Vendor API"
+    STAFF = "staff", "Staff"
+
+
+class Program(models.Model):
+    """A randomized program: who was assigned to which arm (a message variant, or control).
+
+    Past programs arrive by `import_assignments`; programs the messaging app runs write here too,
+    so every program becomes training data for the next persuasion model.
+    """
+
+    # No index of its own: uniq_program_name starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="programs", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Imports find-or-create programs by name.
+            models.UniqueConstraint(fields=["campaign", "name"], name="uniq_program_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProgramArm(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="arms")
+    name = models.CharField(max_length=200, help_text="A message variant's name, or 'control'.")
+    is_control = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["program", "-is_control", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="uniq_program_arm"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """One voter's arm in one program (append-only: an assignment is never re-drawn)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="assignments")
+    arm = models.ForeignKey(ProgramArm, on_delete=models.PROTECT, related_name="assignments")
+    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="assignments")
+    assigned_at = models.DateTimeField()
+    # PROTECT: history rows are append-only, so the run that wrote them cannot be deleted.
+    import_run = models.ForeignKey(
+        "ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # A voter is in a program once; re-imports skip what exists.
+            models.UniqueConstraint(fields=["program", "voter"], name="uniq_assignment"),
+        ]
+        indexes = [
+            # A voter's programs on their page and in features.
+            models.Index(fields=["voter"], name="assignment_voter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voter_id} in {self.program_id}: {self.arm_id}"
+
+
+class ContactAttempt(models.Model):
+    """One touch with a voter on one channel (append-only history)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="contact_attempts")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    occurred_at = models.DateTimeField()
+    result = models.CharField(max_length=16, choices=ContactResult.choices)
+    result_raw = text("result (as in the source)")
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, null=True, blank=True, related_name="contact_attempts"
+    )
+    arm = models.ForeignKey(
+        ProgramArm, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    variant = text("message variant")
+    canvasser = text("canvasser (as in the source)")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=ContactSource.choices)
+    note = models.TextField(blank=True)
+    dedupe_key = models.CharField(
+        max_length=32,
+        editable=False,
+        help_text="Digest of the natural key (voter, channel, time, result, program, arm, "
+        "variant, canvasser), so the same row imported twice is kept once.",
+    )
+    # PROTECT: history rows are append-only, so the run that wrote them cannot be deleted.
+    import_run = models.ForeignKey(
+        "ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # Re-imports and retried API calls skip what exists.
+            models.UniqueConstraint(fields=["campaign", "dedupe_key"], name="uniq_contact"),
+        ]
+        indexes = [
+            # The voter's timeline, newest first.
+            models.Index(fields=["voter", "-occurred_at"], name="contact_voter_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.get_result_display()} ({self.voter_id})"
+
+
+class SurveyKind(models.TextChoices):
+    SUPPORT = "support", "Support ID (1-5)"
+    CHOICE = "choice", "Multiple choice"
+    YES_NO = "yes_no", "Yes / no"
+
+
+class SurveyQuestion(models.Model):
+    SUPPORT_SLUG = "support"
+    # The built-in support scale every campaign has: code, label.
+    SUPPORT_OPTIONS = (
+        ("1", "Strong support"),
+        ("2", "Lean support"),
+        ("3", "Undecided"),
+        ("4", "Lean oppose"),
+        ("5", "Strong oppose"),
+    )
+
+    # No index of its own: uniq_question_slug starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="survey_questions", db_index=False
+    )
+    slug = models.SlugField(max_length=64)
+    text = models.TextField()
+    kind = models.CharField(max_length=16, choices=SurveyKind.choices, default=SurveyKind.CHOICE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "slug"], name="uniq_question_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.slug == self.SUPPORT_SLUG
+
+
+class SurveyOption(models.Model):
+    question = models.ForeignKey(SurveyQuestion, on_delete=models.PROTECT, related_name="options")
+    code = models.CharField(max_length=64, help_text="What files and the API send, e.g. '1'.")
+    label = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["question", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "code"], name="uniq_option_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class SurveyResponse(models.Model):
+    """One answer by one voter to one question (append-only history)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="survey_responses")
+    question = models.ForeignKey(SurveyQuestion, on_delete=models.PROTECT, related_name="responses")
+    option = models.ForeignKey(SurveyOption, on_delete=models.PROTECT, related_name="responses")
+    contact_attempt = models.ForeignKey(
+        ContactAttempt,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+    answered_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=ContactSource.choices)
+    # PROTECT: history rows are append-only, so the run that wrote them cannot be deleted.
+    import_run = models.ForeignKey(
+        "ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-answered_at", "-id"]
+        constraints = [
+            # The same answer recorded twice (a re-import) is kept once.
+            models.UniqueConstraint(
+                fields=["voter", "question", "answered_at", "option"], name="uniq_response"
+            ),
+        ]
+        indexes = [
+            # Training the support model: all answers to one question.
+            models.Index(fields=["question", "voter"], name="response_question_voter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voter_id}: {self.question_id}={self.option_id}"
+
+
+class ConsentKind(models.TextChoices):
+    OPT_OUT = "opt_out", "Opt-out"
+    OPT_IN = "opt_in", "Opt-in"
+
+
+class ConsentSource(models.TextChoices):
+    STOP_REPLY = "stop_reply", "STOP reply"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe link"
+    CANVASS_DNC = "canvass_dnc", "Canvass: do not contact"
+    VENDOR_BLOCK = "vendor_block", "Vendor block error"
+    STAFF = "staff", "Staff"
+    START_REPLY = "start_reply", "START / YES / UNSTOP reply"
+    RESUBSCRIBE = "resubscribe", "Re-subscribed"
+    IMPORT = "import", "Imported contact history"
+
+
+class ConsentEventQuerySet(models.QuerySet["ConsentEvent"]):
+    def in_force_opt_outs(self) -> ConsentEventQuerySet:
+        """Opt-outs that no later opt-in of the same address and channel has undone.
+
+        An address is opted out exactly when such an opt-out exists: its latest event is one
+        (ties on the timestamp go to the later-recorded event).
+        """
+        later_opt_in = ConsentEvent.objects.filter(
+            campaign=models.OuterRef("campaign"),
+            channel=models.OuterRef("channel"),
+            address=models.OuterRef("address"),
+            kind=ConsentKind.OPT_IN,
+        ).filter(
+            models.Q(occurred_at__gt=models.OuterRef("occurred_at"))
+            | models.Q(occurred_at=models.OuterRef("occurred_at"), id__gt=models.OuterRef("id"))
+        )
+        return self.filter(kind=ConsentKind.OPT_OUT).filter(~models.Exists(later_opt_in))
+
+
+class ConsentEvent(models.Model):
+    """An opt-out or opt-in for one address on one channel (append-only ledger).
+
+    The address is an E.164 phone (sms, phone), a lower-cased email (email), or `voter:<pk>`
+    (door, mail), so an opt-out keyed to a phone holds whichever voter record carries it. The
+    current state of an address is its latest event (see voters.consent).
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=320)
+    kind = models.CharField(max_length=8, choices=ConsentKind.choices)
+    source = models.CharField(max_length=16, choices=ConsentSource.choices)
+    reason = models.TextField(blank=True)
+    voter = models.ForeignKey(
+        Voter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consent_events",
+        help_text="The voter whose record the event was recorded against, when known.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=200, blank=True, help_text="Vendor key or import run.")
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    dedupe_key = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by sources that may deliver the same event twice (an import, a vendor "
+        "retry); the same key is recorded once.",
+    )
+
+    objects = ConsentEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="uniq_consent_dedupe",
+            ),
+        ]
+        indexes = [
+            # "May we contact this address now?": the latest event per campaign/channel/address.
+            models.Index(
+                fields=["campaign", "channel", "address", "-occurred_at"], name="consent_address"
+            ),
+            # The voter's timeline.
+            models.Index(fields=["voter", "-occurred_at"], name="consent_voter_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.channel} ({self.source})"
+
+
+class CodeMappingKind(models.TextChoices):
+    RESULT = "result", "Result"
+    CONTACT_TYPE = "contact_type", "Contact type"
+    SURVEY_QUESTION = "survey_question", "Survey question"
+
+
+class CodeMapping(models.Model):
+    """How a name in a vendor export (VAN 'Result', 'Contact Type') maps to our codes.
+
+    Staff edit these in the admin; defaults are created with each campaign.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="code_mappings", db_index=False
+    )
+    layout = models.CharField(max_length=16, default="van")
+    kind = models.CharField(max_length=16, choices=CodeMappingKind.choices)
+    source_name = models.CharField(
+        max_length=200, help_text="As written in the export; matched case-insensitively."
+    )
+    code = models.CharField(
+        max_length=64,
+        help_text="Our result code (results), channel (contact types) or question slug (survey "
+        "questions).",
+    )
+
+    class Meta:
+        ordering = ["layout", "kind", "source_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "layout", "kind", "source_name"], name="uniq_code_mapping"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} → {self.code}"

@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from campaign.models import Campaign
+from campaign.models import AuditAction, Campaign
+from campaign.services import record_audit_event
 from voters import layouts
 from voters.importers import (
     BATCH_ROWS,
@@ -28,6 +29,12 @@ from voters.models import ImportKind, ImportMode, ImportRun, ImportStatus, Rejec
 logger = logging.getLogger(__name__)
 
 PROGRESS_TTL_SECONDS = 24 * 3600
+
+# How each kind of import runs (voters.importers); contacts and assignments add theirs here.
+IMPORT_RUNNERS = {
+    ImportKind.VOTERS: run_voter_import,
+    ImportKind.HISTORY: run_history_import,
+}
 
 
 def import_voter_file(
@@ -157,7 +164,19 @@ def _execute(
     on_progress: ProgressCallback | None,
     batch_rows: int,
 ) -> ImportRun:
-    runner = run_voter_import if run.kind == ImportKind.VOTERS else run_history_import
+    try:
+        return _run_import(run, sources, on_progress, batch_rows)
+    finally:
+        _audit_import(run)
+
+
+def _run_import(
+    run: ImportRun,
+    sources: list[ImportSource],
+    on_progress: ProgressCallback | None,
+    batch_rows: int,
+) -> ImportRun:
+    runner = IMPORT_RUNNERS[run.kind]
     logger.info("import %s started: campaign=%s kind=%s", run.pk, run.campaign_id, run.kind)
     try:
         for source in sources:
@@ -174,6 +193,19 @@ def _execute(
         _record_failure(run, f"internal error ({type(exc).__name__}); see the server log", [], 0)
         logger.exception("import %s failed", run.pk)
         raise
+
+
+def _audit_import(run: ImportRun) -> None:
+    """One audit event per finished import (a killed import changed nothing and leaves none)."""
+    run.refresh_from_db()
+    record_audit_event(
+        action=AuditAction.IMPORT,
+        campaign=run.campaign_id,
+        user=run.created_by,
+        obj=run,
+        row_count=run.rows_read,
+        detail={"kind": run.kind, "layout": run.layout, "status": run.status},
+    )
 
 
 def _record_failure(
