@@ -7,8 +7,21 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 
-from campaign.models import Campaign, Election, Membership, Role
-from voters.models import Household, ImportRun, Voter, VoteRecord
+from campaign.models import AuditEvent, Campaign, Election, Membership, Role
+from voters.models import (
+    Assignment,
+    ConsentEvent,
+    ContactAttempt,
+    Household,
+    ImportRun,
+    Program,
+    ProgramArm,
+    SurveyOption,
+    SurveyQuestion,
+    SurveyResponse,
+    Voter,
+    VoteRecord,
+)
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -77,6 +90,8 @@ class VoterFactory(factory.django.DjangoModelFactory):
     birth_year = factory.LazyAttribute(lambda v: v.birth_date.year if v.birth_date else None)
     gender = "female"
     party = "dem"
+    phone = factory.Sequence(lambda n: f"+1919555{n % 10_000:04d}")
+    email = factory.Sequence(lambda n: f"voter{n}@example.org")
     status = "active"
     status_raw = "A"
     precinct = "P01"
@@ -103,3 +118,117 @@ class ImportRunFactory(factory.django.DjangoModelFactory):
     layout = "generic"
     status = "succeeded"
     file_names = factory.LazyFunction(lambda: ["voters.csv"])
+
+
+def _at(n: int) -> dt.datetime:
+    return dt.datetime(2024, 10, 1, 12, 0, tzinfo=dt.UTC) + dt.timedelta(hours=n)
+
+
+class ProgramFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Program
+        django_get_or_create = ("campaign", "name")
+
+    campaign = factory.SubFactory(CampaignFactory)
+    name = factory.Sequence(lambda n: f"program-{n}")
+
+
+class ProgramArmFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProgramArm
+        django_get_or_create = ("program", "name")
+
+    class Params:
+        control = factory.Trait(name="control", is_control=True)
+
+    program = factory.SubFactory(ProgramFactory)
+    name = factory.Sequence(lambda n: f"variant-{n}")
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Assignment
+
+    voter = factory.SubFactory(VoterFactory)
+    campaign = factory.LazyAttribute(lambda a: a.voter.campaign)
+    program = factory.SubFactory(ProgramFactory, campaign=factory.SelfAttribute("..campaign"))
+    arm = factory.SubFactory(ProgramArmFactory, program=factory.SelfAttribute("..program"))
+    assigned_at = factory.Sequence(_at)
+
+
+class ContactAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactAttempt
+
+    voter = factory.SubFactory(VoterFactory)
+    campaign = factory.LazyAttribute(lambda c: c.voter.campaign)
+    channel = "door"
+    result = "contacted"
+    occurred_at = factory.Sequence(_at)
+    source = "staff"
+    dedupe_key = factory.Sequence(lambda n: f"{n:032x}")
+
+
+class SurveyQuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SurveyQuestion
+        django_get_or_create = ("campaign", "slug")
+
+    campaign = factory.SubFactory(CampaignFactory)
+    slug = factory.Sequence(lambda n: f"question-{n}")
+    text = "Which issue matters most to you?"
+    kind = "choice"
+
+
+class SurveyOptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SurveyOption
+        django_get_or_create = ("question", "code")
+
+    question = factory.SubFactory(SurveyQuestionFactory)
+    code = factory.Sequence(lambda n: f"opt{n}")
+    label = factory.LazyAttribute(lambda o: o.code.title())
+
+
+class SurveyResponseFactory(factory.django.DjangoModelFactory):
+    """An answer to the campaign's built-in support question unless `option` is given."""
+
+    class Meta:
+        model = SurveyResponse
+
+    class Params:
+        support = "1"
+
+    voter = factory.SubFactory(VoterFactory)
+    campaign = factory.LazyAttribute(lambda r: r.voter.campaign)
+    question = factory.LazyAttribute(
+        lambda r: SurveyQuestion.objects.get(campaign=r.campaign, slug="support")
+    )
+    option = factory.LazyAttribute(lambda r: r.question.options.get(code=r.support))
+    answered_at = factory.Sequence(_at)
+    source = "staff"
+
+
+class ConsentEventFactory(factory.django.DjangoModelFactory):
+    """An SMS opt-out of the voter's phone (write real ones through voters.consent)."""
+
+    class Meta:
+        model = ConsentEvent
+
+    voter = factory.SubFactory(VoterFactory)
+    campaign = factory.LazyAttribute(lambda e: e.voter.campaign)
+    channel = "sms"
+    address = factory.LazyAttribute(lambda e: e.voter.phone)
+    kind = "opt_out"
+    source = "stop_reply"
+    occurred_at = factory.Sequence(_at)
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    campaign = factory.SubFactory(CampaignFactory)
+    action = "export"
+    object_type = "voters.voter"
+    row_count = 10
