@@ -1,0 +1,527 @@
+"""Per-voter features as of a date, built from the database in set-based queries.
+
+`build_context` reads what is shared by every voter of a campaign once per run (the elections
+before the date, precinct turnout and party shares, the support question); `build_features` then
+turns one voter-id range into a numeric matrix with a fixed handful of queries, whatever its size,
+so a scoring chunk of 20,000 voters costs the same number of round trips as one of 20.
+
+As of a date means strictly before it: no vote, contact or answer on or after `as_of` is read.
+Eligibility: an election a voter could not vote in (registered after it, or under 18 on its day)
+is missing (NaN), not a skipped election, so a young voter is not mistaken for a habitual
+non-voter.
+
+Known limit: households and precincts are today's, not as they were on `as_of` (the voter file
+keeps no address history).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import connection
+
+from voters.models import ContactResult, SurveyQuestion
+
+FEATURE_SPEC_VERSION = "1"
+LAST_N = 4
+ELECTION_GROUPS = {
+    "general": ("general",),
+    "primary": ("primary", "presidential_primary"),
+    "local": ("municipal", "special", "runoff", "other"),
+}
+GROUP_WORDS = {"general": "general elections", "primary": "primaries", "local": "local elections"}
+PARTIES = ("dem", "rep", "una")
+GENDERS = ("female", "male")
+
+
+class FeatureSpecMismatch(ValueError):
+    """A matrix built under one feature spec cannot be scored by a model trained on another."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    # Plain words for a reason, given the voter's feature values by name.
+    describe: Callable[[dict[str, float]], str]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    version: str
+    names: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"version": self.version, "names": list(self.names)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(version=str(data["version"]), names=tuple(data["names"]))
+
+    def check(self, other: FeatureSpec) -> None:
+        if other != self:
+            missing = sorted(set(self.names) - set(other.names))
+            extra = sorted(set(other.names) - set(self.names))
+            raise FeatureSpecMismatch(
+                f"feature spec {other.version} does not match the model's {self.version}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unexpected {extra}" if extra else "")
+                + ("; same names in another order" if not (missing or extra) else "")
+            )
+
+
+@dataclass
+class FeatureMatrix:
+    voter_pks: np.ndarray  # int64, ascending
+    values: np.ndarray  # float32, n x len(spec.names); NaN = missing
+    spec: FeatureSpec
+    household_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def row(self, i: int) -> dict[str, float]:
+        return dict(zip(self.spec.names, self.values[i].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class ElectionSlot:
+    group: str
+    index: int  # 1 = the most recent of its group before as_of
+    election_id: int
+    election_on: dt.date
+
+
+@dataclass
+class FeatureContext:
+    """What every chunk of one campaign's run shares."""
+
+    campaign_id: int
+    as_of: dt.date
+    slots: list[ElectionSlot]
+    # precinct -> (turnout in the last general, dem share, rep share)
+    precincts: dict[str | None, tuple[float, float, float]]
+    support_question_id: int | None
+
+    @property
+    def election_ids(self) -> list[int]:
+        return [s.election_id for s in self.slots]
+
+
+# -- the spec ---------------------------------------------------------------------------------
+
+
+def _fmt_count(group: str) -> Callable[[dict[str, float]], str]:
+    def describe(v: dict[str, float]) -> str:
+        eligible = v[f"{group}_eligible"]
+        if math.isnan(eligible) or eligible == 0:
+            return f"not yet eligible in recent {GROUP_WORDS[group]}"
+        return f"voted in {v[f'{group}_voted']:.0f} of the last {eligible:.0f} {GROUP_WORDS[group]}"
+
+    return describe
+
+
+def _fmt_slot(group: str, index: int) -> Callable[[dict[str, float]], str]:
+    ordinal = {1: "the last", 2: "the 2nd-last", 3: "the 3rd-last", 4: "the 4th-last"}[index]
+    noun = GROUP_WORDS[group][:-1] if group != "primary" else "primary"
+
+    def describe(v: dict[str, float]) -> str:
+        value = v[f"{group}_{index}"]
+        if math.isnan(value):
+            return f"not eligible in {ordinal} {noun}"
+        return f"{'voted' if value else 'did not vote'} in {ordinal} {noun}"
+
+    return describe
+
+
+def _simple(template: str, name: str, missing: str) -> Callable[[dict[str, float]], str]:
+    def describe(v: dict[str, float]) -> str:
+        value = v[name]
+        return missing if math.isnan(value) else template.format(value)
+
+    return describe
+
+
+def _flag(yes: str, no: str, name: str) -> Callable[[dict[str, float]], str]:
+    return lambda v: yes if v[name] == 1 else no
+
+
+def _spec_features() -> list[Feature]:
+    features = [
+        Feature("age", _simple("age {:.0f}", "age", "age unknown")),
+        *[
+            Feature(f"gender_{g}", _flag(f"gender {g}", f"gender not {g}", f"gender_{g}"))
+            for g in GENDERS
+        ],
+        *[
+            Feature(
+                f"party_{p}", _flag(f"registered {p.upper()}", f"not {p.upper()}", f"party_{p}")
+            )
+            for p in PARTIES
+        ],
+        Feature(
+            "tenure_years",
+            _simple("registered {:.0f} years", "tenure_years", "registration date unknown"),
+        ),
+        Feature("is_active", _flag("active registration", "inactive registration", "is_active")),
+        Feature("household_size", _simple("{:.0f} voters in household", "household_size", "")),
+        Feature(
+            "household_others_general_rate",
+            _simple(
+                "household members voted in {:.0%} of recent generals",
+                "household_others_general_rate",
+                "lives alone or with new voters",
+            ),
+        ),
+    ]
+    for group in ELECTION_GROUPS:
+        features += [Feature(f"{group}_{i}", _fmt_slot(group, i)) for i in range(1, LAST_N + 1)]
+        features += [
+            Feature(f"{group}_voted", _fmt_count(group)),
+            Feature(f"{group}_eligible", _fmt_count(group)),
+        ]
+    features += [
+        Feature(
+            "years_since_last_vote",
+            _simple("last voted {:.0f} years ago", "years_since_last_vote", "never voted here"),
+        ),
+        Feature(
+            "early_or_mail_share",
+            _simple("voted early or by mail {:.0%} of the time", "early_or_mail_share", ""),
+        ),
+        Feature(
+            "precinct_turnout",
+            _simple("precinct turnout {:.0%} last general", "precinct_turnout", ""),
+        ),
+        Feature("precinct_dem_share", _simple("precinct {:.0%} DEM", "precinct_dem_share", "")),
+        Feature("precinct_rep_share", _simple("precinct {:.0%} REP", "precinct_rep_share", "")),
+        Feature(
+            "contact_attempts", _simple("{:.0f} past contact attempts", "contact_attempts", "")
+        ),
+        Feature("contacts_reached", _simple("reached {:.0f} times before", "contacts_reached", "")),
+        Feature(
+            "days_since_contact",
+            _simple("last contacted {:.0f} days ago", "days_since_contact", "never contacted"),
+        ),
+        Feature(
+            "support_answer",
+            _simple("last support ID {:.0f}", "support_answer", "no support ID"),
+        ),
+    ]
+    return features
+
+
+FEATURES: tuple[Feature, ...] = tuple(_spec_features())
+SPEC = FeatureSpec(version=FEATURE_SPEC_VERSION, names=tuple(f.name for f in FEATURES))
+COLUMN = {name: i for i, name in enumerate(SPEC.names)}
+DESCRIBE = {f.name: f.describe for f in FEATURES}
+
+
+# -- context ----------------------------------------------------------------------------------
+
+
+def build_context(*, campaign_id: int, as_of: dt.date) -> FeatureContext:
+    """Elections before `as_of` (the last few per group) and campaign-wide precinct figures."""
+    slots = _election_slots(campaign_id, as_of)
+    last_general = next((s for s in slots if s.group == "general" and s.index == 1), None)
+    support = (
+        SurveyQuestion.objects.filter(campaign_id=campaign_id, slug=SurveyQuestion.SUPPORT_SLUG)
+        .values_list("id", flat=True)
+        .first()
+    )
+    return FeatureContext(
+        campaign_id=campaign_id,
+        as_of=as_of,
+        slots=slots,
+        precincts=_precinct_figures(campaign_id, last_general),
+        support_question_id=support,
+    )
+
+
+def _election_slots(campaign_id: int, as_of: dt.date) -> list[ElectionSlot]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, election_on, election_type FROM campaign_election "
+            "WHERE campaign_id = %s AND election_on < %s ORDER BY election_on DESC, id DESC",
+            [campaign_id, as_of],
+        )
+        rows = cursor.fetchall()
+    slots = []
+    for group, types in ELECTION_GROUPS.items():
+        picked = [r for r in rows if r[2] in types][:LAST_N]
+        slots += [ElectionSlot(group, i + 1, r[0], _as_date(r[1])) for i, r in enumerate(picked)]
+    return slots
+
+
+def _precinct_figures(
+    campaign_id: int, last_general: ElectionSlot | None
+) -> dict[str | None, tuple[float, float, float]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT v.precinct, COUNT(*),
+                   SUM(CASE WHEN v.party = 'dem' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN v.party = 'rep' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN r.id IS NOT NULL THEN 1 ELSE 0 END)
+            FROM voters_voter v
+            LEFT JOIN voters_voterecord r
+                   ON r.voter_id = v.id AND r.election_id = %s AND r.voted
+            WHERE v.campaign_id = %s
+            GROUP BY v.precinct
+            """,
+            [last_general.election_id if last_general else -1, campaign_id],
+        )
+        rows = cursor.fetchall()
+    return {
+        precinct: (voted / total if last_general else math.nan, dem / total, rep / total)
+        for precinct, total, dem, rep, voted in rows
+    }
+
+
+# -- the matrix -------------------------------------------------------------------------------
+
+
+def build_features(
+    context: FeatureContext, *, pk_range: tuple[int, int] | None = None
+) -> FeatureMatrix:
+    """The matrix of the campaign's voters with pk in [lo, hi] (all when None) who were
+    registered by `as_of` (or whose registration date is unknown)."""
+    voters = _voters(context, pk_range)
+    n = len(voters["pk"])
+    values = np.full((n, len(SPEC.names)), np.nan, dtype=np.float32)
+    if n == 0:
+        return FeatureMatrix(np.zeros(0, dtype=np.int64), values, SPEC)
+    index = {pk: i for i, pk in enumerate(voters["pk"].tolist())}
+    _demographics(values, voters, context.as_of)
+    voted, eligible, early = _history(context, voters, index)
+    _history_features(values, voted, eligible, early, context)
+    _household_features(values, context, voters, pk_range)
+    _precinct_features(values, voters, context)
+    _contact_features(values, context, index, pk_range)
+    _support_features(values, context, index, pk_range)
+    return FeatureMatrix(voters["pk"], values, SPEC, voters["household"])
+
+
+def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    sql = (
+        "SELECT id, birth_date, birth_year, gender, party, registered_on, status, household_id, "
+        "precinct FROM voters_voter WHERE campaign_id = %s "
+        "AND (registered_on IS NULL OR registered_on <= %s)"
+    )
+    params: list = [context.campaign_id, context.as_of]
+    sql, params = _in_range(sql, params, "id", pk_range)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY id", params)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+    return {
+        "pk": np.array(columns[0], dtype=np.int64),
+        "birth_date": np.array([_as_date(d) for d in columns[1]], dtype=object),
+        "birth_year": np.array(columns[2], dtype=object),
+        "gender": np.array(columns[3], dtype=object),
+        "party": np.array(columns[4], dtype=object),
+        "registered_on": np.array([_as_date(d) for d in columns[5]], dtype=object),
+        "status": np.array(columns[6], dtype=object),
+        "household": np.array([h or 0 for h in columns[7]], dtype=np.int64),
+        "precinct": np.array(columns[8], dtype=object),
+    }
+
+
+def _in_range(sql: str, params: list, column: str, pk_range: tuple[int, int] | None):
+    if pk_range is None:
+        return sql, params
+    return f"{sql} AND {column} BETWEEN %s AND %s", [*params, pk_range[0], pk_range[1]]
+
+
+def _demographics(values: np.ndarray, voters: dict[str, np.ndarray], as_of: dt.date) -> None:
+    values[:, COLUMN["age"]] = [
+        _age(b, y, as_of) for b, y in zip(voters["birth_date"], voters["birth_year"], strict=True)
+    ]
+    for g in GENDERS:
+        values[:, COLUMN[f"gender_{g}"]] = voters["gender"] == g
+    for p in PARTIES:
+        values[:, COLUMN[f"party_{p}"]] = voters["party"] == p
+    values[:, COLUMN["tenure_years"]] = [
+        (as_of - r).days / 365.25 if r else math.nan for r in voters["registered_on"]
+    ]
+    values[:, COLUMN["is_active"]] = voters["status"] == "active"
+
+
+def _history(context, voters, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """voted / eligible / early-or-mail, voters x slots (0/1)."""
+    n, slots = len(voters["pk"]), context.slots
+    voted = np.zeros((n, len(slots)), dtype=np.float32)
+    early = np.zeros((n, len(slots)), dtype=np.float32)
+    eligible = np.ones((n, len(slots)), dtype=bool)
+    for j, slot in enumerate(slots):
+        eligible[:, j] = [
+            _eligible(r, b, y, slot.election_on)
+            for r, b, y in zip(
+                voters["registered_on"], voters["birth_date"], voters["birth_year"], strict=True
+            )
+        ]
+    if not slots:
+        return voted, eligible, early
+    column_of = {s.election_id: j for j, s in enumerate(slots)}
+    lo, hi = int(voters["pk"][0]), int(voters["pk"][-1])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT voter_id, election_id, method FROM voters_voterecord "
+            f"WHERE voter_id BETWEEN %s AND %s AND voted AND election_id IN ({_marks(slots)})",
+            [lo, hi, *column_of],
+        )
+        for voter_id, election_id, method in cursor.fetchall():
+            i = index.get(voter_id)
+            if i is not None:
+                voted[i, column_of[election_id]] = 1
+                early[i, column_of[election_id]] = method in ("early", "mail")
+    # A recorded vote proves eligibility whatever the file's dates say.
+    eligible |= voted.astype(bool)
+    return voted, eligible, early
+
+
+def _history_features(values, voted, eligible, early, context: FeatureContext) -> None:
+    for j, slot in enumerate(context.slots):
+        values[:, COLUMN[f"{slot.group}_{slot.index}"]] = np.where(
+            eligible[:, j], voted[:, j], np.nan
+        )
+    for group in ELECTION_GROUPS:
+        cols = [j for j, s in enumerate(context.slots) if s.group == group]
+        values[:, COLUMN[f"{group}_voted"]] = (voted[:, cols] * eligible[:, cols]).sum(axis=1)
+        values[:, COLUMN[f"{group}_eligible"]] = eligible[:, cols].sum(axis=1)
+    years_ago = np.array(
+        [(context.as_of - s.election_on).days / 365.25 for s in context.slots], dtype=np.float32
+    )
+    if len(years_ago):
+        since = np.where(voted.astype(bool), years_ago[None, :], np.inf).min(axis=1)
+        values[:, COLUMN["years_since_last_vote"]] = np.where(np.isinf(since), np.nan, since)
+    total = voted.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values[:, COLUMN["early_or_mail_share"]] = np.where(
+            total > 0, early.sum(axis=1) / total, np.nan
+        )
+
+
+def _household_features(values, context, voters, pk_range) -> None:
+    """Household size and the other members' turnout in the recent generals."""
+    generals = [s.election_id for s in context.slots if s.group == "general"]
+    sql = f"""
+        WITH homes AS (
+            SELECT DISTINCT household_id FROM voters_voter
+            WHERE campaign_id = %s AND household_id IS NOT NULL {_range_sql(pk_range)}
+        ), members AS (
+            SELECT v.id, v.household_id FROM voters_voter v
+            JOIN homes h ON h.household_id = v.household_id
+            WHERE v.campaign_id = %s AND (v.status IS NULL OR v.status <> 'removed')
+        )
+        SELECT m.household_id, COUNT(DISTINCT m.id), COUNT(r.id)
+        FROM members m
+        LEFT JOIN voters_voterecord r ON r.voter_id = m.id AND r.voted
+             AND r.election_id IN ({_marks(generals) if generals else "NULL"})
+        GROUP BY m.household_id
+    """
+    params = [context.campaign_id, *(pk_range or ()), context.campaign_id, *generals]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        homes = {h: (size, votes) for h, size, votes in cursor.fetchall()}
+    own = values[:, [COLUMN[f"general_{i}"] for i in range(1, LAST_N + 1)]]
+    own_votes = np.nan_to_num(own).sum(axis=1)
+    size = np.array([homes.get(h, (1, 0))[0] for h in voters["household"]], dtype=np.float32)
+    votes = np.array([homes.get(h, (1, 0))[1] for h in voters["household"]], dtype=np.float32)
+    values[:, COLUMN["household_size"]] = size
+    slots = max(len(generals), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = (votes - own_votes) / ((size - 1) * slots)
+    values[:, COLUMN["household_others_general_rate"]] = np.where(size > 1, others, np.nan)
+
+
+def _precinct_features(values, voters, context: FeatureContext) -> None:
+    missing = (math.nan, math.nan, math.nan)
+    figures = np.array([context.precincts.get(p, missing) for p in voters["precinct"]])
+    values[:, COLUMN["precinct_turnout"]] = figures[:, 0]
+    values[:, COLUMN["precinct_dem_share"]] = figures[:, 1]
+    values[:, COLUMN["precinct_rep_share"]] = figures[:, 2]
+
+
+def _contact_features(values, context, index, pk_range) -> None:
+    sql = (
+        "SELECT voter_id, COUNT(*), SUM(CASE WHEN result = %s THEN 1 ELSE 0 END), "
+        "MAX(occurred_at) FROM voters_contactattempt WHERE campaign_id = %s AND occurred_at < %s"
+    )
+    params = [ContactResult.CONTACTED, context.campaign_id, _start_of(context.as_of)]
+    sql, params = _in_range(sql, params, "voter_id", pk_range)
+    values[:, COLUMN["contact_attempts"]] = 0
+    values[:, COLUMN["contacts_reached"]] = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " GROUP BY voter_id", params)
+        for voter_id, attempts, reached, last in cursor.fetchall():
+            i = index.get(voter_id)
+            if i is None:
+                continue
+            values[i, COLUMN["contact_attempts"]] = attempts
+            values[i, COLUMN["contacts_reached"]] = reached
+            values[i, COLUMN["days_since_contact"]] = (
+                _start_of(context.as_of) - _as_datetime(last)
+            ).days
+
+
+def _support_features(values, context, index, pk_range) -> None:
+    if context.support_question_id is None:
+        return
+    sql = (
+        "SELECT r.voter_id, o.code FROM voters_surveyresponse r "
+        "JOIN voters_surveyoption o ON o.id = r.option_id "
+        "WHERE r.question_id = %s AND r.answered_at < %s"
+    )
+    params = [context.support_question_id, _start_of(context.as_of)]
+    sql, params = _in_range(sql, params, "r.voter_id", pk_range)
+    with connection.cursor() as cursor:
+        # The latest answer wins: rows come oldest first and overwrite.
+        cursor.execute(sql + " ORDER BY r.answered_at, r.id", params)
+        for voter_id, code in cursor.fetchall():
+            i = index.get(voter_id)
+            if i is not None and code.isdigit():
+                values[i, COLUMN["support_answer"]] = int(code)
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def _marks(items) -> str:
+    return ", ".join(["%s"] * len(items))
+
+
+def _range_sql(pk_range: tuple[int, int] | None) -> str:
+    return "AND id BETWEEN %s AND %s" if pk_range else ""
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])  # SQLite returns text
+
+
+def _as_datetime(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _age(birth_date: dt.date | None, birth_year: int | None, on: dt.date) -> float:
+    if birth_date:
+        return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    if birth_year:
+        return on.year - birth_year - 0.5  # born mid-year on average
+    return math.nan
+
+
+def _eligible(registered_on, birth_date, birth_year, day: dt.date) -> bool:
+    # Same-day registration counts: registering on election day and voting is possible.
+    if registered_on is not None and registered_on > day:
+        return False
+    age = _age(birth_date, birth_year, day)
+    return math.isnan(age) or age >= 18
