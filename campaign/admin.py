@@ -11,19 +11,35 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from campaign.models import Campaign, Election, Membership, Role
+from campaign.models import AuditEvent, Campaign, Election, Membership, Role, VendorApiKey
+from campaign.services import (
+    add_member,
+    change_role,
+    create_vendor_key,
+    remove_member,
+    revoke_vendor_key,
+    vendor_signing_secret,
+)
+from campaign.views import client_ip
 
-# Roles that may write in a campaign's admin pages (elections, uploads); the others only read.
+# Roles that use the admin at all. Organizers have no admin access, not even to read: they see
+# only what is assigned to them, on the organizer pages.
+ADMIN_SITE_ROLES: frozenset[str] = frozenset({Role.ADMIN, Role.STAFF, Role.VIEWER})
+# Roles that may write in a campaign's admin pages (elections, uploads); viewers only read.
 EDIT_ROLES: frozenset[str] = frozenset({Role.ADMIN, Role.STAFF})
 # Memberships decide who sees a campaign's voters, so only the campaign's own admins manage them.
 MEMBERSHIP_ROLES: frozenset[str] = frozenset({Role.ADMIN})
@@ -35,7 +51,9 @@ MEMBERSHIP_ROLES: frozenset[str] = frozenset({Role.ADMIN})
 
 
 def campaign_roles(request: HttpRequest) -> dict[int, str]:
-    """{campaign id: role} of the requesting user, read once per request.
+    """{campaign id: role} of the requesting user in the admin, read once per request.
+
+    Organizer memberships are left out, so an organizer's campaigns are invisible here.
 
     These are the same membership rows `Campaign.objects.for_user` consults; reading them once
     keeps every permission check and queryset of a page to one query, and gives the planner a
@@ -49,9 +67,9 @@ def campaign_roles(request: HttpRequest) -> dict[int, str]:
         else:
             visible = Campaign.objects.for_user(user).values("pk")
             cached = dict(
-                Membership.objects.filter(user=user, campaign__in=visible).values_list(
-                    "campaign_id", "role"
-                )
+                Membership.objects.filter(
+                    user=user, campaign__in=visible, role__in=ADMIN_SITE_ROLES
+                ).values_list("campaign_id", "role")
             )
         request._campaign_roles = cached
     return cached
@@ -147,12 +165,14 @@ class CampaignScopedAdmin(admin.ModelAdmin):
     - The queryset holds only the user's campaigns' rows (superusers see all), so a foreign
       object's change, delete and history pages are 404s.
     - Foreign-key dropdowns and autocompletes offer only the same campaigns' rows.
-    - Viewing needs `is_staff` and a membership; Django model permissions are not consulted.
+    - Viewing needs `is_staff` and a role in `view_roles`; Django model permissions are not
+      consulted.
     - Writing needs a role in `edit_roles` in the object's campaign, and `editable = True`.
     """
 
     campaign_path: str = "campaign"  # "" when the model is Campaign itself
     editable: bool = True
+    view_roles: frozenset[str] = ADMIN_SITE_ROLES
     edit_roles: frozenset[str] = EDIT_ROLES
     # Joined when one object is shown, so its read-only foreign keys cost no extra queries.
     object_select_related: tuple[str, ...] = ()
@@ -167,7 +187,7 @@ class CampaignScopedAdmin(admin.ModelAdmin):
         if is_superuser(request):
             return qs
         lookup = f"{self.campaign_path}__in" if self.campaign_path else "pk__in"
-        return qs.filter(**{lookup: campaign_ids(request)})
+        return qs.filter(**{lookup: campaign_ids(request, self.view_roles)})
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         # The stock admin answers a missing object with a redirect and a message; a foreign
@@ -211,10 +231,10 @@ class CampaignScopedAdmin(admin.ModelAdmin):
         return memberships.get(self.campaign_id_of(obj)) in roles
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._role_in(request, None, Role.values)
+        return self._role_in(request, None, self.view_roles)
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._role_in(request, obj, Role.values)
+        return self._role_in(request, obj, self.view_roles)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.editable and self._role_in(request, None, self.edit_roles)
@@ -315,6 +335,35 @@ class MembershipAdmin(CampaignScopedAdmin):
     object_select_related = ("user", "campaign")
     search_fields = ("user__username", "user__email")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A membership changes role, never owner or campaign: that is a removal and an add.
+        return ("user", "campaign", "created_at") if obj else ("created_at",)
+
+    # Every add, role change and removal goes through campaign.services, which audits it.
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = change_role(
+                membership=obj, role=obj.role, by=request.user, client_ip=client_ip(request)
+            )
+        else:
+            saved = add_member(
+                campaign=obj.campaign,
+                user=obj.user,
+                role=obj.role,
+                by=request.user,
+                client_ip=client_ip(request),
+            )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        remove_member(membership=obj, by=request.user, client_ip=client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:  # a handful of rows; each removal is its own audit event
+            remove_member(membership=membership, by=request.user, client_ip=client_ip(request))
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user" and not is_superuser(request):
             # A campaign admin picks among their campaigns' people and accounts not yet in any
@@ -330,3 +379,140 @@ class MembershipAdmin(CampaignScopedAdmin):
                 .order_by("username")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Vendor API keys and the audit log: a campaign's admins only
+# --------------------------------------------------------------------------------------------
+
+ADMIN_ONLY: frozenset[str] = frozenset({Role.ADMIN})
+
+
+@admin.register(VendorApiKey)
+class VendorApiKeyAdmin(CampaignScopedAdmin):
+    """Keys are created here (shown once, on the page after the form) and revoked, never
+    edited or deleted: the audit log refers to them."""
+
+    view_roles = ADMIN_ONLY
+    edit_roles = ADMIN_ONLY
+    list_display = ("name", "prefix", "campaign", "created_at", "last_used_at", "status")
+    list_filter = (("campaign", ScopedRelatedFieldListFilter),)
+    list_select_related = ("campaign",)
+    object_select_related = ("campaign", "created_by", "revoked_by")
+    search_fields = ("name", "prefix")
+    actions = ("revoke_selected",)
+    readonly_fields = (
+        "campaign", "prefix", "created_by", "created_at", "last_used_at", "revoked_at",
+        "revoked_by", "status",
+    )  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("campaign", "name")
+        return ("name", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:  # only the name is editable
+            obj.save(update_fields=["name"])
+            return
+        key, full_key = create_vendor_key(
+            campaign=obj.campaign,
+            name=obj.name,
+            user=request.user,
+            client_ip=client_ip(request),
+        )
+        obj.pk = key.pk
+        obj._state.adding = False
+        # Kept on the request only, for response_add to show once; never stored.
+        request._vendor_key_shown_once = (key, full_key)
+
+    def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
+        key, full_key = request._vendor_key_shown_once
+        response = TemplateResponse(
+            request,
+            "admin/campaign/vendorapikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Vendor API key created",
+                "opts": self.opts,
+                "key": key,
+                "full_key": full_key,
+                "signing_secret": vendor_signing_secret(key),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.display(description="status")
+    def status(self, obj: VendorApiKey) -> str:
+        if obj.revoked_at:
+            return "revoked"
+        if obj.pk is None:
+            return "active"
+        url = reverse("admin:campaign_vendorapikey_revoke", args=[obj.pk])
+        # A second submit button of the change form, posted to the revoke view instead.
+        return format_html(
+            'active <button type="submit" formaction="{}" class="button">Revoke now</button>', url
+        )
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_selected(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            if not self.has_change_permission(request, key):
+                raise PermissionDenied
+            revoked += revoke_vendor_key(key=key, user=request.user, client_ip=client_ip(request))
+        self.message_user(request, f"{revoked} key(s) revoked.", messages.SUCCESS)
+
+    def get_urls(self):
+        revoke = self.admin_site.admin_view(require_POST(self.revoke_view))
+        return [
+            path("<path:object_id>/revoke/", revoke, name="campaign_vendorapikey_revoke"),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        key = self.get_object(request, object_id)
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        if revoke_vendor_key(key=key, user=request.user, client_ip=client_ip(request)):
+            self.message_user(request, f"{key} revoked.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:campaign_vendorapikey_change", args=[key.pk]))
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(CampaignScopedAdmin):
+    """Read-only for everyone, superusers included: the log is append-only."""
+
+    view_roles = ADMIN_ONLY
+    editable = False
+    list_display = (
+        "at", "action", "campaign", "user", "actor", "object_type", "object_id", "row_count",
+        "client_ip",
+    )  # fmt: skip
+    list_filter = ("action", "at", ("campaign", ScopedRelatedFieldListFilter))
+    list_select_related = ("campaign", "user")
+    object_select_related = ("campaign", "user")
+    date_hierarchy = "at"
+    sortable_by = ("at",)
+    search_fields = ("object_id",)
+    search_help_text = "Exact object id."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        return (queryset.filter(object_id=term) if term else queryset), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -20,7 +20,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "campaign.admin_apps.AdminConfig",  # django.contrib.admin with an optional second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -28,6 +28,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "campaign",
     "voters",
     "scoring",
@@ -40,8 +45,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "campaign.urls"
@@ -75,6 +83,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -124,11 +138,42 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "segment-one@localhost")
 
 REST_FRAMEWORK = {
+    # Token first, so a request with no credentials is answered 401 with a WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "campaign.api.authentication.VendorKeyAuthentication",
+        "campaign.api.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "campaign.api.pagination.IdCursorPagination",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Segment One API",
+    "DESCRIPTION": "Voters, contact history and consent for staff, organizers and SMS vendors.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "voters.models.Channel",
+        "AddressChannelEnum": "voters.api.serializers.ADDRESS_CHANNELS",
+    },
+}
+
+# Two-factor sign-in to the admin (and to the API by session). On by default in production
+# (DEBUG off and a real database); off in the embedded demo. REQUIRE_2FA=0/1 overrides.
+REQUIRE_2FA = env_bool("REQUIRE_2FA", default=not DEBUG and bool(env_str("DATABASE_URL")))
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Segment One")
+
+# Lockout after repeated failed logins (django-axes): per username and client address, lifted
+# after AXES_COOLOFF_HOURS or by a successful login before the limit.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_HOURS", 1)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts are rows in the database, so a lockout holds across web processes without Redis.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # Where uploaded and generated files go (voter files staged for import, demo counties).
 IMPORT_UPLOAD_DIR = VAR_DIR / "uploads"

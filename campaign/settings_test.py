@@ -24,3 +24,7 @@ if REDIS_URL:
         }
     }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Off unless a test turns them on: most tests sign in with force_login, and axes refuses the
+# `authenticate()` calls that carry no request.
+REQUIRE_2FA = False
+AXES_ENABLED = False

@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
-admin.site.site_header = "Segment One"
-admin.site.site_title = "Segment One"
-admin.site.index_title = "Campaign console"
+from campaign.views import two_factor_enrol
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("account/two-factor/", two_factor_enrol, name="two_factor_enrol"),
+    path("api/", include("campaign.api_urls")),
 ]

@@ -1,24 +1,40 @@
-"""The operator's console for voters, households, vote history and imports.
+"""The operator's console for voters, households, vote history, contact history, surveys,
+programs, the consent ledger and imports.
 
-Voters and their history are written only by imports, so their pages are read-only; the one write
-here is the upload form, which hands the file to `voters.services.queue_uploaded_import`.
+Voters and their history are written only by imports, so their pages are read-only. The writes
+here go through services: the upload form (`voters.services.queue_uploaded_import`), staff consent
+changes (`voters.consent`), and the audited voter export (`campaign.services.record_audit_event`).
+Survey questions, programs and VAN code mappings are small per-campaign tables edited in place.
 Changelists run on tables of millions of rows: searches are prefix or exact matches that an index
-serves, counts are bounded (`BoundedCountPaginator`), and per-row columns never query.
+serves, counts are bounded (`BoundedCountPaginator`), and per-row columns never query. Phones and
+emails never go into a URL: nothing here searches or links by them.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
+import zoneinfo
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -28,18 +44,36 @@ from campaign.admin import (
     CampaignScopedAdmin,
     ScopedRelatedFieldListFilter,
     campaign_ids,
+    campaign_roles,
     count_of,
     is_superuser,
     scoped_related_queryset,
 )
-from campaign.models import Election
-from voters import layouts
+from campaign.models import AuditAction, Election, Role
+from campaign.services import record_audit_event
+from campaign.views import client_ip
+from voters import consent, layouts
 from voters.importers import PHASES
 from voters.models import (
+    Assignment,
+    Channel,
+    CodeMapping,
+    CodeMappingKind,
+    ConsentEvent,
+    ConsentKind,
+    ConsentSource,
+    ContactAttempt,
+    ContactResult,
     Household,
+    ImportKind,
     ImportRun,
     ImportStatus,
+    Program,
+    ProgramArm,
     RejectedRow,
+    SurveyOption,
+    SurveyQuestion,
+    SurveyResponse,
     Voter,
     VoteRecord,
 )
@@ -251,6 +285,310 @@ _MEMBER_FIELDS = (
 
 
 # --------------------------------------------------------------------------------------------
+# The voter page: timeline, consent, programs (a fixed number of queries, however long the history)
+# --------------------------------------------------------------------------------------------
+
+# Newest items shown per voter page; a voter with more gets a note and the filtered lists.
+TIMELINE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: dt.datetime
+    what: str
+    channel: str
+    detail: str
+    by: str
+    source: str
+    # Ties on `at`: consent changes above the contact that caused them, answers above their contact.
+    rank: int = 0
+    pk: int = 0
+
+
+def voter_timeline(voter: Voter, limit: int = TIMELINE_LIMIT) -> tuple[list[TimelineItem], bool]:
+    """The voter's contacts, survey answers and consent changes, newest first, in three queries.
+
+    Returns the newest `limit` items and whether there were more. Taking `limit + 1` of each kind
+    is enough: the newest `limit` of the merge are among the newest `limit` of each kind.
+    """
+    contacts = (
+        ContactAttempt.objects.filter(voter=voter)
+        .select_related("program", "arm", "user")
+        .order_by("-occurred_at", "-id")[: limit + 1]
+    )
+    answers = (
+        SurveyResponse.objects.filter(voter=voter)
+        .select_related("question", "option")
+        .order_by("-answered_at", "-id")[: limit + 1]
+    )
+    consents = voter_consent_events(voter).select_related("user")[: limit + 1]
+    items = [
+        *(_contact_item(c) for c in contacts),
+        *(_answer_item(a) for a in answers),
+        *(_consent_item(e, voter) for e in consents),
+    ]
+    items.sort(key=lambda i: (i.at, i.rank, i.pk), reverse=True)
+    return items[:limit], len(items) > limit
+
+
+def voter_consent_events(voter: Voter) -> QuerySet[ConsentEvent]:
+    """Consent changes recorded against the voter or keyed to their phone or email (an opt-out
+    of their number recorded against another voter's record still applies to them)."""
+    mine = Q(voter=voter)
+    for channel in (Channel.SMS, Channel.PHONE, Channel.EMAIL):
+        address = consent.voter_address(voter, channel)
+        if address:
+            mine |= Q(channel=channel, address=address)
+    return ConsentEvent.objects.filter(mine, campaign_id=voter.campaign_id).order_by(
+        "-occurred_at", "-id"
+    )
+
+
+def _username(user) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def _contact_item(c: ContactAttempt) -> TimelineItem:
+    program = " / ".join(str(p) for p in (c.program, c.arm, c.variant) if p)
+    detail = c.get_result_display() + (f" ({program})" if program else "")
+    return TimelineItem(
+        at=c.occurred_at,
+        what="contact",
+        channel=c.get_channel_display(),
+        detail=detail,
+        by=c.canvasser or _username(c.user),
+        source=c.get_source_display(),
+        rank=0,
+        pk=c.pk,
+    )
+
+
+def _answer_item(a: SurveyResponse) -> TimelineItem:
+    return TimelineItem(
+        at=a.answered_at,
+        what="answer",
+        channel="",
+        detail=f"{a.question.slug}: {a.option.code} {a.option.label}",
+        by="",
+        source=a.get_source_display(),
+        rank=1,
+        pk=a.pk,
+    )
+
+
+def _consent_item(e: ConsentEvent, voter: Voter) -> TimelineItem:
+    detail = e.get_kind_display() + (f": {e.reason}" if e.reason else "")
+    if e.voter_id is not None and e.voter_id != voter.pk:
+        detail += " (recorded against another voter with this address)"
+    return TimelineItem(
+        at=e.occurred_at,
+        what="consent",
+        channel=e.get_channel_display(),
+        detail=detail,
+        by=_username(e.user) or e.actor,
+        source=e.get_source_display(),
+        rank=2,
+        pk=e.pk,
+    )
+
+
+def _local(at: dt.datetime, zone: str) -> str:
+    try:
+        tz = zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = None
+    return timezone.localtime(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _timeline_table(voter: Voter) -> SafeString:
+    items, more = voter_timeline(voter)
+    zone = voter.campaign.time_zone
+    table = _table(
+        ("when", "what", "channel", "detail", "by", "source"),
+        ((_local(i.at, zone), i.what, i.channel, i.detail, i.by, i.source) for i in items),
+        "No contacts, answers or consent changes on record.",
+    )
+    if more:
+        url = reverse("admin:voters_contactattempt_changelist") + f"?voter__id__exact={voter.pk}"
+        table += format_html(
+            '<p>Newest {} shown. <a href="{}">All contacts of this voter</a></p>',
+            TIMELINE_LIMIT,
+            url,
+        )
+    return table
+
+
+def _consent_table(voter: Voter) -> SafeString:
+    zone = voter.campaign.time_zone
+
+    def status(state: consent.ChannelConsent) -> str:
+        if not state.has_address:
+            return "no address on file"
+        if state.opt_out is None:
+            return "contactable"
+        since = _local(state.opt_out.occurred_at, zone)
+        return f"opted out since {since} ({state.opt_out.get_source_display()})"
+
+    return _table(
+        ("channel", "may we contact?", "status"),
+        (
+            (Channel(s.channel).label, _yes_no(s.is_contactable), status(s))
+            for s in consent.voter_consent(voter)
+        ),
+        "",
+    )
+
+
+def _assignments_table(voter: Voter) -> SafeString:
+    rows = voter.assignments.select_related("program", "arm").order_by("-assigned_at", "-id")
+    return _table(
+        ("program", "arm", "control", "assigned"),
+        (
+            (
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:voters_program_change", args=[a.program_id]),
+                    a.program.name,
+                ),
+                a.arm.name,
+                _yes_no(a.arm.is_control),
+                _local(a.assigned_at, voter.campaign.time_zone),
+            )
+            for a in rows
+        ),
+        "Not assigned in any program.",
+    )
+
+
+class VoterConsentForm(forms.Form):
+    """A staff consent change from the voter page; the address comes from the voter record, so
+    no phone or email is ever typed into (or sent back in) a URL."""
+
+    channel = forms.ChoiceField(choices=Channel.choices)
+    kind = forms.ChoiceField(
+        label="Change",
+        choices=[(ConsentKind.OPT_OUT, "Opt out"), (ConsentKind.OPT_IN, "Opt back in")],
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text="Required to opt back in (what the voter asked for, and when).",
+    )
+
+    def __init__(self, *args, voter: Voter, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.voter = voter
+        self.user = user
+
+    def clean(self) -> dict:
+        data = super().clean()
+        channel, kind = data.get("channel"), data.get("kind")
+        if not channel or not kind:
+            return data
+        address = consent.voter_address(self.voter, channel)
+        if address is None:
+            raise forms.ValidationError(f"This voter has no {Channel(channel).label} address.")
+        try:
+            consent.check_consent_change(
+                kind=kind, channel=channel, address=address, source=ConsentSource.STAFF,
+                user=self.user, reason=data.get("reason", ""), voter=self.voter,
+            )  # fmt: skip
+        except consent.ConsentError as error:
+            raise forms.ValidationError(error.messages) from None
+        data["address"] = address
+        return data
+
+    def record(self, ip: str | None) -> ConsentEvent | None:
+        data = self.cleaned_data
+        record = (
+            consent.record_opt_in if data["kind"] == ConsentKind.OPT_IN else consent.record_opt_out
+        )
+        return record(
+            campaign=self.voter.campaign, channel=data["channel"], address=data["address"],
+            source=ConsentSource.STAFF, voter=self.voter, user=self.user, reason=data["reason"],
+            client_ip=ip,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# The audited voter export
+# --------------------------------------------------------------------------------------------
+
+EXPORT_FIELDS = (
+    "voter_id", "first_name", "middle_name", "last_name", "suffix", "birth_year", "gender",
+    "race", "ethnicity", "party", "registered_on", "status", "address", "city", "state", "zip5",
+    "county", "precinct", "congressional_district", "state_senate_district",
+    "state_house_district", "municipality", "ward",
+)  # fmt: skip
+# Phones and emails are the most sensitive columns (bought or matched, and what vendors contact),
+# so only a campaign's admins export them; staff get the public voter-file columns.
+CONTACT_EXPORT_FIELDS = ("phone", "email")
+CONTACT_EXPORT_ROLES = frozenset({Role.ADMIN})
+EXPORT_CHUNK = 2_000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value) -> object:
+    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection); a voter file is
+    # untrusted text. Plain numbers (an E.164 phone) are left alone.
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    ):
+        return "'" + value
+    return value
+
+
+def _export_rows(pks: list[int], fields: tuple[str, ...]) -> Iterable[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(fields)
+    for start in range(0, len(pks), EXPORT_CHUNK):
+        chunk = pks[start : start + EXPORT_CHUNK]
+        rows = Voter.objects.filter(pk__in=chunk).order_by("pk").values_list(*fields)
+        for row in rows:
+            yield writer.writerow([_csv_cell(v) for v in row])
+
+
+def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingHttpResponse | None:
+    """Stream the selected voters as CSV, after one audit event per campaign with its row count.
+
+    The ids are read first, so the audited count is exactly the rows written even if an import
+    changes the selection meanwhile (voters are never deleted).
+    """
+    if not is_superuser(request):
+        queryset = queryset.filter(campaign__in=campaign_ids(request, EDIT_ROLES))
+    rows = list(queryset.order_by("pk").values_list("pk", "campaign_id"))
+    if not rows:
+        return None
+    per_campaign = Counter(campaign_id for _, campaign_id in rows)
+    with_contact = is_superuser(request) or all(
+        campaign_roles(request).get(cid) in CONTACT_EXPORT_ROLES for cid in per_campaign
+    )
+    fields = EXPORT_FIELDS + (CONTACT_EXPORT_FIELDS if with_contact else ())
+    with transaction.atomic():
+        for campaign_id, count in sorted(per_campaign.items()):
+            record_audit_event(
+                action=AuditAction.EXPORT, campaign=campaign_id, user=request.user,
+                object_type="voters.voter", row_count=count, client_ip=client_ip(request),
+                detail={"format": "csv", "with_contact": with_contact},
+            )  # fmt: skip
+    response = StreamingHttpResponse(
+        _export_rows([pk for pk, _ in rows], fields), content_type="text/csv; charset=utf-8"
+    )
+    name = f"voters-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# --------------------------------------------------------------------------------------------
 # Voters, households, history
 # --------------------------------------------------------------------------------------------
 
@@ -258,6 +596,8 @@ _MEMBER_FIELDS = (
 @admin.register(Voter)
 class VoterAdmin(CampaignScopedAdmin):
     editable = False
+    # By primary key: stable pages for lists and autocompletes, and free on a million rows.
+    ordering = ("pk",)
     list_display = (
         "voter_id", "name", "age", "party", "status", "precinct", "city_zip", "phone",
     )  # fmt: skip
@@ -279,7 +619,11 @@ class VoterAdmin(CampaignScopedAdmin):
         "street (123 main)."
     )
     object_select_related = ("campaign", "household")
-    readonly_fields = ("age", "extra_pretty", "household_members", "vote_history")
+    readonly_fields = (
+        "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
+        "program_assignments",
+    )  # fmt: skip
+    actions = ("export_csv",)
     fieldsets = (
         (
             "Identity",
@@ -328,6 +672,9 @@ class VoterAdmin(CampaignScopedAdmin):
                 )
             },
         ),
+        ("Consent", {"fields": ("consent_state",)}),
+        ("Timeline", {"fields": ("timeline",)}),
+        ("Programs", {"fields": ("program_assignments",)}),
         ("Household members", {"fields": ("household_members",)}),
         ("Vote history", {"fields": ("vote_history",)}),
         ("Other columns from the file", {"fields": ("extra_pretty",)}),
@@ -385,16 +732,79 @@ class VoterAdmin(CampaignScopedAdmin):
             "No vote history on record.",
         )
 
+    @admin.display(description="current consent per channel")
+    def consent_state(self, obj: Voter) -> SafeString:
+        return _consent_table(obj)
+
+    @admin.display(description="contacts, answers and consent changes, newest first")
+    def timeline(self, obj: Voter) -> SafeString:
+        return _timeline_table(obj)
+
+    @admin.display(description="program assignments")
+    def program_assignments(self, obj: Voter) -> SafeString:
+        return _assignments_table(obj)
+
     def get_list_display(self, request):
         # The campaign column only means something to people who see more than one.
         if is_superuser(request) or len(campaign_ids(request)) > 1:
             return (*self.list_display, "campaign")
         return self.list_display
 
+    # -- the export ---------------------------------------------------------------------------
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, EDIT_ROLES)
+
+    @admin.action(description="Export selected voters (CSV)", permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Voter]):
+        response = export_voters(request, queryset)
+        if response is None:
+            self.message_user(
+                request, "None of the selected voters may be exported by you.", messages.WARNING
+            )
+        return response
+
+    # -- staff consent changes ----------------------------------------------------------------
+
+    def get_urls(self):
+        consent_url = path(
+            "<path:object_id>/consent/",
+            self.admin_site.admin_view(self.consent_view),
+            name="voters_voter_consent",
+        )
+        # Before the stock URLs, whose "<object_id>/" catch-all would swallow it.
+        return [consent_url, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self._role_in(request, obj, EDIT_ROLES):
+            context["consent_form"] = VoterConsentForm(voter=obj, user=request.user)
+            context["consent_url"] = reverse("admin:voters_voter_consent", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def consent_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        voter = self.get_object(request, object_id)  # 404 for another campaign's voter
+        if not self._role_in(request, voter, EDIT_ROLES):
+            raise PermissionDenied
+        form = VoterConsentForm(request.POST, voter=voter, user=request.user)
+        if form.is_valid():
+            form.record(client_ip(request))
+            change = form.cleaned_data["kind"]
+            label = Channel(form.cleaned_data["channel"]).label
+            verb = "opted back in to" if change == ConsentKind.OPT_IN else "opted out of"
+            self.message_user(request, f"{voter} {verb} {label}.", messages.SUCCESS)
+        else:
+            for error in form.errors.values():
+                self.message_user(request, " ".join(error), messages.ERROR)
+        change_url = reverse("admin:voters_voter_change", args=[voter.pk])
+        return HttpResponseRedirect(change_url)
+
 
 @admin.register(Household)
 class HouseholdAdmin(CampaignScopedAdmin):
     editable = False
+    ordering = ("pk",)
     list_display = ("address", "city", "zip5", "member_count")
     list_filter = (("campaign", ScopedRelatedFieldListFilter),)
     sortable_by = ("zip5",)
@@ -468,13 +878,40 @@ REJECTS_SHOWN = 200
 REFRESH_SECONDS = 3
 
 
+# The layouts each kind of upload reads. Contact history comes as the generic CSV (DESIGN §4.2) or
+# as VAN report exports; assignments need a program name, so they are imported by command only.
+UPLOAD_LAYOUTS: dict[str, tuple[str, ...]] = {
+    ImportKind.VOTERS: tuple(layouts.LAYOUTS),
+    ImportKind.HISTORY: tuple(layouts.LAYOUTS),
+    ImportKind.CONTACTS: tuple(layouts.CONTACT_LAYOUTS),
+}
+
+
 class ImportUploadForm(forms.ModelForm):
-    layout = forms.ChoiceField(choices=[(name, name) for name in layouts.LAYOUTS])
+    kind = forms.ChoiceField(
+        choices=[(k, label) for k, label in ImportKind.choices if k in UPLOAD_LAYOUTS]
+    )
+    layout = forms.ChoiceField(
+        choices=[
+            (name, name)
+            for name in dict.fromkeys(n for names in UPLOAD_LAYOUTS.values() for n in names)
+        ],
+        help_text="Contact history: generic or van (VAN contact-history and survey-response "
+        "exports).",
+    )
     file = forms.FileField(help_text="CSV or TSV with a header row (or the state's own layout).")
 
     class Meta:
         model = ImportRun
         fields = ("campaign", "kind", "layout", "mode", "is_full")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind, layout = data.get("kind"), data.get("layout")
+        if kind and layout and layout not in UPLOAD_LAYOUTS[kind]:
+            allowed = ", ".join(UPLOAD_LAYOUTS[kind])
+            self.add_error("layout", f"A {kind} import reads one of: {allowed}.")
+        return data
 
 
 def _duration(value: dt.timedelta | None) -> str:
@@ -647,3 +1084,412 @@ class RejectedRowAdmin(CampaignScopedAdmin):
     object_select_related = ("import_run",)
     fields = ("import_run", "file_name", "line_number", "reasons", "raw")
     readonly_fields = ("reasons",)
+
+
+# --------------------------------------------------------------------------------------------
+# Contact history, surveys, programs, the consent ledger, code mappings
+# --------------------------------------------------------------------------------------------
+
+
+def _search_by_voter_id(queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    """Exact voter id (as typed or upper-cased): served by uniq_voter_id, then the voter index."""
+    term = search_term.strip()
+    if not term:
+        return queryset, False
+    return queryset.filter(voter__voter_id__in={term, term.upper()}), False
+
+
+class HistoryAdmin(CampaignScopedAdmin):
+    """Append-only history (contacts, answers, assignments): listed and shown, never changed.
+
+    Ordered by id, newest recorded first, which the primary key serves on any table size; sorting
+    a campaign's millions of rows by another column on every page view would not be usable.
+    """
+
+    editable = False
+    ordering = ("-id",)
+    sortable_by = ()
+    raw_id_fields = ("voter",)
+    search_fields = ("voter__voter_id",)
+    search_help_text = "Exact voter id."
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search_by_voter_id(queryset, search_term)
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(HistoryAdmin):
+    list_display = (
+        "occurred_at", "voter", "channel", "result", "program", "arm", "variant", "by", "source",
+    )  # fmt: skip
+    list_select_related = ("voter", "program", "arm", "user")
+    list_filter = (
+        "channel", "result", "source", ("program", ScopedRelatedFieldListFilter),
+    )  # fmt: skip
+    object_select_related = ("campaign", "voter", "program", "arm", "user", "import_run")
+    fields = (
+        "campaign", "voter", ("channel", "occurred_at"), ("result", "result_raw"),
+        ("program", "arm", "variant"), ("canvasser", "user"), "source", "note", "import_run",
+        "created_at",
+    )  # fmt: skip
+
+    @admin.display(description="canvasser or user")
+    def by(self, obj: ContactAttempt) -> str:
+        return obj.canvasser or _username(obj.user)
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(HistoryAdmin):
+    list_display = ("answered_at", "voter", "question", "answer", "source", "contact_attempt")
+    list_select_related = ("voter", "question", "option", "contact_attempt")
+    list_filter = (("question", ScopedRelatedFieldListFilter), "source")
+    raw_id_fields = ("voter", "contact_attempt")
+    object_select_related = (
+        "campaign", "voter", "question", "option", "contact_attempt", "import_run",
+    )  # fmt: skip
+    fields = (
+        "campaign", "voter", "question", "option", "answered_at", "source", "contact_attempt",
+        "import_run", "created_at",
+    )  # fmt: skip
+
+    @admin.display(description="answer")
+    def answer(self, obj: SurveyResponse) -> str:
+        return str(obj.option)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(HistoryAdmin):
+    list_display = ("voter", "program", "arm", "is_control", "assigned_at", "import_run")
+    list_select_related = ("voter", "program", "arm", "import_run")
+    # No arm filter: arms carry no campaign of their own; pick the program, then read the arm.
+    list_filter = (("program", ScopedRelatedFieldListFilter), "arm__is_control")
+    object_select_related = ("campaign", "voter", "program", "arm", "import_run")
+    fields = ("campaign", "voter", "program", "arm", "assigned_at", "import_run", "created_at")
+
+    @admin.display(description="control", boolean=True)
+    def is_control(self, obj: Assignment) -> bool:
+        return obj.arm.is_control
+
+
+class ScopedInline(admin.TabularInline):
+    """An inline whose permissions are its parent page's: campaign roles, not Django model
+    permissions (which campaign members are never given)."""
+
+    extra = 0
+
+    def _parent(self) -> CampaignScopedAdmin:
+        return self.admin_site._registry[self.parent_model]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._parent().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        if obj is None:
+            return self._parent().has_add_permission(request)
+        return self._parent().has_change_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is None:
+            return self._parent().has_add_permission(request)
+        return self._parent().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+# -- surveys ---------------------------------------------------------------------------------
+
+
+class SurveyOptionInline(ScopedInline):
+    model = SurveyOption
+    fields = ("position", "code", "label")
+    ordering = ("position", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The support scale's codes are what files, the API and the support model speak.
+        return ("code",) if obj is not None and obj.is_builtin else ()
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not (obj is not None and obj.is_builtin) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(SurveyQuestion)
+class SurveyQuestionAdmin(CampaignScopedAdmin):
+    list_display = ("slug", "text", "kind", "option_count", "response_count")
+    list_filter = ("kind", ("campaign", ScopedRelatedFieldListFilter))
+    search_fields = ("slug",)
+    object_select_related = ("campaign",)
+    fields = ("campaign", "slug", "text", "kind", "created_at")
+    readonly_fields = ("created_at",)
+    inlines = (SurveyOptionInline,)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                option_total=count_of(SurveyOption, "question"),
+                response_total=count_of(SurveyResponse, "question"),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # A question stays in its campaign; the built-in one keeps its slug and kind, which the
+        # importers and the support model look it up by.
+        fixed = ("campaign", "slug", "kind") if obj.is_builtin else ("campaign",)
+        return (*fixed, *self.readonly_fields)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # The bulk "delete selected" action must not take the built-in question along.
+        if any(q.is_builtin for q in objs):
+            deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+            return deleted, counts, perms, [*protected, "the built-in support question"]
+        return super().get_deleted_objects(objs, request)
+
+    @admin.display(description="options")
+    def option_count(self, obj: SurveyQuestion) -> int:
+        return obj.option_total
+
+    @admin.display(description="answers")
+    def response_count(self, obj: SurveyQuestion) -> str:
+        return f"{obj.response_total:,}"
+
+
+# -- programs --------------------------------------------------------------------------------
+
+
+class ProgramArmForm(forms.ModelForm):
+    class Meta:
+        model = ProgramArm
+        fields = ("name", "is_control")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # An arm's name is what assignments and contacts were recorded under.
+            for field in self.fields.values():
+                field.disabled = True
+
+
+class ProgramArmInline(ScopedInline):
+    model = ProgramArm
+    form = ProgramArmForm
+    fields = ("name", "is_control", "assigned")
+    readonly_fields = ("assigned",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(assigned_total=count_of(Assignment, "arm"))
+
+    @admin.display(description="voters assigned")
+    def assigned(self, obj: ProgramArm) -> str:
+        return f"{getattr(obj, 'assigned_total', 0):,}"
+
+
+@admin.register(Program)
+class ProgramAdmin(CampaignScopedAdmin):
+    list_display = ("name", "arm_count", "assignment_count", "created_at")
+    list_filter = (("campaign", ScopedRelatedFieldListFilter),)
+    search_fields = ("name",)
+    object_select_related = ("campaign",)
+    fields = ("campaign", "name", "description", "created_at")
+    readonly_fields = ("created_at",)
+    inlines = (ProgramArmInline,)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                arm_total=count_of(ProgramArm, "program"),
+                assignment_total=count_of(Assignment, "program"),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # `import_assignments --program NAME` finds the program by its name.
+        return self.readonly_fields if obj is None else ("campaign", "name", *self.readonly_fields)
+
+    @admin.display(description="arms")
+    def arm_count(self, obj: Program) -> int:
+        return obj.arm_total
+
+    @admin.display(description="voters assigned")
+    def assignment_count(self, obj: Program) -> str:
+        return f"{obj.assignment_total:,}"
+
+
+# -- the consent ledger ----------------------------------------------------------------------
+
+
+class StaffConsentForm(forms.ModelForm):
+    """The consent ledger's add page: a staff opt-out or opt-in, recorded by `voters.consent`.
+
+    For door and mail pick the voter; for phone, text and email give the address or leave it empty
+    to use the voter's.
+    """
+
+    address = forms.CharField(
+        required=False,
+        max_length=320,
+        help_text="Phone or email; empty: the voter's own. Not used for door and mail.",
+    )
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to opt in."
+    )
+    user = None  # set per request by ConsentEventAdmin.get_form
+
+    class Meta:
+        model = ConsentEvent
+        fields = ("campaign", "voter", "channel", "address", "kind", "reason")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        campaign, voter, channel = data.get("campaign"), data.get("voter"), data.get("channel")
+        if not campaign or not channel or not data.get("kind"):
+            return data
+        if voter is not None and voter.campaign_id != campaign.pk:
+            raise forms.ValidationError("That voter belongs to another campaign.")
+        address = data.get("address", "").strip()
+        if not address and voter is not None and channel not in consent.VOTER_CHANNELS:
+            address = consent.voter_address(voter, channel) or ""
+        try:
+            consent.check_consent_change(
+                kind=data["kind"], channel=channel, address=address, source=ConsentSource.STAFF,
+                user=self.user, reason=data.get("reason", ""), voter=voter,
+            )  # fmt: skip
+        except consent.ConsentError as error:
+            raise forms.ValidationError(error.messages) from None
+        data["address"] = address
+        return data
+
+    def _post_clean(self) -> None:
+        # The row is built by the service, not from this form; the model's own field checks
+        # (an address for door and mail) do not apply to what staff type here.
+        pass
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(CampaignScopedAdmin):
+    """The ledger, read-only; the add page records a staff change through `voters.consent`."""
+
+    editable = False
+    # Newest recorded first, through the primary key: sorting by occurred_at joined every event
+    # of the campaign to its voter before the LIMIT (a second per page on a 1M-voter campaign).
+    ordering = ("-id",)
+    list_display = ("occurred_at", "channel", "kind", "source", "voter", "by", "reason")
+    list_select_related = ("voter", "user")
+    list_filter = ("channel", "kind", "source", ("campaign", ScopedRelatedFieldListFilter))
+    raw_id_fields = ("voter",)
+    sortable_by = ()
+    search_fields = ("voter__voter_id",)
+    search_help_text = "Exact voter id."
+    object_select_related = ("campaign", "voter", "user")
+    readonly_fields = ("recorded_at",)
+    view_fields = (
+        "campaign", ("channel", "address"), ("kind", "source"), "reason", "voter",
+        ("user", "actor"), ("occurred_at", "recorded_at"), "dedupe_key",
+    )  # fmt: skip
+    add_fields = ("campaign", "voter", "channel", "address", "kind", "reason")
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search_by_voter_id(queryset, search_term)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, EDIT_ROLES)
+
+    def get_fields(self, request, obj=None):
+        return self.view_fields if obj is not None else self.add_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = StaffConsentForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # modelform_factory made this class for this request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        record = (
+            consent.record_opt_in if data["kind"] == ConsentKind.OPT_IN else consent.record_opt_out
+        )
+        event = record(
+            campaign=data["campaign"], channel=data["channel"], address=data["address"],
+            source=ConsentSource.STAFF, voter=data.get("voter"), user=request.user,
+            reason=data.get("reason", ""), client_ip=client_ip(request),
+        )  # fmt: skip
+        # The service stored the event; the admin's log entry and redirect refer to it via obj.
+        obj.__dict__.update({k: v for k, v in event.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    @admin.display(description="by")
+    def by(self, obj: ConsentEvent) -> str:
+        return _username(obj.user) or obj.actor
+
+
+# -- code mappings ---------------------------------------------------------------------------
+
+
+class CodeMappingForm(forms.ModelForm):
+    class Meta:
+        model = CodeMapping
+        fields = ("campaign", "layout", "kind", "source_name", "code")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind, code = data.get("kind"), (data.get("code") or "").strip()
+        campaign = data.get("campaign") or getattr(self.instance, "campaign", None)
+        if not kind or not code:
+            return data
+        if kind == CodeMappingKind.RESULT and code not in ContactResult.values:
+            self.add_error("code", f"Not a result code; one of: {', '.join(ContactResult.values)}.")
+        elif kind == CodeMappingKind.CONTACT_TYPE and code not in Channel.values:
+            self.add_error("code", f"Not a channel; one of: {', '.join(Channel.values)}.")
+        elif kind == CodeMappingKind.SURVEY_QUESTION and not (
+            campaign is not None
+            and SurveyQuestion.objects.filter(campaign=campaign, slug=code).exists()
+        ):
+            self.add_error("code", "No survey question of this campaign has that slug.")
+        if campaign is not None and self._duplicate(campaign, data):
+            self.add_error("source_name", "This campaign already maps that name.")
+        data["code"] = code
+        return data
+
+    def _duplicate(self, campaign, data: dict) -> bool:
+        # Names match case-insensitively on import, so "Not Home" and "not home" would collide.
+        return (
+            CodeMapping.objects.filter(
+                campaign=campaign,
+                layout=data.get("layout"),
+                kind=data.get("kind"),
+                source_name__iexact=(data.get("source_name") or "").strip(),
+            )
+            .exclude(pk=self.instance.pk)
+            .exists()
+        )
+
+
+@admin.register(CodeMapping)
+class CodeMappingAdmin(CampaignScopedAdmin):
+    form = CodeMappingForm
+    list_display = ("source_name", "kind", "code", "layout")
+    list_filter = ("kind", "layout", ("campaign", ScopedRelatedFieldListFilter))
+    search_fields = ("source_name",)
+    object_select_related = ("campaign",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("campaign",) if obj is not None else ()

@@ -342,6 +342,24 @@ class ImportRun(models.Model):
         return None
 
     def summary(self) -> str:
+        counts = self.counts or {}
+        if self.kind == ImportKind.CONTACTS:
+            return (
+                f"{self.rows_read:,} rows read: {counts.get('contacts_created', 0):,} contacts and "
+                f"{counts.get('responses_created', 0):,} survey responses added, "
+                f"{self.duplicates:,} already on record, {self.orphaned:,} for unknown voters, "
+                f"{self.rejected:,} rejected; {counts.get('opt_outs_created', 0):,} opt-outs, "
+                f"{counts.get('programs_created', 0):,} new programs, "
+                f"{counts.get('arms_created', 0):,} new arms"
+            )
+        if self.kind == ImportKind.ASSIGNMENTS:
+            new_program = " (a new program)" if counts.get("program_created") else ""
+            return (
+                f"{self.rows_read:,} rows read: {self.created:,} assignments added to "
+                f"{counts.get('program', '?')}{new_program}, {self.duplicates:,} already on "
+                f"record, {self.orphaned:,} for unknown voters, {self.rejected:,} rejected; "
+                f"{counts.get('arms_created', 0):,} new arms"
+            )
         if self.kind == ImportKind.HISTORY:
             return (
                 f"{self.rows_read:,} rows read: {self.created:,} vote records added, "

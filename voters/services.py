@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from voters import layouts
+from voters.contact_importers import run_assignment_import, run_contact_import
 from voters.importers import (
     BATCH_ROWS,
     ImportFailed,
@@ -34,6 +35,8 @@ PROGRESS_TTL_SECONDS = 24 * 3600
 IMPORT_RUNNERS = {
     ImportKind.VOTERS: run_voter_import,
     ImportKind.HISTORY: run_history_import,
+    ImportKind.CONTACTS: run_contact_import,
+    ImportKind.ASSIGNMENTS: run_assignment_import,
 }
 
 
@@ -83,24 +86,45 @@ def queue_uploaded_import(
     mode: str,
     full: bool,
     user: AbstractBaseUser | None,
+    program: str = "",
 ) -> ImportRun:
-    """Store an admin upload and run its import on the `imports` queue once this commits."""
+    """Store an admin upload and run its import on the `imports` queue once this commits.
+
+    `program` names the program of an assignments upload (kept in the run's counts, where the
+    queued run finds it, as `import_program_assignments` keeps it).
+    """
     from voters.tasks import run_import_task
 
-    _check_choice(layout, layouts.LAYOUTS, "layout")
+    _check_choice(kind, ImportKind.values, "kind")
+    _check_choice(layout, UPLOAD_LAYOUTS[kind], "layout")
+    counts = {}
+    if kind == ImportKind.ASSIGNMENTS:
+        if not program.strip():
+            raise ImportFailed("an assignments upload needs the program's name")
+        counts = {"program": program.strip()}
     run = ImportRun(
         campaign=campaign,
         kind=kind,
         layout=layout,
         mode=mode,
-        is_full=full,
+        is_full=full and kind == ImportKind.VOTERS,
         file_names=[upload.name],
+        counts=counts,
         created_by=user,
     )
     run.upload.save(upload.name, upload, save=False)
     run.save()
     transaction.on_commit(lambda: run_import_task.delay(run.pk))
     return run
+
+
+# Which layouts each kind of upload reads.
+UPLOAD_LAYOUTS = {
+    ImportKind.VOTERS: layouts.LAYOUTS,
+    ImportKind.HISTORY: layouts.LAYOUTS,
+    ImportKind.CONTACTS: layouts.CONTACT_LAYOUTS,
+    ImportKind.ASSIGNMENTS: ("generic",),
+}
 
 
 def run_queued_import(*, import_run_id: int) -> ImportRun:
@@ -248,3 +272,76 @@ def _cache_progress(import_run_id: int) -> ProgressCallback:
         )
 
     return publish
+
+
+# --------------------------------------------------------------------------------------------
+# Contact history and program assignments
+# --------------------------------------------------------------------------------------------
+
+
+def import_contact_history(
+    *,
+    campaign: Campaign,
+    paths: Sequence[str | Path],
+    layout: str = "generic",
+    mode: str = ImportMode.STRICT,
+    user: AbstractBaseUser | None = None,
+    display_names: Sequence[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportRun:
+    """Import contact history and survey responses (`generic`, or VAN report exports: `van`).
+
+    Rows for voters not in the campaign are counted, not fatal; the same file twice adds nothing.
+    Raises ImportFailed (nothing committed) on a strict import with bad rows.
+    """
+    run = _start_contact_run(
+        campaign, ImportKind.CONTACTS, layout, mode, paths, display_names, user, {}
+    )
+    return _execute(run, _sources(paths, display_names), on_progress, batch_rows)
+
+
+def import_program_assignments(
+    *,
+    campaign: Campaign,
+    program: str,
+    paths: Sequence[str | Path],
+    mode: str = ImportMode.STRICT,
+    user: AbstractBaseUser | None = None,
+    display_names: Sequence[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportRun:
+    """Import the arms (a variant name or `control`) of a past randomized program.
+
+    The program and its arms are created when new. A voter already assigned to another arm of the
+    program is a rejected row, never re-drawn.
+    """
+    name = program.strip()
+    if not name:
+        raise ImportFailed("a program name is required")
+    run = _start_contact_run(
+        campaign, ImportKind.ASSIGNMENTS, "generic", mode, paths, display_names, user,
+        {"program": name},
+    )  # fmt: skip
+    return _execute(run, _sources(paths, display_names), on_progress, batch_rows)
+
+
+def _start_contact_run(
+    campaign, kind, layout, mode, paths, display_names, user, counts
+) -> ImportRun:
+    # The voter layouts (nc, fl, oh) mean nothing here; `van` means nothing to voter files.
+    _check_choice(layout, layouts.CONTACT_LAYOUTS, "layout")
+    _check_choice(mode, ImportMode.values, "mode")
+    names = list(display_names) if display_names else [Path(p).name for p in paths]
+    return ImportRun.objects.create(
+        campaign=campaign,
+        kind=kind,
+        layout=layout,
+        mode=mode,
+        file_names=names,
+        counts=counts,
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+        created_by=user if user is not None and user.is_authenticated else None,
+    )

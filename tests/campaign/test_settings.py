@@ -76,3 +76,48 @@ def test_check_deploy_passes_with_production_variables(tmp_path):
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
+
+
+PRINT_SECURITY = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'2fa': s.REQUIRE_2FA, 'axes_limit': s.AXES_FAILURE_LIMIT, "
+    "'axes_hours': s.AXES_COOLOFF_TIME, 'axes': s.AUTHENTICATION_BACKENDS[0]}))"
+)
+PRODUCTION = {
+    "SECRET_KEY": "x" * 60 + "-production-secret-with-enough-entropy-%$#",
+    "ALLOWED_HOSTS": "app.example.org",
+    "DATABASE_URL": "postgres://u@db:5432/x",
+    "REDIS_URL": "redis://cache:6379/1",
+}
+
+
+def test_two_factor_is_on_in_production_and_off_embedded(tmp_path):
+    production = run_python(["-c", PRINT_SECURITY], PRODUCTION, tmp_path)
+    embedded = run_python(["-c", PRINT_SECURITY], {}, tmp_path)
+
+    assert production.returncode == 0, production.stderr
+    assert json.loads(production.stdout.splitlines()[-1]) == {
+        "2fa": True,
+        "axes_limit": 5,
+        "axes_hours": 1,
+        "axes": "axes.backends.AxesStandaloneBackend",
+    }
+    assert json.loads(embedded.stdout.splitlines()[-1])["2fa"] is False
+
+
+def test_two_factor_and_lockout_are_configurable(tmp_path):
+    env = {**PRODUCTION, "REQUIRE_2FA": "0", "AXES_FAILURE_LIMIT": "10", "AXES_COOLOFF_HOURS": "3"}
+
+    done = run_python(["-c", PRINT_SECURITY], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout.splitlines()[-1])
+    assert (printed["2fa"], printed["axes_limit"], printed["axes_hours"]) == (False, 10, 3)
+
+
+def test_check_deploy_passes_with_two_factor_forced_on_in_debug_off(tmp_path):
+    env = {**PRODUCTION, "REQUIRE_2FA": "1"}
+
+    done = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr

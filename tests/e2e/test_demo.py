@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
+import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.db.models import Exists, OuterRef
 
 from campaign.models import Campaign, Election, Membership
-from voters.models import ImportRun, Voter, VoteRecord
+from voters import synthetic
+from voters.models import (
+    Assignment,
+    ConsentEvent,
+    ConsentKind,
+    ContactAttempt,
+    ImportRun,
+    SurveyResponse,
+    Voter,
+    VoteRecord,
+)
+
+VOTERS, SEED = 1_500, 7
+
+
+@pytest.fixture
+def county(tmp_path) -> synthetic.CountyFiles:
+    """What the demo generates (the same seed gives the same files), to compare against."""
+    return synthetic.generate_county(tmp_path / "expected", voters=VOTERS, seed=SEED)
 
 
 def test_demo_imports_a_generated_county_in_both_layouts(db, tmp_path, capsys):
-    call_command("demo", voters=1_500, seed=7, out=tmp_path / "county")
+    call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
 
     out = capsys.readouterr().out
     generic, nc = Campaign.objects.get(slug="demo"), Campaign.objects.get(slug="demo-nc")
@@ -49,10 +70,13 @@ def test_demo_imports_a_generated_county_in_both_layouts(db, tmp_path, capsys):
     assert [(r.kind, r.layout, r.status, r.rejected) for r in runs] == [
         ("voters", "generic", "succeeded", 0),
         ("history", "generic", "succeeded", 0),
+        ("assignments", "generic", "succeeded", 0),
+        ("contacts", "generic", "succeeded", 0),
+        ("contacts", "van", "succeeded", 0),
         ("voters", "nc", "succeeded", 0),
         ("history", "nc", "succeeded", 0),
     ]
-    assert runs[1].orphaned == runs[3].orphaned > 0
+    assert runs[1].orphaned == runs[6].orphaned > 0
 
     password = re.search(r"user demo  password (\S+)", out).group(1)
     user = authenticate(username="demo", password=password)
@@ -62,3 +86,53 @@ def test_demo_imports_a_generated_county_in_both_layouts(db, tmp_path, capsys):
         ("demo", "admin"),
         ("demo-nc", "admin"),
     }
+
+
+def test_demo_imports_the_contact_history_the_generator_wrote(db, tmp_path, capsys, county):
+    call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
+
+    out = capsys.readouterr().out
+    generic, nc = Campaign.objects.get(slug="demo"), Campaign.objects.get(slug="demo-nc")
+    totals = county.contacts
+    runs = {(r.kind, r.layout): r for r in ImportRun.objects.filter(campaign=generic)}
+    # Every row lands but those of people no longer in the voter file, which are counted.
+    assert runs["contacts", "generic"].orphaned == totals.orphan_rows > 0
+    assert runs["contacts", "van"].orphaned == totals.van_orphan_rows > 0
+    assert runs["assignments", "generic"].orphaned == 0
+    attempts = ContactAttempt.objects.filter(campaign=generic)
+    assert attempts.count() == totals.rows + totals.van_rows
+    by_result = Counter(f"{c}:{r}" for c, r in attempts.values_list("channel", "result"))
+    assert by_result == Counter(totals.by_result)
+    assert attempts.filter(import_run=runs["contacts", "van"]).count() == totals.van_rows
+
+    responses = SurveyResponse.objects.filter(campaign=generic)
+    assert responses.count() == totals.answers + totals.van_answers
+    assert set(responses.values_list("question__slug", flat=True).distinct()) == {"support"}
+    # VAN's Survey Response rows find the conversation they came from (same voter, day, channel).
+    assert not responses.filter(contact_attempt__isnull=True).exists()
+    assert responses.filter(import_run=runs["contacts", "van"]).count() == totals.van_answers
+
+    opt_outs = ConsentEvent.objects.filter(campaign=generic, kind=ConsentKind.OPT_OUT)
+    assert dict(Counter(opt_outs.values_list("channel", flat=True))) == {
+        channel: totals.opt_outs(channel) for channel in ("door", "sms", "email")
+    }
+    assert min(totals.opt_outs(channel) for channel in ("door", "sms", "email")) > 0
+
+    assignments = Assignment.objects.filter(campaign=generic, program__name=county.program_name)
+    assert assignments.count() == county.assigned_voters
+    assert Counter(assignments.values_list("arm__name", flat=True)) == Counter(county.arm_counts)
+    program = attempts.filter(program__name=county.program_name)
+    assert program.count() == totals.program_rows > 0
+    assert set(program.values_list("channel", flat=True).distinct()) == {"door"}
+    assert not program.filter(arm__is_control=True).exists()
+    # The program's knocks carry the arm each voter was assigned.
+    same_arm = Assignment.objects.filter(
+        program=OuterRef("program"), voter=OuterRef("voter"), arm=OuterRef("arm")
+    )
+    assert not program.exclude(Exists(same_arm)).exists()
+
+    # VAN rows matched voters through the generic file's `vanid` column, kept in `extra`.
+    assert not Voter.objects.filter(campaign=generic, extra__vanid__isnull=True).exists()
+    assert not Voter.objects.filter(campaign=nc, extra__has_key="vanid").exists()
+    assert not ContactAttempt.objects.filter(campaign=nc).exists()
+    assert f"{totals.rows:,} contacts and {totals.answers:,} survey responses added" in out

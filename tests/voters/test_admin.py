@@ -32,8 +32,9 @@ VOTERS = reverse("admin:voters_voter_changelist")
 # and the user's Django permissions (user, group), which the sidebar asks for the auth app's models
 VOTER_CHANGELIST_QUERIES = 9
 # session, user, memberships, the voter with campaign and household, the Django permissions
-# (2), household members, vote history
-VOTER_PAGE_QUERIES = 8
+# (2), household members, vote history, consent per channel, the timeline's contacts, answers and
+# consent changes, program assignments
+VOTER_PAGE_QUERIES = 13
 
 
 def shown(response) -> set[int]:

@@ -29,6 +29,15 @@ Where things live, in the order a file goes through them:
 """
 
 from voters.layouts.codes import ELECTION_TYPES
+from voters.layouts.contacts import (
+    ASSIGNMENT_COLUMNS,
+    CONTACT_COLUMNS,
+    CONTACT_LAYOUTS,
+    ContactCodes,
+    read_assignment_batches,
+    read_contact_batches,
+    read_raw_lines,
+)
 from voters.layouts.history import read_history_batches
 from voters.layouts.reading import file_size
 from voters.layouts.schema import (
@@ -44,17 +53,24 @@ from voters.layouts.specs import FL_HISTORY_FIELDS, FL_VOTER_FIELDS
 from voters.layouts.voters import read_voter_batches
 
 __all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "CONTACT_COLUMNS",
+    "CONTACT_LAYOUTS",
     "ELECTION_TYPES",
     "FL_HISTORY_FIELDS",
     "FL_VOTER_FIELDS",
     "HISTORY_COLUMNS",
     "LAYOUTS",
     "VOTER_COLUMNS",
+    "ContactCodes",
     "FieldError",
     "LayoutError",
     "ParsedBatch",
     "RejectedLine",
     "file_size",
+    "read_assignment_batches",
+    "read_contact_batches",
     "read_history_batches",
+    "read_raw_lines",
     "read_voter_batches",
 ]

@@ -31,7 +31,7 @@ GENERIC_VOTER_COLUMNS: tuple[str, ...] = (
     "ethnicity", "party", "registration_date", "status", "house_number", "street", "unit", "city",
     "state", "zip", "latitude", "longitude", "phone", "email", "county", "precinct",
     "congressional_district", "state_senate_district", "state_house_district", "municipality",
-    "ward",
+    "ward", "vanid",
 )  # fmt: skip
 GENERIC_HISTORY_COLUMNS: tuple[str, ...] = (
     "voter_id",
@@ -42,6 +42,11 @@ GENERIC_HISTORY_COLUMNS: tuple[str, ...] = (
     "voted",
 )
 ASSIGNMENT_COLUMNS: tuple[str, ...] = ("voter_id", "arm", "assigned_at")
+GENERIC_CONTACT_COLUMNS: tuple[str, ...] = (
+    "voter_id", "occurred_at", "channel", "result", "program", "arm", "variant", "question",
+    "answer", "canvasser", "note",
+)  # fmt: skip
+SUPPORT_QUESTION = "support"
 
 PROGRAM_NAME = "gotv_doors_general"
 CONTROL = "control"

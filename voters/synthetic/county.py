@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,6 +12,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from voters.phones import normalize_phones
 from voters.synthetic.calendar import Election, days_since_epoch, election_calendar, program_dates
 from voters.synthetic.codes import (
     ARMS,
@@ -19,6 +21,17 @@ from voters.synthetic.codes import (
     DEFAULT_AS_OF,
     DEFAULT_SEED,
     PROGRAM_NAME,
+)
+from voters.synthetic.contacts import (
+    CHANNELS,
+    DOOR,
+    RESULTS,
+    Contacts,
+    Drive,
+    campaign_drives,
+    canvasser_names,
+    orphan_contacts,
+    simulate_contacts,
 )
 from voters.synthetic.population import (
     Geography,
@@ -29,14 +42,47 @@ from voters.synthetic.population import (
 )
 from voters.synthetic.render import (
     Columns,
+    contacts_frame,
     generic_voter_frame,
     history_frames,
     nc_voter_frame,
     orphan_frames,
     program_frames,
     shared_columns,
+    voter_ids,
 )
+from voters.synthetic.support import draw_support, precinct_leans
 from voters.synthetic.turnout import History, simulate_history
+from voters.synthetic.van import contact_names, van_contact_frame, van_ids, van_response_frame
+
+
+@dataclass
+class ContactTotals:
+    """What the contact files hold. Rows and answers count voters in the file only."""
+
+    rows: int = 0  # contacts.csv
+    orphan_rows: int = 0  # contacts.csv rows whose voter id is not in the voter file
+    answers: int = 0  # support answers in contacts.csv
+    program_rows: int = 0  # door attempts of the past program (all in contacts.csv)
+    van_rows: int = 0  # Contact History report
+    van_orphan_rows: int = 0  # its rows whose VANID is not in the voter file
+    van_answers: int = 0  # Survey Response report (every row is a support answer)
+    by_result: dict[str, int] = field(default_factory=dict)  # "sms:opted_out": rows, both files
+
+    def opt_outs(self, channel: str) -> int:
+        return self.by_result.get(f"{channel}:opted_out", 0)
+
+    def add(self, contacts: Contacts) -> None:
+        van = contacts.van
+        self.rows += int((~van).sum())
+        self.van_rows += int(van.sum())
+        self.answers += int(((contacts.answer > 0) & ~van).sum())
+        self.van_answers += int(((contacts.answer > 0) & van).sum())
+        self.program_rows += int((contacts.arm >= 0).sum())
+        keys, counts = np.unique(contacts.channel * 100 + contacts.result, return_counts=True)
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            name = f"{CHANNELS[key // 100]}:{RESULTS[key % 100]}"
+            self.by_result[name] = self.by_result.get(name, 0) + count
 
 
 @dataclass(frozen=True)
@@ -62,23 +108,37 @@ class CountyFiles:
     as_of: date
     assigned_voters: int = 0
     arm_counts: dict[str, int] = field(default_factory=dict)
+    contacts_csv: Path | None = None
+    van_contacts_xls: Path | None = None
+    van_responses_xls: Path | None = None
+    contacts: ContactTotals = field(default_factory=ContactTotals)
 
 
 class _Appender:
-    """Streams frames into one file: header once, then rows, chunk after chunk."""
+    """Streams frames into one file: header once, then rows, chunk after chunk.
 
-    def __init__(self, path: Path, *, separator: str, quote_style: str) -> None:
+    With `utf16`, the file is VAN's: UTF-16 little-endian with a byte-order mark, CRLF lines.
+    """
+
+    def __init__(self, path: Path, *, separator: str, quote_style: str, utf16: bool = False):
         self.path = path
         self.handle: BinaryIO = path.open("wb")
         self.options = {"separator": separator, "quote_style": quote_style}
+        self.utf16 = utf16
+        self.header_written = False
         self.rows = 0
+        if utf16:
+            self.handle.write(codecs.BOM_UTF16_LE)
 
     def write(self, frame: pl.DataFrame) -> None:
-        frame.write_csv(
-            # tell(): a first chunk with no rows has still written the header.
-            self.handle, include_header=self.rows == 0 and not self.handle.tell(),
-            float_precision=6, **self.options,
-        )  # fmt: skip
+        # A first chunk with no rows still writes the header.
+        header = not self.header_written
+        if self.utf16:
+            text = frame.write_csv(include_header=header, line_terminator="\r\n", **self.options)
+            self.handle.write(text.encode("utf-16-le"))
+        else:
+            frame.write_csv(self.handle, include_header=header, float_precision=6, **self.options)
+        self.header_written = True
         self.rows += len(frame)
 
     def close(self) -> None:
@@ -127,15 +187,20 @@ def write_nc_voter_file(
     return out.rows
 
 
-# key: (file name, separator, quote style). The NC files are tab-separated and never quoted.
+# key: (file name, separator, quote style). The NC files are tab-separated and never quoted;
+# the VAN reports (_UTF16_FILES) are tab-separated UTF-16.
 _STREAMED_FILES = {
     "voters": ("voters.csv", ",", "necessary"),
     "history": ("history.csv", ",", "necessary"),
     "nc_voters": ("ncvoter.txt", "\t", "never"),
     "nc_history": ("ncvhis.txt", "\t", "never"),
-    "assignments": ("program_assignments.csv", ",", "necessary"),
+    "assignments": (f"assignments_{PROGRAM_NAME}.csv", ",", "necessary"),
     "truth": ("ground_truth.csv", ",", "necessary"),
+    "contacts": ("contacts.csv", ",", "necessary"),
+    "van_contacts": ("van_contact_history.xls", "\t", "never"),
+    "van_responses": ("van_survey_responses.xls", "\t", "never"),
 }
+_UTF16_FILES = frozenset({"van_contacts", "van_responses"})
 
 
 @dataclass(frozen=True)
@@ -147,29 +212,36 @@ class _Streamed:
     history_rows: int
     orphan_history_rows: int
     arm_counts: dict[str, int]
+    contacts: ContactTotals
+
+
+@dataclass(frozen=True)
+class _County:
+    """What every chunk of one county shares."""
+
+    seed: int
+    as_of: date
+    elections: tuple[Election, ...]
+    assigned_on: date
+    drives: tuple[Drive, ...]
+    leans: np.ndarray  # support lean per precinct
+    canvassers: pl.Series
 
 
 def _open_streamed_files(out: Path) -> dict[str, _Appender]:
     return {
-        key: _Appender(out / name, separator=sep, quote_style=quote)
+        key: _Appender(out / name, separator=sep, quote_style=quote, utf16=key in _UTF16_FILES)
         for key, (name, sep, quote) in _STREAMED_FILES.items()
     }
 
 
 def _write_chunk(
-    files: dict[str, _Appender],
-    chunk: int,
-    geo: Geography,
-    pop: Population,
-    *,
-    seed: int,
-    as_of: date,
-    elections: tuple[Election, ...],
-    assigned_on: date,
-) -> History:
-    """Write one chunk of voters to every streamed file; returns its simulated history."""
+    files: dict[str, _Appender], chunk: int, geo: Geography, pop: Population, county: _County
+) -> tuple[History, Contacts]:
+    """Write one chunk of voters to every streamed file; returns its history and contacts."""
+    seed, as_of = county.seed, county.as_of
     hist = simulate_history(
-        _chunk_rng(seed, chunk, 1), pop, elections, as_of_days=days_since_epoch(as_of)
+        _chunk_rng(seed, chunk, 1), pop, county.elections, as_of_days=days_since_epoch(as_of)
     )
     # Both layouts render the same shared columns (ids, addresses, phones), so they show the same
     # people; the NC layout's own mess continues the same random stream.
@@ -177,11 +249,39 @@ def _write_chunk(
     cols = shared_columns(rng, geo, pop, seed)
     files["voters"].write(generic_voter_frame(pop, cols))
     files["nc_voters"].write(nc_voter_frame(rng, pop, cols, as_of))
-    _write_history(files, elections, pop, cols, hist)
-    assignments, truth = program_frames(cols, pop, hist, assigned_on)
+    _write_history(files, county.elections, pop, cols, hist)
+    # Streams 4 and 5 are new with the contact history, so the files above are unchanged by it.
+    support = draw_support(_chunk_rng(seed, chunk, 4), pop, county.leans)
+    contacts = simulate_contacts(
+        _chunk_rng(seed, chunk, 5), pop, drives=county.drives, support=support, arm=hist.arm,
+        has_phone=normalize_phones(cols.phone).is_not_null().to_numpy(),
+        has_email=cols.email.is_not_null().to_numpy(), as_of_days=days_since_epoch(as_of),
+    )  # fmt: skip
+    _write_contacts(files, _chunk_rng(seed, chunk, 6), pop, cols, contacts, county.canvassers)
+    assignments, truth = program_frames(cols, pop, hist, support, county.assigned_on)
     files["assignments"].write(assignments)
     files["truth"].write(truth)
-    return hist
+    return hist, contacts
+
+
+def _write_contacts(
+    files: dict[str, _Appender],
+    rng: np.random.Generator,
+    pop: Population,
+    cols: Columns,
+    contacts: Contacts,
+    canvassers: pl.Series,
+) -> None:
+    generic = contacts.take(np.flatnonzero(~contacts.van))
+    files["contacts"].write(contacts_frame(generic, cols.ids.gather(generic.voter), canvassers))
+    van = contacts.take(np.flatnonzero(contacts.van))
+    vanids, names = cols.vanid.to_numpy()[van.voter], contact_names(pop, van.voter)
+    files["van_contacts"].write(
+        van_contact_frame(rng, van, vanids=vanids, names=names, canvassers=canvassers)
+    )
+    files["van_responses"].write(
+        van_response_frame(van, vanids=vanids, names=names, canvassers=canvassers)
+    )
 
 
 def _write_history(
@@ -221,29 +321,51 @@ def _write_orphans(
     files["nc_history"].write(nc)
 
 
-def _write_streamed_files(
-    out: Path,
-    *,
-    voters: int,
-    seed: int,
-    as_of: date,
-    chunk_rows: int,
-    elections: tuple[Election, ...],
-    assigned_on: date,
-) -> _Streamed:
+def _write_contact_orphans(
+    files: dict[str, _Appender], *, voters: int, county: _County
+) -> tuple[int, int]:
+    """Door knocks of people no longer in the file, in both layouts; returns (generic, VAN)."""
+    rng = _chunk_rng(county.seed, 1_000_000, 7)  # a stream nothing else uses
+    written = [0, 0]
+    for van in (False, True):
+        drive = next((d for d in county.drives if d.van == van and d.channel == DOOR), None)
+        if drive is None:
+            continue
+        k = max(3, voters // 2_000)
+        # Distinct people, one knock each, so no two orphan rows are the same attempt.
+        index = voters + rng.choice(4 * k, k, replace=False)
+        contacts = orphan_contacts(rng, drive, k)
+        if van:
+            people = county.canvassers.gather(rng.integers(0, len(county.canvassers), k))
+            names = people.str.replace(r"^(\S+) (.+)$", "$2, $1")  # VAN's "Last, First"
+            frame = van_contact_frame(
+                rng, contacts, vanids=van_ids(index, county.seed), names=names,
+                canvassers=county.canvassers,
+            )  # fmt: skip
+            files["van_contacts"].write(frame)
+        else:
+            frame = contacts_frame(contacts, voter_ids(index, county.seed), county.canvassers)
+            files["contacts"].write(frame)
+        written[van] = k
+    return written[0], written[1]
+
+
+def _write_streamed_files(out: Path, *, voters: int, chunk_rows: int, county: _County) -> _Streamed:
     files = _open_streamed_files(out)
     households, arm_counts = 0, dict.fromkeys(ARMS, 0)
+    totals = ContactTotals()
     try:
-        for chunk, geo, pop in _population_chunks(voters, seed, as_of, chunk_rows):
-            hist = _write_chunk(
-                files, chunk, geo, pop,
-                seed=seed, as_of=as_of, elections=elections, assigned_on=assigned_on,
-            )  # fmt: skip
+        for chunk, geo, pop in _population_chunks(voters, county.seed, county.as_of, chunk_rows):
+            hist, contacts = _write_chunk(files, chunk, geo, pop, county)
             households += pop.households
             _count_arms(arm_counts, hist.arm)
+            totals.add(contacts)
         # Counted before the orphans are appended: history_rows is the votes of voters in the file.
         history_rows = files["history"].rows
-        _write_orphans(files, voters=voters, seed=seed, elections=elections)
+        _write_orphans(files, voters=voters, seed=county.seed, elections=county.elections)
+        totals.orphan_rows, totals.van_orphan_rows = _write_contact_orphans(
+            files, voters=voters, county=county
+        )
     finally:
         for appender in files.values():
             appender.close()
@@ -253,6 +375,7 @@ def _write_streamed_files(
         history_rows=history_rows,
         orphan_history_rows=files["history"].rows - history_rows,
         arm_counts=arm_counts,
+        contacts=totals,
     )
 
 
@@ -283,10 +406,13 @@ def generate_county(
     out.mkdir(parents=True, exist_ok=True)
     elections, target = election_calendar(as_of)
     program_index, assigned_on = program_dates(elections)
-    streamed = _write_streamed_files(
-        out, voters=voters, seed=seed, as_of=as_of, chunk_rows=chunk_rows,
-        elections=elections, assigned_on=assigned_on,
+    county = _County(
+        seed=seed, as_of=as_of, elections=elections, assigned_on=assigned_on,
+        drives=campaign_drives(elections),
+        leans=precinct_leans(seed, build_geography(voters, seed).n_precincts),
+        canvassers=canvasser_names(seed),
     )  # fmt: skip
+    streamed = _write_streamed_files(out, voters=voters, chunk_rows=chunk_rows, county=county)
     program = elections[program_index]
     program_json = _write_program_json(out / "program.json", assigned_on, program)
     paths = streamed.paths
@@ -301,4 +427,6 @@ def generate_county(
         program_name=PROGRAM_NAME, program_arms=ARMS, program_assigned_on=assigned_on,
         program_election=program, as_of=as_of,
         assigned_voters=sum(streamed.arm_counts.values()), arm_counts=streamed.arm_counts,
+        contacts_csv=paths["contacts"], van_contacts_xls=paths["van_contacts"],
+        van_responses_xls=paths["van_responses"], contacts=streamed.contacts,
     )  # fmt: skip

@@ -21,6 +21,7 @@ from voters.synthetic.codes import (
     ETHNIC_NC,
     GENDER_GENERIC,
     GENDER_NC,
+    GENERIC_CONTACT_COLUMNS,
     METHOD_GENERIC,
     METHOD_NC_NEW,
     METHOD_NC_OLD,
@@ -30,6 +31,7 @@ from voters.synthetic.codes import (
     PARTY_GENERIC,
     PARTY_NC,
     PARTY_NC_DESC,
+    PROGRAM_NAME,
     RACE_GENERIC,
     RACE_NC,
     REASON_NC,
@@ -37,11 +39,15 @@ from voters.synthetic.codes import (
     STATUS_GENERIC,
     STATUS_NC,
     STATUS_NC_DESC,
+    SUPPORT_QUESTION,
     VARIANTS,
     ZIP_AREAS,
 )
+from voters.synthetic.contacts import CHANNELS, RESULTS, Contacts
 from voters.synthetic.population import Geography, Population
+from voters.synthetic.support import Support
 from voters.synthetic.turnout import History
+from voters.synthetic.van import van_ids
 
 _LETTER_PAIRS = pl.Series(
     [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
@@ -127,6 +133,7 @@ class Columns:
     phone: pl.Series
     phone_nc: pl.Series
     email: pl.Series
+    vanid: pl.Series  # the generic file only: VAN exports name voters by it
 
 
 def shared_columns(rng: np.random.Generator, geo: Geography, pop: Population, seed: int) -> Columns:
@@ -148,6 +155,7 @@ def shared_columns(rng: np.random.Generator, geo: Geography, pop: Population, se
         phone=phone,
         phone_nc=phone_nc,
         email=_emails(rng, pop.first, pop.last),
+        vanid=pl.Series(van_ids(pop.index, seed)),
     )
 
 
@@ -185,6 +193,7 @@ def generic_voter_frame(pop: Population, cols: Columns) -> pl.DataFrame:
             "state_house_district": cols.house,
             "municipality": _maybe(places.in_town, pl.Series([MUNICIPALITY[1].title()] * len(pop))),
             "ward": _maybe(places.in_town, pl.Series(places.ward).cast(pl.Utf8)),
+            "vanid": cols.vanid,
         }
     )
 
@@ -331,7 +340,7 @@ def history_frames(
 
 
 def program_frames(
-    cols: Columns, pop: Population, hist: History, assigned_on: date
+    cols: Columns, pop: Population, hist: History, support: Support, assigned_on: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     arm_names = np.array(ARMS)
     assigned = hist.arm >= 0
@@ -353,6 +362,10 @@ def program_frames(
         truth[f"true_effect_{variant}"] = _maybe(hist.eligible, pl.Series(hist.effects[:, j]))
     truth["assigned_arm"] = _maybe(assigned, pl.Series(arm_names[np.maximum(hist.arm, 0)]))
     truth["voted_outcome"] = _maybe(hist.eligible, pl.Series(hist.outcome.astype(np.int8)))
+    truth["support_latent"] = pl.Series(np.round(support.latent, 6))
+    for j in range(5):
+        truth[f"p_support_{j + 1}"] = pl.Series(np.round(support.answer_probs[:, j], 6))
+    truth["p_support"] = pl.Series(np.round(support.p_support, 6))
     return assignments, pl.DataFrame(truth)
 
 
@@ -376,3 +389,48 @@ def orphan_frames(
         method=rng.integers(0, 3, shape).astype(np.int8),
         ballot=rng.integers(0, 3, shape).astype(np.int8),
     )
+
+
+# Why a row says what it says, as a canvasser or a vendor would have noted it.
+_NOTES = {
+    ("door", "opted_out"): "do not contact",
+    ("sms", "opted_out"): "STOP",
+    ("email", "opted_out"): "unsubscribed",
+    ("sms", "replied"): "replied to the text",
+}
+
+
+def contacts_frame(contacts: Contacts, ids: pl.Series, canvassers: pl.Series) -> pl.DataFrame:
+    """The generic contacts layout (DESIGN §4.2); `ids` holds each row's voter id."""
+    program = contacts.arm >= 0
+    arm = _maybe(program, _codes(np.array(ARMS), np.maximum(contacts.arm, 0)))
+    answered = contacts.answer > 0
+    channel = _codes(np.array(CHANNELS), contacts.channel)
+    result = _codes(np.array(RESULTS), contacts.result)
+    seconds = contacts.day.astype(np.int64) * 86_400 + contacts.second
+    frame = pl.DataFrame(
+        {
+            "voter_id": ids,
+            "occurred_at": pl.from_epoch(pl.Series(seconds), time_unit="s").dt.strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ),
+            "channel": channel,
+            "result": result,
+            "program": _maybe(program, pl.Series([PROGRAM_NAME] * len(contacts))),
+            "arm": arm,
+            "variant": _maybe(contacts.arm > 0, arm),
+            "question": _maybe(answered, pl.Series([SUPPORT_QUESTION] * len(contacts))),
+            "answer": _maybe(answered, pl.Series(contacts.answer).cast(pl.Utf8)),
+            "canvasser": _maybe(
+                contacts.canvasser >= 0, canvassers.gather(np.maximum(contacts.canvasser, 0))
+            ),
+        }
+    )
+    note = pl.lit(None, dtype=pl.Utf8)
+    for (on, outcome), text in _NOTES.items():
+        note = (
+            pl.when((pl.col("channel") == on) & (pl.col("result") == outcome))
+            .then(pl.lit(text))
+            .otherwise(note)
+        )
+    return frame.with_columns(note.alias("note")).select(GENERIC_CONTACT_COLUMNS)

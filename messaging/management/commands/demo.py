@@ -16,13 +16,21 @@ from campaign.services import add_member, create_campaign
 from voters import synthetic
 from voters.importers import ImportProgress
 from voters.models import ImportRun
-from voters.services import import_vote_history, import_voter_file
+from voters.services import (
+    import_contact_history,
+    import_program_assignments,
+    import_vote_history,
+    import_voter_file,
+)
 
 DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "Generate a synthetic county, import it through the real importers, create a login."
+    help = (
+        "Generate a synthetic county with its contact history, import it through the real "
+        "importers, create a login."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--voters", type=int, default=50_000, help="voters in the county")
@@ -39,9 +47,16 @@ class Command(BaseCommand):
             f"{len(county.elections)} past elections, program {county.program_name!r} "
             f"with arms {', '.join(county.program_arms)}"
         )
+        totals = county.contacts
+        self.stdout.write(
+            f"  {totals.rows + totals.van_rows:,} contact attempts ({totals.van_rows:,} in the VAN "
+            f"export), {totals.answers + totals.van_answers:,} support IDs, "
+            f"{sum(totals.opt_outs(c) for c in ('door', 'sms', 'email')):,} opt-outs"
+        )
         generic, _ = create_campaign(slug="demo", name="Alder County (demo)", state="NC")
         nc, _ = create_campaign(slug="demo-nc", name="Alder County, NC layout (demo)", state="NC")
         self.import_pair(generic, "generic", county.voters_csv, county.history_csv)
+        self.import_contacts(generic, county)
         self.import_pair(nc, "nc", county.nc_voter_txt, county.nc_history_txt)
         username, password = self.demo_login([generic, nc])
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
@@ -66,6 +81,28 @@ class Command(BaseCommand):
             ),
         )  # fmt: skip
         self.stdout.write(f"  {campaign.slug} history ({layout}): {run.summary()}")
+
+    def import_contacts(self, campaign: Campaign, county: synthetic.CountyFiles) -> None:
+        """The past program's assignments, then the contact history: generic, then VAN."""
+        # Assignments first, so the program's door knocks find their program and arms.
+        run = self.with_bar(
+            f"{campaign.slug}: assignments",
+            lambda progress: import_program_assignments(
+                campaign=campaign, program=county.program_name, paths=[county.assignments_csv],
+                mode="quarantine", on_progress=progress,
+            ),
+        )  # fmt: skip
+        self.stdout.write(f"  {campaign.slug} assignments ({county.program_name}): {run.summary()}")
+        van_files = [county.van_contacts_xls, county.van_responses_xls]
+        for layout, paths in (("generic", [county.contacts_csv]), ("van", van_files)):
+            run = self.with_bar(
+                f"{campaign.slug}: contacts ({layout})",
+                lambda progress, layout=layout, paths=paths: import_contact_history(
+                    campaign=campaign, paths=paths, layout=layout, mode="quarantine",
+                    on_progress=progress,
+                ),
+            )  # fmt: skip
+            self.stdout.write(f"  {campaign.slug} contacts ({layout}): {run.summary()}")
 
     def with_bar(self, label: str, start) -> ImportRun:
         bar = ByteProgressBar(description=label)

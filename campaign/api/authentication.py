@@ -1,0 +1,137 @@
+"""API authentication: users by token or session, SMS vendors by a signed key.
+
+A vendor request carries
+    Authorization: Bearer s1_<prefix>_<secret>      (or X-Api-Key: s1_<prefix>_<secret>)
+    X-Timestamp: <unix seconds>
+    X-Signature: hex(HMAC-SHA256(signing_secret, f"{timestamp}.{raw body}"))
+and is refused when the timestamp is more than five minutes away from now (a replayed capture),
+the signature or key does not match, or the key is revoked. The request is then anonymous as a
+user (`request.user`), with `request.auth` the key: it reaches its own campaign and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from campaign.models import VendorApiKey
+from campaign.services import parse_vendor_key, vendor_key_digest, vendor_signing_secret
+
+MAX_CLOCK_SKEW_SECONDS = 300
+# `last_used_at` is for operators ("is this key still in use?"); a write per request is waste.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+BAD_CREDENTIALS = "invalid API key or signature"
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Signature of a request body at a timestamp (what vendors compute, too)."""
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class VendorKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple | None:
+        full_key = _presented_key(request)
+        if full_key is None:
+            return None  # not a vendor request: let token or session authentication try
+        timestamp = _fresh_timestamp(request.META.get("HTTP_X_TIMESTAMP", ""))
+        key = _matching_key(full_key)
+        signature = request.META.get("HTTP_X_SIGNATURE", "").strip().lower()
+        expected = sign(vendor_signing_secret(key), timestamp, request._request.body)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise exceptions.AuthenticationFailed(BAD_CREDENTIALS)
+        _touch(key)
+        return (AnonymousUser(), key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    api_key = request.META.get("HTTP_X_API_KEY", "").strip()
+    return api_key or None
+
+
+def _fresh_timestamp(raw: str) -> int:
+    try:
+        timestamp = int(raw.strip())
+    except ValueError:
+        raise exceptions.AuthenticationFailed("X-Timestamp (unix seconds) is required") from None
+    if abs(time.time() - timestamp) > MAX_CLOCK_SKEW_SECONDS:
+        raise exceptions.AuthenticationFailed("X-Timestamp is more than 5 minutes from now")
+    return timestamp
+
+
+def _matching_key(full_key: str) -> VendorApiKey:
+    prefix = parse_vendor_key(full_key)
+    key = (
+        VendorApiKey.objects.select_related("campaign").filter(prefix=prefix).first()
+        if prefix
+        else None
+    )
+    digest = vendor_key_digest(full_key)
+    # Compared in constant time even when no key has the prefix, so timing tells nothing.
+    stored = key.key_digest if key is not None else "0" * len(digest)
+    if not hmac.compare_digest(digest.encode(), stored.encode()) or key is None:
+        raise exceptions.AuthenticationFailed(BAD_CREDENTIALS)
+    if key.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("this API key has been revoked")
+    return key
+
+
+def _touch(key: VendorApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # Conditional, so concurrent requests of one key write it once a minute between them.
+    VendorApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """The admin's session, counted only once its second factor is verified when REQUIRE_2FA
+    is on (else a password alone would open the API the admin keeps closed)."""
+
+    def authenticate(self, request: Request) -> tuple | None:
+        result = super().authenticate(request)
+        if result is None or not getattr(settings, "REQUIRE_2FA", False):
+            return result
+        user = request._request.user
+        is_verified = getattr(user, "is_verified", None)
+        return result if is_verified is not None and is_verified() else None
+
+
+class VendorKeyScheme(OpenApiAuthenticationExtension):
+    target_class = VendorKeyAuthentication
+    name = "vendorKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A vendor API key, with X-Timestamp and X-Signature headers (HMAC-"
+            "SHA256 of '<timestamp>.<body>' under the key's signing secret).",
+        }
+
+
+class VerifiedSessionScheme(OpenApiAuthenticationExtension):
+    target_class = VerifiedSessionAuthentication
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

@@ -1,0 +1,157 @@
+"""Recording one contact attempt (staff, organizer pages, vendors): the one write of a single
+touch with a voter. Imports write contact history in bulk through the importers, with the same
+`contact_dedupe_key`, so a contact entered by hand and imported later is kept once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from voters.consent import record_opt_out, voter_address
+from voters.models import (
+    RESULTS_BY_CHANNEL,
+    Channel,
+    ConsentSource,
+    ContactAttempt,
+    ContactResult,
+    ContactSource,
+    Program,
+    ProgramArm,
+    Voter,
+)
+
+OPT_OUT_REASON = "contact result: opted out"
+
+
+def contact_dedupe_key(
+    *,
+    voter_id: int,
+    channel: str,
+    occurred_at: dt.datetime,
+    result: str,
+    program_id: int | None = None,
+    arm_id: int | None = None,
+    variant: str = "",
+    canvasser: str = "",
+) -> str:
+    """Digest of a contact's natural key: the same touch recorded twice has the same key."""
+    moment = occurred_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+    parts = (voter_id, channel, moment, result, program_id or "", arm_id or "", variant, canvasser)
+    natural = "\x1f".join(str(p) for p in parts)
+    return hashlib.md5(natural.encode(), usedforsecurity=False).hexdigest()
+
+
+def consent_source_for(source: str, channel: str) -> str:
+    """The ledger source of an opt-out reported as a contact result."""
+    if source == ContactSource.STAFF:
+        return ConsentSource.STAFF  # audited as a consent change by staff
+    if source == ContactSource.ORGANIZER:
+        return ConsentSource.CANVASS_DNC
+    if source == ContactSource.IMPORT:
+        return ConsentSource.IMPORT
+    if channel == Channel.SMS:
+        return ConsentSource.STOP_REPLY
+    if channel == Channel.EMAIL:
+        return ConsentSource.UNSUBSCRIBE
+    return ConsentSource.VENDOR_BLOCK
+
+
+def record_contact(
+    *,
+    voter: Voter,
+    channel: str,
+    result: str,
+    occurred_at: dt.datetime,
+    source: str = ContactSource.STAFF,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+    program: Program | None = None,
+    arm: ProgramArm | None = None,
+    variant: str = "",
+    canvasser: str = "",
+    note: str = "",
+    client_ip: str | None = None,
+) -> tuple[ContactAttempt, bool]:
+    """Append one contact attempt; returns it and whether it is new (a retry returns the first).
+
+    An `opted_out` result is also written to the consent ledger, in the same transaction.
+    """
+    _check(voter, channel, result, occurred_at, source, program, arm)
+    key = contact_dedupe_key(
+        voter_id=voter.pk,
+        channel=channel,
+        occurred_at=occurred_at,
+        result=result,
+        program_id=program.pk if program else None,
+        arm_id=arm.pk if arm else None,
+        variant=variant,
+        canvasser=canvasser,
+    )
+    attempt = ContactAttempt(
+        campaign_id=voter.campaign_id,
+        voter=voter,
+        channel=channel,
+        occurred_at=occurred_at,
+        result=result,
+        program=program,
+        arm=arm,
+        variant=variant or None,
+        canvasser=canvasser or None,
+        user=user if user is not None and user.is_authenticated else None,
+        source=source,
+        note=note,
+        dedupe_key=key,
+    )
+    try:
+        with transaction.atomic():
+            attempt.save()
+            if result == ContactResult.OPTED_OUT:
+                _record_opt_out(attempt, user, actor, client_ip)
+    except IntegrityError:
+        existing = ContactAttempt.objects.filter(campaign_id=voter.campaign_id, dedupe_key=key)
+        found = existing.first()
+        if found is None:
+            raise
+        return found, False
+    return attempt, True
+
+
+def _record_opt_out(
+    attempt: ContactAttempt, user: AbstractBaseUser | None, actor: str, client_ip: str | None
+) -> None:
+    address = voter_address(attempt.voter, attempt.channel)
+    if address is None:
+        return  # nothing on file to opt out on this channel; the attempt itself is the record
+    record_opt_out(
+        campaign=attempt.voter.campaign,
+        channel=attempt.channel,
+        address=address,
+        source=consent_source_for(attempt.source, attempt.channel),
+        occurred_at=attempt.occurred_at,
+        voter=attempt.voter,
+        user=user,
+        actor=actor,
+        reason=OPT_OUT_REASON,
+        dedupe_key=f"contact:{attempt.dedupe_key}",
+        client_ip=client_ip,
+    )
+
+
+def _check(voter, channel, result, occurred_at, source, program, arm) -> None:
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"unknown channel {channel!r}"})
+    if result not in RESULTS_BY_CHANNEL[channel]:
+        raise ValidationError({"result": f"{result!r} is not a result of a {channel} contact"})
+    if source not in ContactSource.values:
+        raise ValidationError({"source": f"unknown source {source!r}"})
+    if occurred_at.tzinfo is None:
+        raise ValidationError({"occurred_at": "needs a time zone"})
+    if program is not None and program.campaign_id != voter.campaign_id:
+        raise ValidationError({"program": "belongs to another campaign"})
+    if arm is not None and (program is None or arm.program_id != program.pk):
+        raise ValidationError({"arm": "is not an arm of the program"})
