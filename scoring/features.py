@@ -165,6 +165,7 @@ def _spec_features() -> list[Feature]:
         ),
         Feature("is_active", _flag("active registration", "inactive registration", "is_active")),
         Feature("household_size", _simple("{:.0f} voters in household", "household_size", "")),
+        Feature("has_unit", _flag("lives in an apartment or unit", "lives in a house", "has_unit")),
         Feature(
             "household_others_general_rate",
             _simple(
@@ -305,7 +306,7 @@ def build_features(
 def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[str, np.ndarray]:
     sql = (
         "SELECT id, birth_date, birth_year, gender, party, registered_on, status, household_id, "
-        "precinct FROM voters_voter WHERE campaign_id = %s "
+        "precinct, unit FROM voters_voter WHERE campaign_id = %s "
         "AND (registered_on IS NULL OR registered_on <= %s)"
     )
     params: list = [context.campaign_id, context.as_of]
@@ -313,7 +314,7 @@ def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[s
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY id", params)
         rows = cursor.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
     return {
         "pk": np.array(columns[0], dtype=np.int64),
         "birth_date": np.array([_as_date(d) for d in columns[1]], dtype=object),
@@ -324,6 +325,7 @@ def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[s
         "status": np.array(columns[6], dtype=object),
         "household": np.array([h or 0 for h in columns[7]], dtype=np.int64),
         "precinct": np.array(columns[8], dtype=object),
+        "has_unit": np.array([bool(u and u.strip()) for u in columns[9]], dtype=bool),
     }
 
 
@@ -345,6 +347,7 @@ def _demographics(values: np.ndarray, voters: dict[str, np.ndarray], as_of: dt.d
         (as_of - r).days / 365.25 if r else math.nan for r in voters["registered_on"]
     ]
     values[:, COLUMN["is_active"]] = voters["status"] == "active"
+    values[:, COLUMN["has_unit"]] = voters["has_unit"]
 
 
 def _history(context, voters, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

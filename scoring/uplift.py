@@ -30,6 +30,19 @@ DEFAULT_PARAMS = {
     "n_jobs": 2,
     "tree_method": "hist",
 }
+# The second stage regresses pseudo-outcomes whose noise dwarfs the effects (a binary outcome
+# divided by a propensity of 0.2 has a variance above 1, effects are a few points): shallow trees,
+# large leaves and slow learning keep it from fitting that noise.
+UPLIFT_PARAMS = {
+    "max_depth": 2,
+    "n_estimators": 120,
+    "learning_rate": 0.03,
+    "subsample": 0.8,
+    "min_child_weight": 300,
+    "reg_lambda": 10.0,
+    "n_jobs": 2,
+    "tree_method": "hist",
+}
 # Outcome predictions are kept off 0 and 1: a pseudo-outcome divides residuals by propensities, and
 # a model certain of a binary outcome would leave no room for the residual to correct it.
 CLIP = 1e-3
@@ -66,11 +79,14 @@ def fit_dr_learner(
     folds: int = 5,
     seed: int = 0,
     params: dict | None = None,
+    uplift_params: dict | None = None,
     fold: np.ndarray | None = None,
 ) -> UpliftFit:
     """Cross-fitted DR-learner. `arm` holds indices into `arm_names` (0 = control);
-    `propensity` is n x (K+1), each voter's known probability of each arm."""
+    `propensity` is n x (K+1), each voter's known probability of each arm. `params` tune the
+    outcome models, `uplift_params` the second stage."""
     params = {**DEFAULT_PARAMS, **(params or {})}
+    tau_params = {**UPLIFT_PARAMS, **(uplift_params or {})}
     n = len(outcome)
     if fold is None:
         fold = np.random.default_rng(seed).permutation(n) % folds
@@ -80,9 +96,11 @@ def fit_dr_learner(
     for k in range(pseudo.shape[1]):
         for f in np.unique(fold):
             train = fold != f
-            model = _regressor(params, seed).fit(features[train], pseudo[train, k])
+            model = _regressor(tau_params, seed).fit(features[train], pseudo[train, k])
             uplift_oof[fold == f, k] = model.predict(features[fold == f])
-    final = [_regressor(params, seed).fit(features, pseudo[:, k]) for k in range(pseudo.shape[1])]
+    final = [
+        _regressor(tau_params, seed).fit(features, pseudo[:, k]) for k in range(pseudo.shape[1])
+    ]
     return UpliftFit(arm_names, fold, outcome_oof, uplift_oof, pseudo, final)
 
 

@@ -1,0 +1,97 @@
+"""Model cards: what a model predicts, from what, how well, its limits, and the learner and why."""
+
+from __future__ import annotations
+
+from campaign.models import Election
+from voters.models import Program, SurveyQuestion
+
+LIMITS = (
+    "Households and precincts are today's, not as they were on the features' date (voter files "
+    "keep no address history). Voters who moved out of the file are not in the training data. "
+    "Scores describe groups of similar voters; they are not facts about a person."
+)
+
+
+def _metrics_lines(metrics: dict) -> str:
+    raw = metrics.get("uncalibrated", {})
+    return (
+        f"- held-out AUC {metrics['auc']:.3f}, log loss {metrics['log_loss']:.3f}, "
+        f"Brier {metrics['brier']:.3f} (before calibration: AUC {raw.get('auc', 0):.3f}, "
+        f"log loss {raw.get('log_loss', 0):.3f}, Brier {raw.get('brier', 0):.3f})\n"
+        f"- {metrics['n_train']:,} voters trained, {metrics['n_validation']:,} validated and "
+        f"calibrated, {metrics['n_test']:,} tested; split by household\n"
+        f"- AUC given up for a smaller model: {metrics['auc_given_up']:.4f}"
+    )
+
+
+def _learner(params: dict) -> str:
+    return (
+        f"XGBoost, depth {params['max_depth']} x {params['trees']} trees, chosen as the cheapest "
+        "size within 0.005 validation AUC of the best (exact SHAP reasons cost grows with "
+        "size); isotonic calibration on the validation part so that a score of 0.6 means about "
+        "6 in 10 such voters."
+    )
+
+
+def turnout_card(election: Election, metrics: dict, params: dict) -> str:
+    return (
+        f"## Turnout model\n\n**Predicts** the probability that a voter casts a ballot, trained "
+        f"on who voted in {election}.\n\n**Data**: every voter registered and 18 or older by "
+        f"{election.election_on:%Y-%m-%d}; features use only history before that day.\n\n"
+        f"**Metrics**\n{_metrics_lines(metrics)}\n\n**Learner**: {_learner(params)}\n\n"
+        f"**Limits**: {LIMITS} A model trained on one election predicts another of the same "
+        "kind best (a midterm model is weaker for a presidential year)."
+    )
+
+
+def support_card(metrics: dict, params: dict) -> str:
+    answers = metrics.get("answers", {})
+    return (
+        "## Support model\n\n**Predicts** the probability that a voter supports us: answers 1-2 "
+        "on the support question count as support, 4-5 as opposition; 3 (undecided) is left out "
+        f"of the labels and scored like everyone else.\n\n**Data**: latest answers per voter "
+        f"({', '.join(f'{k}: {v:,}' for k, v in answers.items())}). The model does not see past "
+        "answers or contact counts (every labelled voter was reached).\n\n"
+        f"**Metrics**\n{_metrics_lines(metrics)}\n\n**Learner**: {_learner(params)}\n\n"
+        f"**Limits**: {LIMITS} Voters who answered a canvasser differ from those who did not; "
+        "the model learns from the first group and is applied to both."
+    )
+
+
+def persuasion_card(
+    program: Program,
+    election: Election | None,
+    question: SurveyQuestion | None,
+    evaluation: dict,
+    folds: int,
+) -> str:
+    outcome = f"voting in {election}" if election else f"answering 1-2 to '{question.slug}'"
+    policies = "\n".join(
+        f"- {p['policy']}: DR {p['dr']:.4f} [{p['dr_ci'][0]:.4f}, {p['dr_ci'][1]:.4f}], "
+        f"IPS {p['ips']:.4f}"
+        for p in evaluation["policies"]
+    )
+    arms = "\n".join(
+        f"- {name}: average effect {a['ate_dr']:+.4f}, Qini {a['qini']:.4f}"
+        for name, a in evaluation["arms"].items()
+    )
+    return (
+        f"## Persuasion model: {program.name}\n\n**Predicts**, per message arm, the change in "
+        f"the chance of {outcome} if the voter gets that message instead of nothing.\n\n"
+        f"**Data**: the {evaluation['n']:,} voters of the randomized program; features as of "
+        "its assignment date, so nothing the program changed is used.\n\n"
+        f"**Learner**: DR-learner on XGBoost, cross-fitted over {folds} folds. The program's "
+        "assignment probabilities are known, so the doubly-robust pseudo-outcome of each arm "
+        "against control is unbiased whatever the outcome models' errors; the X-learner would "
+        "lean on those models instead. Reasons are exact TreeSHAP of the chosen arm's uplift "
+        "model (the DR-learner's second stage), not of a surrogate.\n\n"
+        f"**Arms**\n{arms}\n\n**Policy values** (estimated outcome rate if applied to these "
+        f"voters; 95% CIs clustered by household)\n{policies}\n\n"
+        f"**Personalization**: a voter leaves the best single arm "
+        f"({evaluation['best_single_arm']}) only where another arm's predicted advantage exceeds "
+        f"a margin chosen on the cross-fitted predictions ({evaluation['margin']}); "
+        f"{evaluation['share_departing']:.1%} of voters do. "
+        f"{evaluation['backlash_share']:.1%} are predicted to react against every message.\n\n"
+        f"**Limits**: {LIMITS} Effects are learned from one program's voters, messages and "
+        "season; they transfer to others only as far as those resemble them."
+    )

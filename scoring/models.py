@@ -1,0 +1,188 @@
+"""Model versions (with metrics and model card), scoring runs and per-voter scores."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from campaign.models import Campaign, Election
+from voters.models import Program, SurveyQuestion, Voter
+
+
+class ModelKind(models.TextChoices):
+    TURNOUT = "turnout", "Turnout"
+    SUPPORT = "support", "Support"
+    PERSUASION = "persuasion", "Persuasion (uplift per message)"
+
+
+class ModelStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    RETIRED = "retired", "Retired"
+
+
+class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
+    def approved(self) -> ModelVersionQuerySet:
+        return self.filter(status=ModelStatus.APPROVED)
+
+
+class ModelVersion(models.Model):
+    """A trained model: what it predicts, from which data, how well, and who approved it.
+
+    Only an approved version scores voters; approving one retires the campaign's previously
+    approved version of the same kind (and program, for persuasion).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=ModelKind.choices)
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.DRAFT)
+    election = models.ForeignKey(
+        Election,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The election whose turnout is the label (turnout, persuasion on turnout).",
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, null=True, blank=True, related_name="model_versions"
+    )
+    question = models.ForeignKey(
+        SurveyQuestion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The survey question whose answer is the outcome (support, persuasion).",
+    )
+    features_as_of = models.DateField(help_text="Features use only history before this date.")
+    feature_spec = models.JSONField()
+    params = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    model_card = models.TextField()
+    artifact = models.BinaryField(help_text="The trained boosters and calibrator.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "The approved turnout model of this campaign" at the start of every scoring run.
+            models.Index(fields=["campaign", "kind", "status"], name="model_version_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.pk} ({self.status})"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+
+
+class ScoringRunQuerySet(models.QuerySet["ScoringRun"]):
+    def complete(self) -> ScoringRunQuerySet:
+        return self.filter(status=RunStatus.COMPLETE)
+
+
+class ScoringRun(models.Model):
+    """Scores for every voter of a campaign from one set of approved models."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    as_of = models.DateField(help_text="Features as of this date (the target election's).")
+    target_election = models.ForeignKey(
+        Election, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    turnout_model = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    support_model = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    persuasion_model = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    chunks_total = models.IntegerField(default=0)
+    voters_total = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScoringRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Scoring run {self.pk} ({self.status})"
+
+
+class ScoringChunk(models.Model):
+    """One voter-id range of a run; a chunk done twice (a redelivered task) is recorded once."""
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
+    first_pk = models.BigIntegerField()
+    last_pk = models.BigIntegerField()
+    voters = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_pk"], name="uniq_scoring_chunk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_pk}-{self.last_pk}"
+
+
+class VoterScoreQuerySet(models.QuerySet["VoterScore"]):
+    def latest_complete(self, campaign: Campaign | int) -> VoterScoreQuerySet:
+        """Scores of the campaign's latest complete run: what targeting reads."""
+        run = ScoringRun.objects.complete().filter(campaign=campaign).order_by("-finished_at")
+        return self.filter(run=models.Subquery(run.values("pk")[:1]))
+
+
+class VoterScore(models.Model):
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
+    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="scores")
+    turnout = models.FloatField(null=True, blank=True)
+    support = models.FloatField(null=True, blank=True)
+    uplift = models.JSONField(default=dict, blank=True, help_text="{arm: change in outcome}")
+    best_arm = models.CharField(max_length=200, blank=True)
+    is_backlash = models.BooleanField(
+        default=False, help_text="Every message is predicted to lower the outcome: leave alone."
+    )
+    reasons = models.JSONField(
+        default=list, blank=True, help_text='[{"model": ..., "text": ..., "value": ...}]'
+    )
+
+    objects = VoterScoreQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Chunks upsert on this key, so a redelivered chunk writes nothing new.
+            models.UniqueConstraint(fields=["run", "voter"], name="uniq_voter_score"),
+        ]
+        indexes = [
+            # A voter's scores over time on their page.
+            models.Index(fields=["voter"], name="voter_score_voter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voter_id} in run {self.run_id}"

@@ -1,0 +1,519 @@
+"""Training, approving and reporting: every write of the scoring app goes through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaign.models import AuditAction, Campaign, Election, Membership, Role
+from campaign.services import record_audit_event
+from scoring import artifacts, cards
+from scoring.experiments import ExperimentError, analyze_by_band, analyze_experiment
+from scoring.features import SPEC, FeatureMatrix, FeatureSpec, build_context, build_features
+from scoring.ml import SIZES, train_classifier
+from scoring.models import ModelKind, ModelStatus, ModelVersion
+from scoring.uplift import (
+    backlash,
+    best_arm,
+    choose_margin,
+    fit_dr_learner,
+    policy_scores,
+    policy_value,
+    qini_coefficient,
+    safe_policy,
+    uplift_at,
+)
+from voters.models import Program, SurveyQuestion
+
+logger = logging.getLogger(__name__)
+
+# The support model must not see what it predicts, nor who was reached to be asked: every
+# labelled voter was reached, so contact counts would mark the labelled rather than supporters.
+SUPPORT_EXCLUDED = ("support_answer", "contact_attempts", "contacts_reached", "days_since_contact")
+SUPPORT_CODES = {"1": 1, "2": 1, "4": 0, "5": 0}  # 3 (undecided) is neither: left out of labels
+APPROVER_ROLES = (Role.ADMIN, Role.STAFF)
+
+
+class TrainingError(ValidationError):
+    """The data cannot train the model asked for (no label election, too few answers, …)."""
+
+
+@dataclass
+class Dataset:
+    matrix: FeatureMatrix
+    rows: np.ndarray  # indices into the matrix
+    labels: np.ndarray
+
+    @property
+    def features(self) -> np.ndarray:
+        return self.matrix.values[self.rows]
+
+    @property
+    def households(self) -> np.ndarray:
+        return household_clusters(self.matrix)[self.rows]
+
+
+def household_clusters(matrix: FeatureMatrix) -> np.ndarray:
+    """Cluster id per voter: the household, or the voter alone when it has none."""
+    return np.where(matrix.household_ids > 0, matrix.household_ids, -matrix.voter_pks)
+
+
+def spec_subset(names: tuple[str, ...]) -> FeatureSpec:
+    return FeatureSpec(version=SPEC.version, names=names)
+
+
+# -- training -----------------------------------------------------------------------------
+
+
+def train_turnout_model(
+    *,
+    campaign: Campaign,
+    election: Election,
+    user: AbstractBaseUser | None = None,
+    seed: int = 0,
+    approve: bool = False,
+    sizes: Sequence[tuple[int, int]] = SIZES,
+) -> ModelVersion:
+    """Label: voted in `election`; features as of its date; eligible voters only."""
+    data = _turnout_dataset(campaign, election)
+    model = train_classifier(data.features, data.labels, data.households, seed=seed, sizes=sizes)
+    bundle = artifacts.Artifact(
+        boosters={"model": model.booster},
+        calibrators={"model": model.calibrator},
+        meta={"reliability": model.reliability},
+    )
+    version = _save_version(
+        campaign=campaign,
+        kind=ModelKind.TURNOUT,
+        election=election,
+        as_of=election.election_on,
+        spec=SPEC,
+        params=model.params,
+        metrics={**model.metrics, "reliability": model.reliability},
+        artifact=bundle,
+        user=user,
+        card=cards.turnout_card(election, model.metrics, model.params),
+    )
+    return approve_model(version=version, user=user) if approve else version
+
+
+def train_support_model(
+    *,
+    campaign: Campaign,
+    as_of: dt.date | None = None,
+    user: AbstractBaseUser | None = None,
+    seed: int = 0,
+    approve: bool = False,
+    sizes: Sequence[tuple[int, int]] = SIZES,
+) -> ModelVersion:
+    """Label: the voter's latest answer to the support question (1-2 yes, 4-5 no, 3 left out)."""
+    as_of = as_of or timezone.localdate()
+    data, counts = _support_dataset(campaign, as_of)
+    model = train_classifier(data.features, data.labels, data.households, seed=seed, sizes=sizes)
+    spec = spec_subset(tuple(n for n in SPEC.names if n not in SUPPORT_EXCLUDED))
+    bundle = artifacts.Artifact(
+        boosters={"model": model.booster},
+        calibrators={"model": model.calibrator},
+        meta={"reliability": model.reliability},
+    )
+    metrics = {**model.metrics, "reliability": model.reliability, "answers": counts}
+    version = _save_version(
+        campaign=campaign,
+        kind=ModelKind.SUPPORT,
+        question=SurveyQuestion.objects.get(campaign=campaign, slug=SurveyQuestion.SUPPORT_SLUG),
+        as_of=as_of,
+        spec=spec,
+        params=model.params,
+        metrics=metrics,
+        artifact=bundle,
+        user=user,
+        card=cards.support_card(metrics, model.params),
+    )
+    return approve_model(version=version, user=user) if approve else version
+
+
+def train_persuasion_model(
+    *,
+    campaign: Campaign,
+    program: Program,
+    election: Election | None = None,
+    question: SurveyQuestion | None = None,
+    user: AbstractBaseUser | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    approve: bool = False,
+    params: dict | None = None,
+) -> ModelVersion:
+    """DR-learner uplift per arm, cross-fitted; evaluated on its out-of-fold predictions."""
+    if (election is None) == (question is None):
+        raise TrainingError(
+            "a persuasion model needs exactly one outcome: an election or a question"
+        )
+    experiment = _program_dataset(campaign, program, election, question)
+    fit = fit_dr_learner(
+        experiment.features,
+        experiment.arm,
+        experiment.outcome,
+        experiment.propensity,
+        arm_names=experiment.arm_names,
+        folds=folds,
+        seed=seed,
+        params=params,
+    )
+    evaluation = evaluate_uplift(experiment, fit)
+    bundle = artifacts.Artifact(
+        boosters={
+            f"uplift_{name}": m.get_booster()
+            for name, m in zip(experiment.arm_names[1:], fit.final_models, strict=True)
+        },
+        arrays={
+            "voter_pks": experiment.voter_pks,
+            "assigned_arm": experiment.arm,
+            "uplift_oof": fit.uplift_oof,
+            "chosen_arm": evaluation.pop("chosen"),
+        },
+        meta={"arm_names": experiment.arm_names},
+    )
+    version = _save_version(
+        campaign=campaign,
+        kind=ModelKind.PERSUASION,
+        election=election,
+        program=program,
+        question=question,
+        as_of=experiment.as_of,
+        spec=SPEC,
+        params={"learner": "DR-learner", "folds": folds, "seed": seed, **(params or {})},
+        metrics=evaluation,
+        artifact=bundle,
+        user=user,
+        card=cards.persuasion_card(program, election, question, evaluation, folds),
+    )
+    return approve_model(version=version, user=user) if approve else version
+
+
+@dataclass
+class ProgramData:
+    as_of: dt.date
+    arm_names: list[str]
+    voter_pks: np.ndarray
+    features: np.ndarray
+    arm: np.ndarray
+    outcome: np.ndarray
+    propensity: np.ndarray
+    clusters: np.ndarray
+
+
+def evaluate_uplift(experiment: ProgramData, fit) -> dict:
+    """Qini and top-share uplift per arm; IPS and DR policy values with 95% CIs."""
+    a, y, e, mu = experiment.arm, experiment.outcome, experiment.propensity, fit.outcome_oof
+    clusters = experiment.clusters
+    arms = {}
+    for k, name in enumerate(experiment.arm_names[1:], start=1):
+        inside = (a == 0) | (a == k)
+        tau, treated = fit.uplift_oof[inside, k - 1], (a[inside] == k).astype(int)
+        arms[name] = {
+            "ate_dr": float(fit.pseudo[:, k - 1].mean()),
+            "qini": qini_coefficient(tau, treated, y[inside]),
+            **{
+                f"uplift_top_{q}": uplift_at(tau, treated, y[inside], q / 100) for q in (10, 20, 30)
+            },
+        }
+    values, singles = [], {}
+    for k, name in enumerate(experiment.arm_names):
+        ips, dr = policy_scores(np.full(len(a), k), a, y, e, mu)
+        singles[k] = policy_value(f"everyone: {name}", ips, dr, clusters)
+        values.append(singles[k])
+    best_single = max(singles, key=lambda k: singles[k].dr)
+    margin = choose_margin(fit.uplift_oof, best_single, a, y, e, mu, clusters)
+    chosen = safe_policy(fit.uplift_oof, best_single, margin)
+    values.append(policy_value("personalized", *policy_scores(chosen, a, y, e, mu), clusters))
+    unrestricted = best_arm(fit.uplift_oof)
+    values.append(
+        policy_value("each voter's best arm", *policy_scores(unrestricted, a, y, e, mu), clusters)
+    )
+    rows = np.arange(len(a))
+    random_ips = sum(
+        e[rows, k] * policy_scores(np.full(len(a), k), a, y, e, mu)[0] for k in singles
+    )
+    random_dr = sum(e[rows, k] * policy_scores(np.full(len(a), k), a, y, e, mu)[1] for k in singles)
+    values.append(policy_value("random assignment", random_ips, random_dr, clusters))
+    return {
+        "n": len(a),
+        "arms": arms,
+        "policies": [vars(v) for v in values],
+        "best_single_arm": experiment.arm_names[best_single],
+        "margin": None if np.isinf(margin) else margin,
+        "share_departing": float((chosen != best_single).mean()),
+        "backlash_share": float(backlash(fit.uplift_oof).mean()),
+        "chosen": chosen,
+    }
+
+
+# -- governance -----------------------------------------------------------------------------
+
+
+def approve_model(
+    *, version: ModelVersion, user: AbstractBaseUser | None, client_ip: str | None = None
+) -> ModelVersion:
+    """Approve a draft (staff or admin of its campaign); retire the one it replaces. Audited."""
+    if not _may_approve(user, version.campaign_id):
+        raise PermissionDenied("approving a model needs a staff or admin member of the campaign")
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status != ModelStatus.DRAFT:
+            raise ValidationError(f"model version {version.pk} is {version.status}, not a draft")
+        ModelVersion.objects.filter(
+            campaign=version.campaign_id,
+            kind=version.kind,
+            program=version.program_id,
+            status=ModelStatus.APPROVED,
+        ).update(status=ModelStatus.RETIRED)
+        version.status = ModelStatus.APPROVED
+        version.approved_by = user
+        version.approved_at = timezone.now()
+        version.save(update_fields=["status", "approved_by", "approved_at"])
+        record_audit_event(
+            action=AuditAction.MODEL_APPROVE,
+            campaign=version.campaign_id,
+            user=user,
+            obj=version,
+            client_ip=client_ip,
+            detail={"kind": version.kind},
+        )
+    return version
+
+
+def _may_approve(user: AbstractBaseUser | None, campaign_id: int) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user=user, campaign_id=campaign_id, role__in=APPROVER_ROLES
+    ).exists()
+
+
+# -- experiment report --------------------------------------------------------------------
+
+
+def experiment_report(
+    *,
+    campaign: Campaign,
+    program: Program,
+    election: Election | None = None,
+    question: SurveyQuestion | None = None,
+) -> dict:
+    """Lift per arm vs control (household-clustered CIs, Holm p-values), and by band."""
+    if (election is None) == (question is None):
+        raise ExperimentError("the report needs exactly one outcome: an election or a question")
+    data = _program_dataset(campaign, program, election, question)
+    names = np.array(data.arm_names)[data.arm]
+    result = analyze_experiment(data.outcome, names, data.clusters)
+    rows = {name: i for i, name in enumerate(SPEC.names)}
+    age = data.features[:, rows["age"]]
+    generals = data.features[:, rows["general_voted"]]
+    bands = {
+        "turnout": np.where(generals >= 3, "3-4 of last 4 generals",
+                            np.where(generals >= 1, "1-2 of last 4 generals", "none of last 4")),
+        "age": np.select([age < 30, age < 45, age < 65], ["18-29", "30-44", "45-64"], "65+"),
+    }  # fmt: skip
+    return {
+        "program": program.name,
+        "outcome": str(election) if election else f"question {question.slug}",
+        "n": result.n,
+        "households": result.clusters,
+        "arms": [
+            {k: getattr(a, k) for k in ("arm", "n", "rate", "lift", "ci_low", "ci_high", "p_value")}
+            for a in result.arms
+        ],
+        "by_band": {
+            kind: {
+                band: [
+                    {k: getattr(a, k) for k in ("arm", "n", "rate", "lift", "ci_low", "ci_high")}
+                    for a in sub.arms
+                ]
+                for band, sub in analyze_by_band(
+                    data.outcome, names, data.clusters, band_of
+                ).items()
+            }
+            for kind, band_of in bands.items()
+        },
+    }
+
+
+# -- datasets -------------------------------------------------------------------------------
+
+
+def _turnout_dataset(campaign: Campaign, election: Election) -> Dataset:
+    context = build_context(campaign_id=campaign.pk, as_of=election.election_on)
+    matrix = build_features(context)
+    voted = _voters_who_voted(election)
+    age = matrix.values[:, SPEC.names.index("age")]
+    eligible = np.isnan(age) | (age >= 18)
+    rows = np.flatnonzero(eligible)
+    labels = np.isin(matrix.voter_pks[rows], voted).astype(int)
+    if len(rows) < 200 or labels.min() == labels.max():
+        raise TrainingError(
+            f"{len(rows)} eligible voters with {labels.sum()} votes recorded in {election}: "
+            "import that election's history first"
+        )
+    return Dataset(matrix, rows, labels)
+
+
+def _support_dataset(campaign: Campaign, as_of: dt.date) -> tuple[Dataset, dict]:
+    context = build_context(campaign_id=campaign.pk, as_of=as_of)
+    matrix = build_features(context)
+    latest = _latest_answers(context.support_question_id, as_of)
+    codes = np.array([latest.get(int(pk), "") for pk in matrix.voter_pks])
+    labelled = np.isin(codes, list(SUPPORT_CODES))
+    rows = np.flatnonzero(labelled)
+    labels = np.array([SUPPORT_CODES[c] for c in codes[rows]], dtype=int)
+    counts = {code: int((codes == code).sum()) for code in ("1", "2", "3", "4", "5")}
+    if len(rows) < 200 or labels.min() == labels.max():
+        raise TrainingError(f"{len(rows)} voters with a support or oppose answer: too few to train")
+    keep = [i for i, n in enumerate(SPEC.names) if n not in SUPPORT_EXCLUDED]
+    narrowed = FeatureMatrix(
+        matrix.voter_pks,
+        matrix.values[:, keep],
+        spec_subset(tuple(SPEC.names[i] for i in keep)),
+        matrix.household_ids,
+    )
+    return Dataset(narrowed, rows, labels), counts
+
+
+def _program_dataset(campaign, program, election, question) -> ProgramData:
+    assignments = _assignments(program)
+    if not assignments:
+        raise TrainingError(f"program {program.name!r} has no assignments")
+    as_of = min(a[2] for a in assignments).date()
+    context = build_context(campaign_id=campaign.pk, as_of=as_of)
+    matrix = build_features(context)
+    position = {int(pk): i for i, pk in enumerate(matrix.voter_pks)}
+    arm_names = _arm_names(assignments)
+    arm_of = {name: i for i, name in enumerate(arm_names)}
+    kept = [(position[v], arm_of[arm]) for v, arm, _ in assignments if v in position]
+    rows = np.array([r for r, _ in kept], dtype=np.int64)
+    arm = np.array([k for _, k in kept], dtype=np.int64)
+    outcome, has_outcome = _program_outcome(matrix.voter_pks[rows], election, question, as_of)
+    rows, arm, outcome = rows[has_outcome], arm[has_outcome], outcome[has_outcome]
+    shares = np.bincount(arm, minlength=len(arm_names)) / len(arm)
+    return ProgramData(
+        as_of=as_of,
+        arm_names=arm_names,
+        voter_pks=matrix.voter_pks[rows],
+        features=matrix.values[rows],
+        arm=arm,
+        outcome=outcome.astype(np.float64),
+        # The program's recorded assignment shares: complete randomization makes them each
+        # voter's probability of each arm, so nothing is estimated.
+        propensity=np.tile(shares, (len(arm), 1)),
+        clusters=household_clusters(matrix)[rows],
+    )
+
+
+def _arm_names(assignments) -> list[str]:
+    names = sorted({arm for _, arm, _ in assignments})
+    if "control" not in names:
+        raise TrainingError("the program has no control arm: uplift needs a randomized control")
+    return ["control", *[n for n in names if n != "control"]]
+
+
+def _assignments(program: Program) -> list[tuple[int, str, dt.datetime]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.voter_id, CASE WHEN arm.is_control THEN 'control' ELSE arm.name END, "
+            "a.assigned_at FROM voters_assignment a "
+            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s",
+            [program.pk],
+        )
+        return [(v, arm, _aware(at)) for v, arm, at in cursor.fetchall()]
+
+
+def _program_outcome(voter_pks, election, question, as_of) -> tuple[np.ndarray, np.ndarray]:
+    if election is not None:
+        return np.isin(voter_pks, _voters_who_voted(election)).astype(int), np.ones(
+            len(voter_pks), dtype=bool
+        )
+    answers = _answers_after(question.pk, as_of)
+    codes = np.array([answers.get(int(pk), "") for pk in voter_pks])
+    return np.isin(codes, ["1", "2"]).astype(int), codes != ""
+
+
+def _voters_who_voted(election: Election) -> np.ndarray:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT voter_id FROM voters_voterecord WHERE election_id = %s AND voted",
+            [election.pk],
+        )
+        return np.array([r[0] for r in cursor.fetchall()], dtype=np.int64)
+
+
+def _latest_answers(question_id: int | None, before: dt.date) -> dict[int, str]:
+    if question_id is None:
+        return {}
+    return _answers(question_id, "r.answered_at < %s", _midnight(before))
+
+
+def _answers_after(question_id: int, since: dt.date) -> dict[int, str]:
+    return _answers(question_id, "r.answered_at >= %s", _midnight(since))
+
+
+def _answers(question_id: int, condition: str, at: dt.datetime) -> dict[int, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.voter_id, o.code FROM voters_surveyresponse r "
+            "JOIN voters_surveyoption o ON o.id = r.option_id "
+            f"WHERE r.question_id = %s AND {condition} ORDER BY r.answered_at, r.id",
+            [question_id, at],
+        )
+        return dict(cursor.fetchall())  # the latest answer per voter wins
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _aware(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _save_version(*, campaign, kind, as_of, spec, params, metrics, artifact, user, card,
+                  election=None, program=None, question=None) -> ModelVersion:  # fmt: skip
+    version = ModelVersion.objects.create(
+        campaign=campaign,
+        kind=kind,
+        election=election,
+        program=program,
+        question=question,
+        features_as_of=as_of,
+        feature_spec=spec.as_dict(),
+        params=params,
+        metrics=_jsonable(metrics),
+        model_card=card,
+        artifact=artifacts.dump(artifact),
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    logger.info("model version %s trained: campaign=%s kind=%s", version.pk, campaign.pk, kind)
+    return version
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
