@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -25,6 +26,12 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from campaign.admin_search import (
+    PrivateSearchChangeList,
+    resolve_search_token,
+    search_redirect,
+    url_params,
+)
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role, VendorApiKey
 from campaign.services import (
     add_member,
@@ -179,6 +186,30 @@ class CampaignScopedAdmin(admin.ModelAdmin):
     # No second, unfiltered COUNT(*) for the "(N total)" beside the result count.
     show_full_result_count = False
     paginator = BoundedCountPaginator
+
+    # Search terms (names, phones) stay out of URLs: see campaign.admin_search.
+    private_search = True
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return PrivateSearchChangeList
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        redirect = search_redirect(request)
+        if redirect is not None:
+            return redirect
+        resolve_search_token(request)
+        return super().changelist_view(request, extra_context)
+
+    def get_preserved_filters(self, request: HttpRequest) -> str:
+        # The "back to the list" state on change links: the search token, not the term.
+        match = request.resolver_match
+        on_list = (
+            match and match.url_name == f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        )
+        if self.preserve_filters and on_list:
+            params = url_params(request).urlencode()
+            return urlencode({"_changelist_filters": params}) if params else ""
+        return super().get_preserved_filters(request)
 
     # -- querysets ---------------------------------------------------------------------------
 

@@ -174,6 +174,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Attempts are rows in the database, so a lockout holds across web processes without Redis.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False  # its start-up banner on every command is noise
 
 # Where uploaded and generated files go (voter files staged for import, demo counties).
 IMPORT_UPLOAD_DIR = VAR_DIR / "uploads"

@@ -177,7 +177,7 @@ def searchable(campaign, other_campaign):
     ],
 )
 def test_voter_search(staff_client, searchable, term, expected):
-    response = staff_client.get(VOTERS, {"q": term})
+    response = staff_client.get(VOTERS, {"q": term}, follow=True)
 
     assert shown(response) == {searchable[k].pk for k in expected}
 
@@ -432,7 +432,7 @@ def test_household_changelist_counts_members_of_own_households(
     assert [h.member_total for h in response.context["cl"].result_list] == [3]
     assert len(re.findall(r'href="/admin/voters/voter/\d+/change/"', page.content.decode())) == 3
     assert shown(
-        staff_client.get(reverse("admin:voters_household_changelist"), {"q": "12 elm"})
+        staff_client.get(reverse("admin:voters_household_changelist"), {"q": "12 elm"}, follow=True)
     ) == {home.pk}
     # the page's "All members" link for big households
     assert shown(staff_client.get(VOTERS, {"household__id__exact": home.pk})) == {

@@ -230,8 +230,8 @@ def test_contact_search_is_by_exact_voter_id(staff_client, campaign, other_campa
     ContactAttemptFactory(voter=VoterFactory(campaign=other_campaign, voter_id="NC0042"))
     url = reverse("admin:voters_contactattempt_changelist")
 
-    assert shown(staff_client.get(url, {"q": "nc0042"})) == {mine.pk}
-    assert shown(staff_client.get(url, {"q": "NC004"})) == set()
+    assert shown(staff_client.get(url, {"q": "nc0042"}, follow=True)) == {mine.pk}
+    assert shown(staff_client.get(url, {"q": "NC004"}, follow=True)) == set()
 
 
 def test_program_filter_offers_only_own_programs(staff_client, campaign, other_campaign):
@@ -509,41 +509,40 @@ def test_staff_edits_a_code_mapping(staff_client, campaign):
 # -- the contacts upload ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """What the upload handed to the service (the contacts runner is another engineer's)."""
-    calls: list[dict] = []
-
-    def fake_queue(**kwargs):
-        calls.append(kwargs)
-        return ImportRun.objects.create(
-            campaign=kwargs["campaign"], kind=kwargs["kind"], layout=kwargs["layout"]
-        )
-
-    monkeypatch.setattr("voters.admin.queue_uploaded_import", fake_queue)
-    return calls
+VAN_HEADER = (
+    "Voter File VANID\tContact Name\tDate Canvassed\tResult\tContact Type\tCanvassed By\t"
+    "Created By\tDate Created\tInput Type Name\tMiniVAN Campaign\r\n"
+)
 
 
-@pytest.mark.parametrize("layout", ["generic", "van"])
-def test_contacts_upload_passes_kind_and_layout_to_the_service(
-    staff_client, campaign, queued, layout
+def test_van_contacts_upload_runs_the_real_import(
+    staff_client, staff_user, campaign, settings, tmp_path, django_capture_on_commit_callbacks
 ):
-    upload = SimpleUploadedFile("history.xls", "Voter File VANID\tResult\n".encode("utf-16"))
+    settings.MEDIA_ROOT = tmp_path
+    voter = VoterFactory(campaign=campaign, extra={"vanid": "1001"})
+    line = "1001\tLee, Ann\t10/5/2024\tNot Home\tWalk\tPat\tPat\t10/5/2024\tMiniVAN\tOct\r\n"
+    upload = SimpleUploadedFile("history.xls", (VAN_HEADER + line).encode("utf-16"))
 
-    response = staff_client.post(
-        reverse("admin:voters_importrun_add"),
-        {"campaign": campaign.pk, "kind": "contacts", "layout": layout, "mode": "strict",
-         "file": upload},
-    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:voters_importrun_add"),
+            {"campaign": campaign.pk, "kind": "contacts", "layout": "van", "mode": "strict",
+             "file": upload},
+        )  # fmt: skip
 
+    run = ImportRun.objects.get()
     assert response.status_code == 302
-    assert [(c["kind"], c["layout"], c["campaign"]) for c in queued] == [
-        ("contacts", layout, campaign)
-    ]
+    assert (run.kind, run.layout, run.status, run.created_by) == (
+        "contacts", "van", "succeeded", staff_user,
+    )  # fmt: skip
+    attempt = ContactAttempt.objects.get()
+    assert (attempt.voter, attempt.channel, attempt.result, attempt.source) == (
+        voter, "door", "not_home", "import",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(("kind", "layout"), [("contacts", "nc"), ("voters", "van")])
-def test_upload_refuses_a_layout_the_kind_cannot_read(staff_client, campaign, queued, kind, layout):
+def test_upload_refuses_a_layout_the_kind_cannot_read(staff_client, campaign, kind, layout):
     response = staff_client.post(
         reverse("admin:voters_importrun_add"),
         {"campaign": campaign.pk, "kind": kind, "layout": layout, "mode": "strict",
@@ -552,7 +551,7 @@ def test_upload_refuses_a_layout_the_kind_cannot_read(staff_client, campaign, qu
 
     assert response.status_code == 200
     assert "layout" in response.context["adminform"].form.errors
-    assert queued == []
+    assert ImportRun.objects.count() == 0
 
 
 # -- the audited export ----------------------------------------------------------------------
