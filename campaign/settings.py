@@ -140,7 +140,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "segment-one@localhost")
 REST_FRAMEWORK = {
     # Token first, so a request with no credentials is answered 401 with a WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "campaign.api.authentication.TwoFactorTokenAuthentication",
         "campaign.api.authentication.VendorKeyAuthentication",
         "campaign.api.authentication.VerifiedSessionAuthentication",
     ],

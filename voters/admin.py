@@ -1362,6 +1362,11 @@ class StaffConsentForm(forms.ModelForm):
         if voter is not None and voter.campaign_id != campaign.pk:
             raise forms.ValidationError("That voter belongs to another campaign.")
         address = data.get("address", "").strip()
+        if address and channel in (Channel.SMS, Channel.PHONE):
+            # Typed by a person: a number we cannot read would be recorded and opt out nothing.
+            address = phone_exact(address) or ""
+            if not address:
+                raise forms.ValidationError({"address": "Not a phone number we can read."})
         if not address and voter is not None and channel not in consent.VOTER_CHANNELS:
             address = consent.voter_address(voter, channel) or ""
         try:

@@ -52,6 +52,36 @@ VOTER_CHANNELS = frozenset({Channel.DOOR, Channel.MAIL})
 _E164_US = re.compile(r"^\+1\d{10}$")
 
 
+# Which ledgers an "opted out" contact closes. A named request closes its own channel whatever
+# channel it was made on (a "Do Not Text" said on the phone stops texts, not calls); a canvasser's
+# "do not contact" closes every channel; otherwise the channel the person answered on.
+NAMED_OPT_OUTS: dict[str, tuple[str, ...]] = {
+    "do not text": (Channel.SMS,),
+    "do not call": (Channel.PHONE,),
+    "do not email": (Channel.EMAIL,),
+    "do not mail": (Channel.MAIL,),
+    "do not walk": (Channel.DOOR,),
+    "do not contact": tuple(Channel.values),
+}
+
+
+def not_after_now(moment: dt.datetime) -> dt.datetime:
+    """An event's time, but never in the future: the latest event decides an address's state,
+    so a mistyped 2099 opt-out would otherwise outlive every opt-in until then."""
+    now = timezone.now()
+    return now if moment > now else moment
+
+
+def opt_out_channels(channel: str, result_name: str | None = None) -> tuple[str, ...]:
+    """The channels an opted-out contact on `channel` (its result as the source named it) closes."""
+    named = NAMED_OPT_OUTS.get((result_name or "").strip().lower())
+    if named:
+        return named
+    if channel == Channel.DOOR:
+        return tuple(Channel.values)  # said at the door: do not contact at all
+    return (channel,)
+
+
 class ConsentError(ValidationError):
     """A consent change the rules do not allow (nothing was recorded)."""
 
@@ -297,7 +327,7 @@ def _batch_row(campaign: Campaign, source: str, actor: str, event: OptOut) -> Co
         source=source,
         voter_id=event.voter_id,
         actor=actor,
-        occurred_at=event.occurred_at,
+        occurred_at=not_after_now(event.occurred_at),
         dedupe_key=event.dedupe_key,
     )
 
@@ -335,7 +365,7 @@ def _record(change: _Change, *, client_ip: str | None) -> ConsentEvent | None:
         address=address,
         kind=change.kind,
         source=change.source,
-        occurred_at=change.occurred_at or timezone.now(),
+        occurred_at=not_after_now(change.occurred_at or timezone.now()),
         voter=change.voter,
         user=change.user if change.user is not None and change.user.is_authenticated else None,
         actor=change.actor,

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from voters import layouts
-from voters.consent import OptOut, record_opt_outs
+from voters.consent import OptOut, opt_out_channels, record_opt_outs
 from voters.importers import (
     BATCH_ROWS,
     ImportSource,
@@ -283,29 +283,38 @@ def _insert_responses(cursor, table: StagingTable, campaign_id: int, run_id: int
 
 
 def _opt_outs(cursor, table: StagingTable) -> tuple[list[OptOut], int]:
-    """An opt-out per imported 'opted_out' contact, keyed like the ledger; and how many voters
-    had no address on that channel (nothing to opt out)."""
+    """The opt-outs of the imported 'opted_out' contacts, on every channel each one closes (see
+    `opt_out_channels`), keyed like the ledger; and how many of those channels had no address on
+    file (nothing to opt out)."""
     cursor.execute(
-        f"""SELECT s.voter_pk, s.channel, s.occurred_at, s.dedupe_key, v.phone, v.email
+        f"""SELECT s.voter_pk, s.channel, s.result_raw, s.occurred_at, s.dedupe_key, v.phone,
+                   v.email
             FROM {table.name} s JOIN voters_voter v ON v.id = s.voter_pk
             WHERE s.result = %s AND s.dedupe_key IS NOT NULL
             ORDER BY s.file_no, s.line_number""",
         [ContactResult.OPTED_OUT],
     )
     events, without_address = [], 0
-    for voter_pk, channel, occurred_at, key, phone, email in cursor.fetchall():
-        if channel in (Channel.SMS, Channel.PHONE):
-            address = phone
-        elif channel == Channel.EMAIL:
-            address = email
-        else:
-            address = f"voter:{voter_pk}"
-        if not address or not address.strip():
-            without_address += 1
-            continue
+    for voter_pk, channel, result_raw, occurred_at, key, phone, email in cursor.fetchall():
         at = dt.datetime.fromisoformat(occurred_at).replace(tzinfo=dt.UTC)
-        events.append(OptOut(channel, address, at, voter_id=voter_pk, dedupe_key=f"contact:{key}"))
+        for closed in opt_out_channels(channel, result_raw):
+            address = _address_on(closed, voter_pk, phone, email)
+            if not address:
+                without_address += 1
+                continue
+            key_on = f"contact:{key}" if closed == channel else f"contact:{key}:{closed}"
+            events.append(OptOut(closed, address, at, voter_id=voter_pk, dedupe_key=key_on))
     return events, without_address
+
+
+def _address_on(channel: str, voter_pk: int, phone: str | None, email: str | None) -> str | None:
+    if channel in (Channel.SMS, Channel.PHONE):
+        address = phone
+    elif channel == Channel.EMAIL:
+        address = email
+    else:
+        address = f"voter:{voter_pk}"
+    return address.strip() if address and address.strip() else None
 
 
 def run_contact_import(

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from voters.consent import record_opt_out, voter_address
+from voters.consent import opt_out_channels, record_opt_out, voter_address
 from voters.models import (
     RESULTS_BY_CHANNEL,
     Channel,
@@ -124,22 +124,24 @@ def record_contact(
 def _record_opt_out(
     attempt: ContactAttempt, user: AbstractBaseUser | None, actor: str, client_ip: str | None
 ) -> None:
-    address = voter_address(attempt.voter, attempt.channel)
-    if address is None:
-        return  # nothing on file to opt out on this channel; the attempt itself is the record
-    record_opt_out(
-        campaign=attempt.voter.campaign,
-        channel=attempt.channel,
-        address=address,
-        source=consent_source_for(attempt.source, attempt.channel),
-        occurred_at=attempt.occurred_at,
-        voter=attempt.voter,
-        user=user,
-        actor=actor,
-        reason=OPT_OUT_REASON,
-        dedupe_key=f"contact:{attempt.dedupe_key}",
-        client_ip=client_ip,
-    )
+    for channel in opt_out_channels(attempt.channel, attempt.result_raw):
+        address = voter_address(attempt.voter, channel)
+        if address is None:
+            continue  # nothing on file to opt out on this channel; the attempt is the record
+        suffix = "" if channel == attempt.channel else f":{channel}"
+        record_opt_out(
+            campaign=attempt.voter.campaign,
+            channel=channel,
+            address=address,
+            source=consent_source_for(attempt.source, attempt.channel),
+            occurred_at=attempt.occurred_at,
+            voter=attempt.voter,
+            user=user,
+            actor=actor,
+            reason=OPT_OUT_REASON,
+            dedupe_key=f"contact:{attempt.dedupe_key}{suffix}",
+            client_ip=client_ip,
+        )
 
 
 def _check(voter, channel, result, occurred_at, source, program, arm) -> None:

@@ -20,10 +20,12 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils import timezone
+from django_otp import user_has_device
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from campaign.admin_site import two_factor_required
 from campaign.models import VendorApiKey
 from campaign.services import parse_vendor_key, vendor_key_digest, vendor_signing_secret
 
@@ -114,6 +116,32 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
         user = request._request.user
         is_verified = getattr(user, "is_verified", None)
         return result if is_verified is not None and is_verified() else None
+
+
+class TwoFactorTokenAuthentication(authentication.TokenAuthentication):
+    """DRF tokens, refused while two-factor sign-in is required and the token's user has no
+    confirmed device: a token must not be the one way around the second factor."""
+
+    def authenticate_credentials(self, key: str):
+        user, token = super().authenticate_credentials(key)
+        if two_factor_required() and not user_has_device(user, confirmed=True):
+            raise exceptions.AuthenticationFailed(
+                "two-factor sign-in is required: enrol a device before using a token"
+            )
+        return user, token
+
+
+class TwoFactorTokenScheme(OpenApiAuthenticationExtension):
+    target_class = TwoFactorTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`; refused under REQUIRE_2FA for users without a device.",
+        }
 
 
 class VendorKeyScheme(OpenApiAuthenticationExtension):

@@ -157,10 +157,10 @@ def test_voter_list_query_count_does_not_grow_with_rows(
     api = signed_in(api_client, make_member(campaign, "staff"))
     VoterFactory.create_batch(2, campaign=campaign)
 
-    with django_assert_num_queries(2):  # memberships, voters with their campaign
+    with django_assert_num_queries(3):  # memberships, voters with their campaign, the audit row
         api.get(VOTERS)
     VoterFactory.create_batch(10, campaign=campaign)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         api.get(VOTERS)
 
 
@@ -375,8 +375,8 @@ def test_vendor_opt_outs_are_recorded_once_per_event_id(vendor_post, campaign, v
     retry = vendor_post(OPT_OUTS, payload)
     check = vendor_post(CHECK, {"channel": "sms", "addresses": ["+19195550111", "+19195550113"]})
 
-    assert first.json() == {"received": 2, "recorded": 2}
-    assert retry.json() == {"received": 2, "recorded": 0}
+    assert first.json() == {"received": 2, "recorded": 2, "unreadable": []}
+    assert retry.json() == {"received": 2, "recorded": 0, "unreadable": []}
     events = ConsentEvent.objects.order_by("address")
     assert [(e.address, e.source, e.kind, e.campaign_id) for e in events] == [
         ("+19195550111", "stop_reply", "opt_out", campaign.pk),
@@ -384,6 +384,25 @@ def test_vendor_opt_outs_are_recorded_once_per_event_id(vendor_post, campaign, v
     ]
     assert events[0].actor == str(vendor_key[0])
     assert check.json()["opted_out"] == ["+19195550111"]
+
+
+def test_an_unreadable_number_never_costs_the_rest_of_the_batch(vendor_post, campaign):
+    event = {"channel": "sms", "source": "stop_reply", "occurred_at": AT}
+    payload = {
+        "events": [
+            {**event, "event_id": "evt-1", "address": "+19195550111"},
+            {**event, "event_id": "evt-2", "address": "12345"},
+        ]
+    }
+
+    response = vendor_post(OPT_OUTS, payload)
+
+    assert response.json() == {"received": 2, "recorded": 2, "unreadable": [1]}
+    ledger = ConsentEvent.objects.filter(campaign=campaign).order_by("address")
+    assert list(ledger.values_list("address", "kind")) == [
+        ("+19195550111", "opt_out"),
+        ("12345", "opt_out"),  # kept as sent: an opt-out is never dropped
+    ]
 
 
 def test_vendor_cannot_report_an_opt_in(vendor_post):
@@ -434,3 +453,43 @@ def test_schema_and_docs_pages_are_served(client):
     assert schema.status_code == 200
     assert b"/api/v1/consent/opt-outs" in schema.content
     assert docs.status_code == 200
+
+
+def test_reading_voters_through_the_api_is_an_audited_download(api_client, campaign, make_member):
+    user = make_member(campaign, "staff")
+    voters = VoterFactory.create_batch(3, campaign=campaign)
+    api = signed_in(api_client, user)
+
+    api.get(VOTERS, REMOTE_ADDR="10.1.2.3")
+    api.get(f"{VOTERS}/{voters[0].pk}")
+
+    events = list(
+        AuditEvent.objects.filter(action="download")
+        .order_by("id")
+        .values_list("campaign_id", "user_id", "object_type", "row_count", "client_ip")
+    )
+    assert events == [
+        (campaign.pk, user.pk, "voters.voter", 3, "10.1.2.3"),
+        (campaign.pk, user.pk, "voters.voter", 1, "127.0.0.1"),
+    ]
+
+
+def test_a_contact_dated_in_the_future_is_refused(api_client, campaign, make_member):
+    api = signed_in(api_client, make_member(campaign, "staff"))
+    voter = VoterFactory(campaign=campaign)
+
+    response = api.post(
+        CONTACTS,
+        {
+            "voter": voter.pk,
+            "channel": "sms",
+            "result": "opted_out",
+            "occurred_at": "2099-01-01T00:00:00Z",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "occurred_at" in response.json()
+    assert ContactAttempt.objects.count() == 0
+    assert ConsentEvent.objects.count() == 0

@@ -205,3 +205,18 @@ def test_failure_limit_is_configurable(client, axes_on, settings, staff_user):
 
     assert codes == [200, 429]
     assert login(client, "staffer").status_code == 429
+
+
+def test_a_token_is_no_way_around_the_second_factor(client, two_factor, staff_user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=staff_user)
+    header = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+    refused = client.get("/api/v1/voters", **header)
+    TOTPDevice.objects.create(user=staff_user, name="phone", confirmed=True)
+    accepted = client.get("/api/v1/voters", **header)
+
+    assert refused.status_code == 401
+    assert "two-factor" in refused.json()["detail"]
+    assert accepted.status_code == 200

@@ -405,6 +405,18 @@ def test_staff_adds_an_opt_out_through_the_service(staff_client, staff_user, cam
     )  # fmt: skip
 
 
+def test_a_typed_phone_that_cannot_be_read_is_refused_not_recorded(staff_client, campaign):
+    response = staff_client.post(
+        reverse("admin:voters_consentevent_add"),
+        consent_post(campaign, channel="sms", address="555-0123", kind="opt_out"),
+    )
+
+    assert response.status_code == 200
+    assert "Not a phone number we can read." in str(response.context["adminform"].form.errors)
+    assert ConsentEvent.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
 def test_staff_opt_in_without_a_reason_is_refused_on_the_add_page(staff_client, campaign):
     voter = VoterFactory(campaign=campaign, phone=PHONE)
 

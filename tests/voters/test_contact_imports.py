@@ -215,7 +215,8 @@ def test_counts_equal_the_database_delta_when_a_file_overlaps_the_last(
         CONTACT_HEADER,
         [
             *CONTACTS[:2],  # on record
-            "A2,2024-10-07 10:00,door,opted_out,Fall GOTV,late,,,,",  # new arm, door opt-out
+            # New arm; "do not contact" at the door closes every channel A2 has an address on.
+            "A2,2024-10-07 10:00,door,opted_out,Fall GOTV,late,,,,",
             "A1,2024-10-07 10:00,email,opted_out,,,,,,",  # email opt-out, lower-cased
             "A1,2024-10-07 10:00,email,opted_out,,,,,,",  # the same line twice: kept once
             "A2,2024-10-08 10:00,sms,opted_out,,,,,,",  # no phone: nothing to opt out
@@ -226,13 +227,15 @@ def test_counts_equal_the_database_delta_when_a_file_overlaps_the_last(
 
     after = table_counts(campaign)
     assert after["contacts"] - before["contacts"] == run.created == 3
-    assert after["consent"] - before["consent"] == run.counts["opt_outs_created"] == 2
+    assert after["consent"] - before["consent"] == run.counts["opt_outs_created"] == 3
     assert after["arms"] - before["arms"] == run.counts["arms_created"] == 1
-    assert (run.counts["contacts_on_record"], run.counts["opt_outs_without_address"]) == (3, 1)
+    # A2 has no phone or email: the door opt-out's sms, phone and email, and the sms line.
+    assert (run.counts["contacts_on_record"], run.counts["opt_outs_without_address"]) == (3, 4)
     a2 = Voter.objects.get(campaign=campaign, voter_id="A2")
     ledger = ConsentEvent.objects.filter(campaign=campaign).values_list("channel", "address")
     assert sorted(ledger) == [
-        ("door", f"voter:{a2.pk}"), ("email", "ann@example.org"), ("sms", "+19195550103"),
+        ("door", f"voter:{a2.pk}"), ("email", "ann@example.org"), ("mail", f"voter:{a2.pk}"),
+        ("sms", "+19195550103"),
     ]  # fmt: skip
     assert not Voter.objects.for_campaign(campaign).contactable("door").filter(pk=a2.pk).exists()
 
@@ -525,10 +528,14 @@ def test_an_edited_code_mapping_takes_effect_on_the_next_import(campaign, voters
 
     assert contacts(campaign)[0][3] == "opted_out"
     a1 = Voter.objects.get(campaign=campaign, voter_id="A1")
-    assert run.counts["opt_outs_created"] == 1
+    assert run.counts["opt_outs_created"] == 5  # said at the door: every channel
     assert opt_outs(campaign) == [
-        ("door", f"voter:{a1.pk}", "opt_out", "import", "A1", at(2024, 10, 5, 4))
-    ]
+        (channel, address, "opt_out", "import", "A1", at(2024, 10, 5, 4))
+        for channel, address in (
+            ("door", f"voter:{a1.pk}"), ("email", "ann@example.org"), ("mail", f"voter:{a1.pk}"),
+            ("phone", "+19195550101"), ("sms", "+19195550101"),
+        )
+    ]  # fmt: skip
 
 
 def test_a_mapping_to_a_result_not_allowed_on_the_channel_is_rejected(campaign, voters, tmp_path):
@@ -713,3 +720,38 @@ def test_load_contact_codes_reads_the_campaign_tables(campaign):
     assert codes.van_questions["support id"] == "support"
     assert codes.answers["support"]["strong support"] == "1"
     assert codes.option_codes["support"] == {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5"}
+
+
+def test_a_named_van_opt_out_closes_the_channel_it_names_whatever_the_contact_type(
+    campaign, voters, tmp_path
+):
+    history = write_van(
+        tmp_path,
+        "ContactHistory.xls",
+        VAN_CONTACT_HEADER,
+        [
+            van_contact_row("101", "10/5/2024", "Do Not Text", "Phone"),  # said on a call
+            van_contact_row("103", "10/6/2024", "Do Not Contact", "Walk"),  # said at the door
+        ],
+    )
+
+    run = import_contact_history(campaign=campaign, paths=[history], layout="van")
+
+    a1, a3 = (Voter.objects.get(campaign=campaign, voter_id=v) for v in ("A1", "A3"))
+    assert opt_outs(campaign) == [
+        ("door", f"voter:{a3.pk}", "opt_out", "import", "A3", at(2024, 10, 6, 4)),
+        ("email", "cy@example.org", "opt_out", "import", "A3", at(2024, 10, 6, 4)),
+        ("mail", f"voter:{a3.pk}", "opt_out", "import", "A3", at(2024, 10, 6, 4)),
+        ("phone", "+19195550103", "opt_out", "import", "A3", at(2024, 10, 6, 4)),
+        ("sms", "+19195550101", "opt_out", "import", "A1", at(2024, 10, 5, 4)),
+        ("sms", "+19195550103", "opt_out", "import", "A3", at(2024, 10, 6, 4)),
+    ]
+    assert run.counts["opt_outs_created"] == 6
+    reachable = Voter.objects.filter(campaign=campaign)
+    assert set(reachable.contactable("phone").values_list("voter_id", flat=True)) == {"A1"}
+    assert set(reachable.contactable("sms").values_list("voter_id", flat=True)) == set()
+    assert set(reachable.contactable("door").values_list("voter_id", flat=True)) == {"A1", "A2"}
+    assert a1.pk != a3.pk
+    # The same file again adds nothing, on any channel.
+    import_contact_history(campaign=campaign, paths=[history], layout="van")
+    assert len(opt_outs(campaign)) == 6

@@ -3,6 +3,9 @@ neither writes (voters.contacts and voters.consent do)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from campaign.models import Role
@@ -60,12 +63,22 @@ class ContactAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# How far ahead of our clock a client's timestamp may be before it is refused.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 class ContactAttemptInputSerializer(serializers.Serializer):
     voter = serializers.IntegerField(help_text="The voter's `id` (not the state voter id).")
     channel = serializers.ChoiceField(choices=Channel.choices)
     result = serializers.ChoiceField(choices=ContactAttempt._meta.get_field("result").choices)
     occurred_at = serializers.DateTimeField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
+        # History is append-only: a contact dated ahead could never be corrected.
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("is in the future")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         if attrs["result"] not in RESULTS_BY_CHANNEL[attrs["channel"]]:
@@ -115,3 +128,8 @@ class VendorOptOutsInputSerializer(serializers.Serializer):
 class VendorOptOutsSerializer(serializers.Serializer):
     received = serializers.IntegerField()
     recorded = serializers.IntegerField(help_text="New events; retried ones are not counted.")
+    unreadable = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Positions of events whose address could not be read; they are recorded as "
+        "sent, never dropped.",
+    )

@@ -4,6 +4,7 @@ report opt-outs). Every queryset is cut to the caller's campaigns in get_queryse
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -29,7 +30,8 @@ from campaign.api.permissions import (
     IsVendor,
     IsVendorOrSignedInUser,
 )
-from campaign.models import Campaign
+from campaign.models import AuditAction, Campaign
+from campaign.services import record_audit_event
 from campaign.views import client_ip
 from voters.api.serializers import (
     ConsentCheckInputSerializer,
@@ -40,7 +42,7 @@ from voters.api.serializers import (
     VendorOptOutsSerializer,
     VoterSerializer,
 )
-from voters.consent import OptOut, opted_out_addresses, record_opt_outs
+from voters.consent import OptOut, normalize_address, opted_out_addresses, record_opt_outs
 from voters.contacts import record_contact
 from voters.models import Channel, ConsentEvent, ContactAttempt, ContactSource, Voter
 from voters.phones import phone_exact
@@ -74,6 +76,34 @@ class VoterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "roles": user_roles(self.request)}
+
+    # Reading voters through the API is a download of voter data: audited per page and campaign,
+    # like the admin's export, so a token paging through a voter file leaves a trace.
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
+        _audit_download(request, page)
+        return response
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        voter = self.get_object()
+        response = Response(self.get_serializer(voter).data)
+        _audit_download(request, [voter])
+        return response
+
+
+def _audit_download(request: Request, voters: list[Voter]) -> None:
+    per_campaign = Counter(v.campaign_id for v in voters)
+    for campaign_id, rows in sorted(per_campaign.items()):
+        record_audit_event(
+            action=AuditAction.DOWNLOAD,
+            campaign=campaign_id,
+            user=request.user,
+            object_type="voters.voter",
+            row_count=rows,
+            client_ip=client_ip(request),
+            detail={"via": "api", "path": request.path},
+        )
 
 
 @extend_schema(
@@ -169,7 +199,7 @@ class ConsentViewSet(viewsets.GenericViewSet):
         key = vendor_key(request)
         campaign = resolve_campaign(request, data.validated_data.get("campaign"), WRITE_ROLES)
         events = data.validated_data["events"]
-        addresses = _ledger_addresses_of_events(events)
+        addresses, unreadable = _ledger_addresses_of_events(events)
         by_source: dict[str, list[OptOut]] = {}
         for event, address in zip(events, addresses, strict=True):
             by_source.setdefault(event["source"], []).append(
@@ -184,7 +214,7 @@ class ConsentViewSet(viewsets.GenericViewSet):
             record_opt_outs(campaign=campaign, source=source, events=batch, actor=str(key))
             for source, batch in by_source.items()
         )
-        body = {"received": len(events), "recorded": recorded}
+        body = {"received": len(events), "recorded": recorded, "unreadable": unreadable}
         return Response(VendorOptOutsSerializer(body).data)
 
 
@@ -206,12 +236,20 @@ def _ledger_addresses(channel: str, given: list[str]) -> list[str]:
     return normalized  # type: ignore[return-value]
 
 
-def _ledger_addresses_of_events(events: list[dict]) -> list[str]:
-    normalized = [_ledger_address(e["channel"], e["address"]) for e in events]
-    bad = [i for i, address in enumerate(normalized) if address is None]
-    if bad:
-        raise ValidationError({"events": f"unreadable address at positions {bad[:20]}"})
-    return normalized  # type: ignore[return-value]
+def _ledger_addresses_of_events(events: list[dict]) -> tuple[list[str], list[int]]:
+    """Ledger addresses of a vendor's events, and the positions of those we could not read.
+
+    An opt-out is never refused for the shape of its address: an unreadable one is kept as the
+    vendor sent it (the ledger then holds it verbatim), and its position is reported back.
+    """
+    addresses, unreadable = [], []
+    for i, event in enumerate(events):
+        address = _ledger_address(event["channel"], event["address"])
+        if address is None:
+            unreadable.append(i)
+            address = normalize_address(event["channel"], event["address"])
+        addresses.append(address)
+    return addresses, unreadable
 
 
 def _vendor_dedupe_key(key_pk: int, event_id: str) -> str:
