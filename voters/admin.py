@@ -593,6 +593,16 @@ def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingH
 # --------------------------------------------------------------------------------------------
 
 
+def sees_contact_details(request: HttpRequest, obj: Voter | ConsentEvent | None = None) -> bool:
+    """Whether phones and emails are shown: not to a viewer (of obj's campaign, or of any)."""
+    if is_superuser(request):
+        return True
+    roles = campaign_roles(request)
+    if obj is not None:
+        return roles.get(obj.campaign_id) != Role.VIEWER
+    return Role.VIEWER not in roles.values()
+
+
 @admin.register(Voter)
 class VoterAdmin(CampaignScopedAdmin):
     editable = False
@@ -681,6 +691,14 @@ class VoterAdmin(CampaignScopedAdmin):
         ("Record", {"fields": (("created_at", "updated_at"),)}),
     )
 
+    # Viewers read the file without contact details, as the API serves it to them: a phone or
+    # an email is what a leaked screen would cost most.
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if sees_contact_details(request, obj):
+            return fieldsets
+        return [(name, opts) for name, opts in fieldsets if name != "Contact"]
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
@@ -745,10 +763,13 @@ class VoterAdmin(CampaignScopedAdmin):
         return _assignments_table(obj)
 
     def get_list_display(self, request):
+        shown = self.list_display
+        if not sees_contact_details(request):
+            shown = tuple(f for f in shown if f != "phone")
         # The campaign column only means something to people who see more than one.
         if is_superuser(request) or len(campaign_ids(request)) > 1:
-            return (*self.list_display, "campaign")
-        return self.list_display
+            return (*shown, "campaign")
+        return shown
 
     # -- the export ---------------------------------------------------------------------------
 
@@ -1415,7 +1436,11 @@ class ConsentEventAdmin(CampaignScopedAdmin):
         return self._role_in(request, None, EDIT_ROLES)
 
     def get_fields(self, request, obj=None):
-        return self.view_fields if obj is not None else self.add_fields
+        if obj is None:
+            return self.add_fields
+        if sees_contact_details(request, obj):
+            return self.view_fields
+        return tuple("channel" if f == ("channel", "address") else f for f in self.view_fields)
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else ()

@@ -662,3 +662,27 @@ def test_export_url_and_file_name_carry_no_personal_data(staff_client, campaign)
     assert response["Content-Disposition"] == (
         f'attachment; filename="voters-{dt.date.today():%Y-%m-%d}.csv"'
     )
+
+
+def test_viewers_see_no_phone_or_email_in_the_admin(client, campaign):
+    voter = VoterFactory(campaign=campaign, phone=PHONE, email="ann@example.org")
+    event = ConsentEventFactory(voter=voter)
+    viewer = member_client(client, campaign, Role.VIEWER, "reader")
+
+    listing = viewer.get(reverse("admin:voters_voter_changelist")).content.decode()
+    page = viewer.get(reverse("admin:voters_voter_change", args=[voter.pk])).content.decode()
+    ledger = viewer.get(reverse("admin:voters_consentevent_change", args=[event.pk]))
+
+    assert voter.voter_id in listing
+    for html in (listing, page, ledger.content.decode()):
+        assert "555-0101" not in html
+        assert "5550101" not in html
+        assert "ann@example.org" not in html
+
+
+def test_staff_see_the_phone_the_viewer_does_not(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign, phone=PHONE)
+
+    page = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk]))
+
+    assert "5550101" in page.content.decode()
