@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 
 from campaign.models import Campaign, Election, Membership
+from scoring.models import ModelVersion, ScoringRun, VoterScore
 from voters import synthetic
 from voters.models import (
     Assignment,
@@ -32,14 +33,25 @@ def county(tmp_path) -> synthetic.CountyFiles:
     return synthetic.generate_county(tmp_path / "expected", voters=VOTERS, seed=SEED)
 
 
-def test_demo_imports_a_generated_county_in_both_layouts(db, tmp_path, capsys):
-    call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
+def test_demo_imports_a_generated_county_in_both_layouts(
+    db, tmp_path, capsys, django_capture_on_commit_callbacks
+):
+    # The scoring run is sent on commit, as in production; the test's transaction never commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
 
     out = capsys.readouterr().out
     generic, nc = Campaign.objects.get(slug="demo"), Campaign.objects.get(slug="demo-nc")
     header = (tmp_path / "county" / "voters.csv").read_text().splitlines()
     assert Voter.objects.filter(campaign=generic).count() == len(header) - 1 == 1_500
     assert Voter.objects.filter(campaign=nc).count() == 1_500
+    # The loop's middle: three approved models and a complete run scoring every voter.
+    approved = ModelVersion.objects.filter(campaign=generic, status="approved")
+    assert sorted(approved.values_list("kind", flat=True)) == ["persuasion", "support", "turnout"]
+    run = ScoringRun.objects.get(campaign=generic)
+    assert run.status == "complete"
+    assert VoterScore.objects.filter(run=run).count() == 1_500
+    assert "scoring run" in out
     # Both layouts describe the same people: the same ids, parties and households (NC, like the
     # state's file, blanks the address of removed voters).
     fields = (

@@ -10,7 +10,7 @@ import pytest
 
 from campaign.models import Election
 from voters.models import Assignment, Program, ProgramArm, Voter
-from voters.services import import_vote_history, import_voter_file
+from voters.services import import_contact_history, import_vote_history, import_voter_file
 from voters.synthetic import generate_county
 
 
@@ -47,3 +47,11 @@ def generated_county(campaign, tmp_path):
         campaign=campaign, election_on=files.program_election.on, election_type="general"
     )
     return {"files": files, "program": program, "election": election}
+
+
+@pytest.fixture
+def county_with_answers(campaign, generated_county):
+    """The same county with its contact history and support IDs imported."""
+    files = generated_county["files"]
+    import_contact_history(campaign=campaign, paths=[files.contacts_csv], mode="quarantine")
+    return generated_county

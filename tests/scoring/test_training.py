@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+
+import numpy as np
 import pytest
+import xgboost as xgb
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from campaign.models import AuditEvent
 from scoring import artifacts
-from scoring.features import SPEC
+from scoring.features import SPEC, build_context, build_features
 from scoring.models import ModelStatus, ModelVersion
 from scoring.services import (
     approve_model,
     experiment_report,
+    train_support_model,
     train_turnout_model,
 )
+from scoring.services.training import SUPPORT_EXCLUDED
 from tests.factories import MembershipFactory, UserFactory
+from voters.models import Voter
 
 SMALL = ((2, 60), (3, 100))  # model sizes to choose from: enough to learn, quick to train
 
@@ -71,3 +78,32 @@ def test_experiment_report_lists_every_arm_with_control_at_zero_lift(campaign, g
             assert arm["ci_low"] < arm["lift"] < arm["ci_high"]
             assert arm["lift"] == pytest.approx(arm["rate"] - arms["control"]["rate"])
     assert set(report["by_band"]) == {"turnout", "age"}
+
+
+def ground_truth(path) -> dict[str, float]:
+    with path.open() as handle:
+        return {row["voter_id"]: float(row["p_support"]) for row in csv.DictReader(handle)}
+
+
+@pytest.mark.django_db
+def test_support_model_learns_the_hidden_support_propensity(campaign, county_with_answers):
+    version = train_support_model(campaign=campaign, sizes=SMALL, seed=4)
+
+    assert version.kind == "support"
+    assert not set(SUPPORT_EXCLUDED) & set(version.feature_spec["names"])
+    answers = version.metrics["answers"]
+    assert answers["1"] + answers["2"] > 0
+    assert answers["4"] + answers["5"] > 0
+    assert version.metrics["auc"] > 0.7
+    # Against the generator's hidden truth, for every voter (answered or not).
+    bundle = artifacts.load(version.artifact)
+    matrix = build_features(build_context(campaign_id=campaign.pk, as_of=version.features_as_of))
+    names = version.feature_spec["names"]
+    columns = [list(matrix.spec.names).index(n) for n in names]
+    predicted = bundle.calibrators["model"].predict(
+        bundle.boosters["model"].predict(xgb.DMatrix(matrix.values[:, columns]))
+    )
+    ids = dict(Voter.objects.filter(campaign=campaign).values_list("pk", "voter_id"))
+    truth = ground_truth(county_with_answers["files"].ground_truth_csv)
+    true_p = np.array([truth[ids[int(pk)]] for pk in matrix.voter_pks])
+    assert np.corrcoef(predicted, true_p)[0, 1] > 0.6

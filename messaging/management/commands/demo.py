@@ -11,11 +11,19 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from campaign.lib.progress import ByteProgressBar
-from campaign.models import Campaign, Role
+from campaign.models import Campaign, Election, Role
 from campaign.services import add_member, create_campaign
+from scoring.services import (
+    approve_model,
+    run_progress,
+    start_scoring_run,
+    train_persuasion_model,
+    train_support_model,
+    train_turnout_model,
+)
 from voters import synthetic
 from voters.importers import ImportProgress
-from voters.models import ImportRun
+from voters.models import ImportRun, Program
 from voters.services import (
     import_contact_history,
     import_program_assignments,
@@ -36,8 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--voters", type=int, default=50_000, help="voters in the county")
         parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
         parser.add_argument("--out", type=Path, default=None, help="where the files go")
+        parser.add_argument(
+            "--skip-models", action="store_true", help="import only: no training or scoring"
+        )
 
-    def handle(self, *args, voters: int, seed: int, out: Path | None, **options) -> None:
+    def handle(
+        self, *args, voters: int, seed: int, out: Path | None, skip_models: bool, **options
+    ) -> None:
         out = out or Path(settings.DEMO_DIR) / "county"
         started = time.monotonic()
         self.stdout.write(f"Generating a county of {voters:,} voters in {out} …")
@@ -59,6 +72,8 @@ class Command(BaseCommand):
         self.import_contacts(generic, county)
         self.import_pair(nc, "nc", county.nc_voter_txt, county.nc_history_txt)
         username, password = self.demo_login([generic, nc])
+        if not skip_models:
+            self.train_and_score(generic, county, get_user_model().objects.get(username=username))
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
         self.stdout.write(
             f"  Admin: http://127.0.0.1:8000/admin/  user {username}  password {password}"
@@ -104,6 +119,33 @@ class Command(BaseCommand):
             )  # fmt: skip
             self.stdout.write(f"  {campaign.slug} contacts ({layout}): {run.summary()}")
 
+    def train_and_score(self, campaign: Campaign, county, user) -> None:
+        """The loop's middle: turnout, support and persuasion models, approved, then a run."""
+        election = Election.objects.get(
+            campaign=campaign, election_on=county.program_election.on, election_type="general"
+        )
+        program = Program.objects.get(campaign=campaign, name=county.program_name)
+        self.stdout.write("Training models (turnout, support, persuasion) …")
+        turnout = train_turnout_model(campaign=campaign, election=election, user=user)
+        support = train_support_model(campaign=campaign, user=user)
+        persuasion = train_persuasion_model(
+            campaign=campaign, program=program, election=election, user=user, folds=3
+        )
+        for version in (turnout, support, persuasion):
+            approve_model(version=version, user=user)
+            self.stdout.write(f"  {version_summary(version)}")
+        run = start_scoring_run(campaign=campaign, user=user)
+        run.refresh_from_db()
+        progress = run_progress(run)
+        self.stdout.write(
+            f"  scoring run {run.pk} {run.status}: {progress['voters_scored']:,} voters scored "
+            f"({progress['voters_per_second']:,.0f}/s)"
+        )
+        self.stdout.write(
+            "  Look at: /admin/scoring/modelversion/ (metrics, model cards, plots), "
+            "/admin/scoring/scoringrun/, and `manage.py export_scores --campaign demo`"
+        )
+
     def with_bar(self, label: str, start) -> ImportRun:
         bar = ByteProgressBar(description=label)
 
@@ -127,3 +169,21 @@ class Command(BaseCommand):
         for campaign in campaigns:
             add_member(campaign=campaign, user=user, role=Role.ADMIN)
         return DEMO_USERNAME, password
+
+
+def version_summary(version) -> str:
+    m = version.metrics
+    if version.kind == "persuasion":
+        chosen = next(p for p in m["policies"] if p["policy"] == "personalized")
+        single = next(
+            p for p in m["policies"] if p["policy"] == f"everyone: {m['best_single_arm']}"
+        )
+        return (
+            f"persuasion: best single arm {m['best_single_arm']} (DR turnout {single['dr']:.3f}); "
+            f"personalized {chosen['dr']:.3f}; {m['share_departing']:.0%} of voters get another "
+            f"arm; {m['backlash_share']:.0%} flagged as backlash"
+        )
+    return (
+        f"{version.kind}: held-out AUC {m['auc']:.3f}, Brier {m['brier']:.3f}, "
+        f"depth {version.params['max_depth']} x {version.params['trees']} trees"
+    )
