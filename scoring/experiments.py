@@ -80,6 +80,8 @@ def analyze_experiment(
     n_clusters = int(groups.max()) + 1 if len(groups) else 0
     if n_clusters < 2:
         raise ExperimentError("need at least two households to estimate uncertainty")
+    if len(y) <= design.shape[1]:
+        raise ExperimentError("no more voters than arms: nothing left to estimate uncertainty")
     beta, cov = _cluster_robust_ols(y, design, groups, n_clusters)
     se = np.sqrt(np.diag(cov))
     t_crit = stats.t.ppf(0.5 + confidence / 2, df=n_clusters - 1)

@@ -8,6 +8,15 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
+from scoring.models import (
+    ModelKind,
+    ModelStatus,
+    ModelVersion,
+    RunStatus,
+    ScoringChunk,
+    ScoringRun,
+    VoterScore,
+)
 from voters.models import (
     Assignment,
     ConsentEvent,
@@ -232,3 +241,146 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     action = "export"
     object_type = "voters.voter"
     row_count = 10
+
+
+# -- scoring -------------------------------------------------------------------------------------
+
+
+def _turnout_metrics() -> dict:
+    """Held-out metrics shaped as `scoring.ml.train_classifier` saves them."""
+    return {
+        "auc": 0.712,
+        "log_loss": 0.581,
+        "brier": 0.198,
+        "uncalibrated": {"auc": 0.712, "log_loss": 0.603, "brier": 0.207},
+        "sizes": [
+            {"max_depth": 2, "trees": 100, "auc": 0.701},
+            {"max_depth": 4, "trees": 100, "auc": 0.709},
+            {"max_depth": 6, "trees": 300, "auc": 0.711},
+        ],
+        "auc_given_up": 0.002,
+        "n_train": 600,
+        "n_validation": 200,
+        "n_test": 200,
+        "base_rate": 0.55,
+        "reliability": [
+            {"bin": 1, "predicted": 0.16, "observed": 0.12, "n": 30},
+            {"bin": 4, "predicted": 0.45, "observed": 0.47, "n": 90},
+            {"bin": 8, "predicted": 0.84, "observed": 0.86, "n": 80},
+        ],
+    }
+
+
+def _policy(name: str, value: float) -> dict:
+    return {
+        "policy": name,
+        "ips": value + 0.001,
+        "ips_ci": [value - 0.03, value + 0.03],
+        "dr": value,
+        "dr_ci": [value - 0.02, value + 0.02],
+    }
+
+
+def _persuasion_metrics() -> dict:
+    """Out-of-fold evaluation shaped as `scoring.services.evaluate_uplift` saves it."""
+    return {
+        "n": 1000,
+        "arms": {
+            "door": {
+                "ate_dr": 0.031,
+                "qini": 0.0123,
+                "uplift_top_10": 0.08,
+                "uplift_top_20": 0.06,
+                "uplift_top_30": 0.05,
+            },
+        },
+        "policies": [
+            _policy("everyone: control", 0.41),
+            _policy("everyone: door", 0.44),
+            _policy("personalized", 0.452),
+            _policy("each voter's best arm", 0.449),
+            _policy("random assignment", 0.425),
+        ],
+        "best_single_arm": "door",
+        "margin": 0.01,
+        "share_departing": 0.2,
+        "backlash_share": 0.05,
+    }
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A draft turnout model; `approved=True` and `persuasion=True` name the other cases."""
+
+    class Meta:
+        model = ModelVersion
+
+    class Params:
+        approved = factory.Trait(
+            status=ModelStatus.APPROVED,
+            approved_at=factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC)),
+        )
+        persuasion = factory.Trait(
+            kind=ModelKind.PERSUASION,
+            program=factory.SubFactory(
+                ProgramFactory, campaign=factory.SelfAttribute("..campaign")
+            ),
+            metrics=factory.LazyFunction(_persuasion_metrics),
+            params={"learner": "DR-learner", "folds": 5, "seed": 0},
+            model_card="## Persuasion model\n\n**Predicts**, per message arm, the change.",
+        )
+
+    campaign = factory.SubFactory(CampaignFactory)
+    kind = ModelKind.TURNOUT
+    status = ModelStatus.DRAFT
+    election = factory.SubFactory(ElectionFactory, campaign=factory.SelfAttribute("..campaign"))
+    features_as_of = factory.LazyAttribute(lambda v: v.election.election_on)
+    feature_spec = factory.LazyFunction(lambda: {"version": 1, "names": ["age", "general_voted"]})
+    params = factory.LazyFunction(lambda: {"max_depth": 4, "trees": 100, "eta": 0.1})
+    metrics = factory.LazyFunction(_turnout_metrics)
+    model_card = (
+        "## Turnout model\n\n**Predicts** the probability that a voter casts a ballot.\n\n"
+        "**Metrics**\n- held-out AUC 0.712\n\n**Limits**: scores describe groups, not people."
+    )
+    artifact = b""
+
+
+class ScoringRunFactory(factory.django.DjangoModelFactory):
+    """A complete run of two chunks of 50 voters (add the chunks with ScoringChunkFactory)."""
+
+    class Meta:
+        model = ScoringRun
+
+    campaign = factory.SubFactory(CampaignFactory)
+    status = RunStatus.COMPLETE
+    as_of = dt.date(2024, 11, 5)
+    chunks_total = 2
+    voters_total = 100
+    started_at = factory.Sequence(_at)
+    finished_at = factory.LazyAttribute(lambda r: r.started_at + dt.timedelta(seconds=20))
+
+
+class ScoringChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoringChunk
+
+    run = factory.SubFactory(ScoringRunFactory)
+    first_pk = factory.Sequence(lambda n: 1 + 50 * n)
+    last_pk = factory.LazyAttribute(lambda c: c.first_pk + 49)
+    voters = 50
+    seconds = 1.5
+    done_at = factory.LazyAttribute(lambda c: c.run.started_at + dt.timedelta(seconds=10))
+
+
+class VoterScoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VoterScore
+
+    run = factory.SubFactory(ScoringRunFactory)
+    voter = factory.SubFactory(VoterFactory, campaign=factory.SelfAttribute("..run.campaign"))
+    turnout = 0.62
+    support = 0.48
+    uplift = factory.LazyFunction(lambda: {"door": 0.03})
+    best_arm = "door"
+    reasons = factory.LazyFunction(
+        lambda: [{"model": "turnout", "text": "voted in 3 of the last 4 generals", "value": 0.12}]
+    )

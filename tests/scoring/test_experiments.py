@@ -82,3 +82,14 @@ def test_bands_are_analyzed_separately_and_thin_bands_skipped():
     assert results["old"].arm("door").n == 2
     assert results["old"].arm("door").rate == 0.5
     assert results["old"].arm("control").rate == 0.5
+
+
+def test_a_band_with_as_many_voters_as_arms_is_skipped_not_a_crash():
+    results = analyze_by_band(
+        np.array([1, 0, 1, 0, 1]),
+        np.array(["control", "door", "control", "door", "door"]),
+        np.arange(5),
+        np.array(["a", "a", "b", "b", "b"]),
+    )
+    assert sorted(results) == ["b"]
+    assert results["b"].arm("door").n == 2

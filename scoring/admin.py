@@ -1,0 +1,867 @@
+"""The operator's console for models, scoring runs and experiment reports.
+
+Model versions are written only by training (`scoring.services`); here they are read, compared
+with the approved version of the same kind (and program), and approved: a POST through
+`scoring.services.approve_model`, which checks the role again and writes the audit event. Scoring
+runs are read-only, with progress counted from their chunk rows. Voter scores have no page of their
+own: one row per voter and run is millions of rows, read through the API and the export.
+
+Charts are PNGs drawn by `scoring.plots` and served by views of this admin, scoped like its pages:
+another campaign's model version or program is a 404 there too. Selections travel as ids only.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+
+from campaign.admin import (
+    EDIT_ROLES,
+    CampaignScopedAdmin,
+    ScopedRelatedFieldListFilter,
+    campaign_ids,
+    count_of,
+    is_superuser,
+    scoped_related_queryset,
+)
+from campaign.models import Campaign, Election
+from campaign.views import client_ip
+from scoring import plots
+from scoring.experiments import ExperimentError
+from scoring.models import (
+    ModelKind,
+    ModelStatus,
+    ModelVersion,
+    RunStatus,
+    ScoringChunk,
+    ScoringRun,
+)
+from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
+from voters.models import Program, SurveyQuestion
+
+PERSONALIZED = "personalized"
+REFRESH_SECONDS = 5
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------------
+
+DASH = "—"
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def _pp(value) -> str:
+    """A lift in percentage points."""
+    return DASH if value is None else f"{100 * value:+.1f} pp"
+
+
+def _ci_pp(low, high) -> str:
+    return DASH if low is None or high is None else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def _ci(pair: Sequence[float] | None, digits: int = 4) -> str:
+    if not pair or pair[0] is None or pair[1] is None:
+        return DASH
+    return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
+def _p_value(value) -> str:
+    if value is None:
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable], empty: str) -> SafeString:
+    rows = list(rows)
+    if not rows:
+        return format_html("<p>{}</p>", empty)
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+def _side_by_side(panels: Sequence[tuple[str, SafeString]]) -> SafeString:
+    return format_html(
+        '<div style="display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start">{}</div>',
+        format_html_join("", "<div><h4>{}</h4>{}</div>", panels),
+    )
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_HEADING = re.compile(r"#{1,6}\s+(.*)")
+
+
+def render_card(text: str) -> SafeString:
+    """The model card's small markdown dialect (headings, **bold**, "- " lists) as HTML.
+
+    Every line is escaped before the markup is added, so a program or question name in the card
+    cannot inject HTML.
+    """
+    html: list[str] = []
+    items: list[str] = []
+
+    def inline(line: str) -> str:
+        return _BOLD.sub(r"<strong>\1</strong>", str(escape(line)))
+
+    def flush() -> None:
+        if items:
+            html.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
+            items.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("- "):
+            items.append(inline(line[2:]))
+            continue
+        flush()
+        if not line:
+            continue
+        heading = _HEADING.fullmatch(line)
+        html.append(f"<h3>{inline(heading[1])}</h3>" if heading else f"<p>{inline(line)}</p>")
+    flush()
+    return mark_safe("".join(html))  # built from escaped text only
+
+
+# --------------------------------------------------------------------------------------------
+# Model versions
+# --------------------------------------------------------------------------------------------
+
+
+def headline(version: ModelVersion) -> str:
+    """One number to compare versions in a list: held-out AUC, or the personalized policy's DR
+    value and its gain over giving everyone the best single arm."""
+    metrics = version.metrics or {}
+    if version.kind != ModelKind.PERSUASION:
+        auc = metrics.get("auc")
+        return DASH if auc is None else f"AUC {auc:.3f}"
+    policies = {p.get("policy"): p for p in metrics.get("policies") or []}
+    personalized = policies.get(PERSONALIZED)
+    if personalized is None or personalized.get("dr") is None:
+        return DASH
+    best = policies.get(f"everyone: {metrics.get('best_single_arm')}")
+    text = f"personalized DR {personalized['dr']:.4f}"
+    if best is not None and best.get("dr") is not None:
+        text += (
+            f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
+        )
+    return text
+
+
+def approved_peer(version: ModelVersion) -> ModelVersion | None:
+    """The campaign's approved version of the same kind (and program) that this one would replace.
+
+    Kept on the instance, since several fields of one change page ask for it.
+    """
+    if not hasattr(version, "_approved_peer"):
+        peer = None
+        if version.status != ModelStatus.APPROVED:
+            peer = (
+                ModelVersion.objects.filter(
+                    campaign=version.campaign_id,
+                    kind=version.kind,
+                    program=version.program_id,
+                    status=ModelStatus.APPROVED,
+                )
+                .defer("artifact")
+                .order_by("-approved_at", "-id")
+                .first()
+            )
+        version._approved_peer = peer
+    return version._approved_peer
+
+
+CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("held-out AUC", ("auc",), "3"),
+    ("log loss", ("log_loss",), "4"),
+    ("Brier score", ("brier",), "4"),
+    ("AUC before calibration", ("uncalibrated", "auc"), "3"),
+    ("log loss before calibration", ("uncalibrated", "log_loss"), "4"),
+    ("Brier score before calibration", ("uncalibrated", "brier"), "4"),
+    ("AUC given up for a smaller model", ("auc_given_up",), "4"),
+    ("base rate (training part)", ("base_rate",), "%"),
+    ("voters trained", ("n_train",), "3"),
+    ("voters validated and calibrated", ("n_validation",), "3"),
+    ("voters tested", ("n_test",), "3"),
+)
+PERSUASION_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("voters in the program with an outcome", ("n",), "3"),
+    ("best single arm", ("best_single_arm",), "text"),
+    ("margin before departing from it", ("margin",), "4"),
+    ("share of voters given another arm", ("share_departing",), "%"),
+    ("share flagged backlash (every arm negative)", ("backlash_share",), "%"),
+)
+
+
+def _dig(metrics: dict, keys: tuple[str, ...]):
+    value = metrics
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _cell(value, style: str) -> str:
+    if style == "%":
+        return _pct(value)
+    if style == "text":
+        return DASH if value in (None, "") else str(value)
+    return _num(value, int(style))
+
+
+def metrics_table(version: ModelVersion, peer: ModelVersion | None) -> SafeString:
+    rows_spec = PERSUASION_ROWS if version.kind == ModelKind.PERSUASION else CLASSIFIER_ROWS
+    shown = [version] if peer is None else [version, peer]
+    headers = ["metric", f"this version (v{version.pk})"]
+    if peer is not None:
+        headers.append(f"approved now (v{peer.pk})")
+    rows = [
+        [label, *(_cell(_dig(v.metrics or {}, keys), style) for v in shown)]
+        for label, keys, style in rows_spec
+    ]
+    if version.kind == ModelKind.PERSUASION:
+        rows.append(["personalized policy", *(headline(v) for v in shown)])
+    answers = (version.metrics or {}).get("answers")
+    if answers:
+        rows.append(["support answers used", ", ".join(f"{k}: {v:,}" for k, v in answers.items())])
+    return _table(headers, rows, "No metrics recorded.")
+
+
+def sizes_table(version: ModelVersion) -> SafeString:
+    params = version.params or {}
+    chosen = (params.get("max_depth"), params.get("trees"))
+    return _table(
+        ("depth", "trees", "validation AUC", "chosen"),
+        (
+            (
+                s.get("max_depth"),
+                s.get("trees"),
+                _num(s.get("auc"), 4),
+                "chosen" if (s.get("max_depth"), s.get("trees")) == chosen else "",
+            )
+            for s in (version.metrics or {}).get("sizes") or []
+        ),
+        "No candidate sizes recorded.",
+    )
+
+
+def reliability_table(version: ModelVersion) -> SafeString:
+    return _table(
+        ("scores between", "mean predicted", "observed", "voters"),
+        (
+            (
+                f"{b['bin'] / 10:.1f}-{(b['bin'] + 1) / 10:.1f}",
+                _num(b.get("predicted")),
+                _num(b.get("observed")),
+                _num(b.get("n")),
+            )
+            for b in (version.metrics or {}).get("reliability") or []
+        ),
+        "No reliability bins recorded.",
+    )
+
+
+def policy_table(version: ModelVersion) -> SafeString:
+    return _table(
+        ("policy", "DR value", "95% CI", "IPS value", "95% CI"),
+        (
+            (
+                p.get("policy"),
+                _num(p.get("dr"), 4),
+                _ci(p.get("dr_ci")),
+                _num(p.get("ips"), 4),
+                _ci(p.get("ips_ci")),
+            )
+            for p in (version.metrics or {}).get("policies") or []
+        ),
+        "No policy values recorded.",
+    )
+
+
+def arm_uplift_table(version: ModelVersion) -> SafeString:
+    arms = (version.metrics or {}).get("arms") or {}
+    return _table(
+        ("arm", "average effect (DR)", "Qini", "uplift top 10%", "top 20%", "top 30%"),
+        (
+            (
+                name,
+                _pp(a.get("ate_dr")),
+                _num(a.get("qini"), 4),
+                _pp(a.get("uplift_top_10")),
+                _pp(a.get("uplift_top_20")),
+                _pp(a.get("uplift_top_30")),
+            )
+            for name, a in arms.items()
+        ),
+        "No per-arm figures recorded.",
+    )
+
+
+def _with_peer(version: ModelVersion, render) -> SafeString:
+    peer = approved_peer(version)
+    if peer is None:
+        return render(version)
+    return _side_by_side(
+        [
+            (f"This version (v{version.pk})", render(version)),
+            (f"Approved now (v{peer.pk})", render(peer)),
+        ]
+    )
+
+
+SUMMARY_FIELDS = (
+    "campaign",
+    "kind",
+    "status",
+    "subject",
+    "features_as_of",
+    ("created_by", "created_at"),
+    ("approved_by", "approved_at"),
+    "compared_with",
+)
+CLASSIFIER_FIELDS = (
+    "metrics_comparison",
+    "reliability_plot",
+    "reliability_bins",
+    "candidate_sizes",
+)
+PERSUASION_FIELDS = ("metrics_comparison", "policy_values", "arm_uplifts")
+DETAIL_FIELDS = ("parameters", "features")
+# What the experiment report may be asked about, by id in the query string.
+EXPERIMENT_PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...]], ...] = (
+    ("program", Program, ("name",)),
+    ("election", Election, ("-election_on",)),
+    ("question", SurveyQuestion, ("slug",)),
+)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(CampaignScopedAdmin):
+    """Read-only: versions come from training; the only write is approval (button or action)."""
+
+    editable = False
+    list_display = (
+        "version", "kind", "status", "campaign", "subject", "headline_metric", "created_at",
+        "created_by", "approved_by",
+    )  # fmt: skip
+    list_display_links = ("version",)
+    list_filter = (
+        "kind",
+        "status",
+        ("campaign", ScopedRelatedFieldListFilter),
+        ("program", ScopedRelatedFieldListFilter),
+    )
+    list_select_related = (
+        "campaign", "election", "program", "question", "created_by", "approved_by",
+    )  # fmt: skip
+    object_select_related = list_select_related
+    sortable_by = ("created_at", "kind", "status")
+    actions = ("approve_selected",)
+    readonly_fields = (
+        "campaign", "kind", "status", "subject", "features_as_of", "created_by", "created_at",
+        "approved_by", "approved_at", "compared_with", "metrics_comparison", "reliability_plot",
+        "reliability_bins", "candidate_sizes", "policy_values", "arm_uplifts", "card",
+        "parameters", "features",
+    )  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        # The artifact holds the boosters (megabytes); no page here reads it.
+        return super().get_queryset(request).defer("artifact")
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        persuasion = obj is not None and obj.kind == ModelKind.PERSUASION
+        return [
+            (None, {"fields": SUMMARY_FIELDS}),
+            (
+                "Held-out evaluation, beside the approved version's",
+                {"fields": PERSUASION_FIELDS if persuasion else CLASSIFIER_FIELDS},
+            ),
+            ("Model card", {"fields": ("card",)}),
+            ("Parameters and features", {"classes": ("collapse",), "fields": DETAIL_FIELDS}),
+        ]
+
+    # -- columns and fields ------------------------------------------------------------------
+
+    @admin.display(description="version", ordering="-created_at")
+    def version(self, obj: ModelVersion) -> str:
+        return f"v{obj.pk}"
+
+    @admin.display(description="trained on")
+    def subject(self, obj: ModelVersion) -> str:
+        parts = []
+        if obj.program_id:
+            parts.append(f"program {obj.program}")
+        if obj.election_id:
+            parts.append(f"election {obj.election}")
+        if obj.question_id:
+            parts.append(f"question {obj.question}")
+        return " · ".join(parts) or DASH
+
+    @admin.display(description="headline metric")
+    def headline_metric(self, obj: ModelVersion) -> str:
+        return headline(obj)
+
+    @admin.display(description="compared with")
+    def compared_with(self, obj: ModelVersion) -> SafeString | str:
+        if obj.status == ModelStatus.APPROVED:
+            return "This is the approved version: it scores voters."
+        peer = approved_peer(obj)
+        if peer is None:
+            return "No approved version of this kind yet."
+        url = reverse("admin:scoring_modelversion_change", args=[peer.pk])
+        when = f" on {peer.approved_at:%Y-%m-%d}" if peer.approved_at else ""
+        return format_html('approved <a href="{}">v{}</a>{}', url, peer.pk, when)
+
+    @admin.display(description="metrics")
+    def metrics_comparison(self, obj: ModelVersion) -> SafeString:
+        return metrics_table(obj, approved_peer(obj))
+
+    @admin.display(description="reliability (held-out)")
+    def reliability_plot(self, obj: ModelVersion) -> SafeString | str:
+        if not (obj.metrics or {}).get("reliability"):
+            return "No reliability bins recorded."
+        url = reverse("admin:scoring_modelversion_reliability", args=[obj.pk])
+        return format_html(
+            '<img src="{}" width="500" height="400" alt="Reliability plot of v{}: mean predicted '
+            'probability against observed rate per bin, the approved version in grey">',
+            url,
+            obj.pk,
+        )
+
+    @admin.display(description="reliability bins")
+    def reliability_bins(self, obj: ModelVersion) -> SafeString:
+        return _with_peer(obj, reliability_table)
+
+    @admin.display(description="candidate sizes")
+    def candidate_sizes(self, obj: ModelVersion) -> SafeString:
+        return sizes_table(obj)
+
+    @admin.display(description="policy values (out-of-fold)")
+    def policy_values(self, obj: ModelVersion) -> SafeString:
+        return _with_peer(obj, policy_table)
+
+    @admin.display(description="per arm")
+    def arm_uplifts(self, obj: ModelVersion) -> SafeString:
+        return _with_peer(obj, arm_uplift_table)
+
+    @admin.display(description="model card")
+    def card(self, obj: ModelVersion) -> SafeString:
+        return render_card(obj.model_card or "")
+
+    @admin.display(description="parameters")
+    def parameters(self, obj: ModelVersion) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.params, indent=2, sort_keys=True))
+
+    @admin.display(description="feature spec")
+    def features(self, obj: ModelVersion) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.feature_spec, indent=2))
+
+    # -- approval -----------------------------------------------------------------------------
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, EDIT_ROLES)
+
+    @admin.action(description="Approve the selected draft", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        drafts = list(queryset.filter(status=ModelStatus.DRAFT))
+        if not drafts:
+            self.message_user(request, "Only drafts can be approved.", messages.WARNING)
+            return
+        slots = {(v.campaign_id, v.kind, v.program_id) for v in drafts}
+        if len(slots) < len(drafts):
+            # Approving a version retires the approved one of its kind: two of one kind in one
+            # click would leave whichever came last, silently.
+            self.message_user(
+                request, "Select one draft per kind (and program) to approve.", messages.ERROR
+            )
+            return
+        if not all(self._role_in(request, v, EDIT_ROLES) for v in drafts):
+            raise PermissionDenied
+        for version in drafts:
+            self._approve(request, version)
+
+    def _approve(self, request: HttpRequest, version: ModelVersion) -> None:
+        try:
+            approved = approve_model(
+                version=version, user=request.user, client_ip=client_ip(request)
+            )
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request, f"{approved} approved: the next scoring run uses it.", messages.SUCCESS
+        )
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        version = self.get_object(request, object_id)  # another campaign's version: 404
+        if not self._role_in(request, version, EDIT_ROLES):
+            raise PermissionDenied
+        self._approve(request, version)
+        return HttpResponseRedirect(reverse("admin:scoring_modelversion_change", args=[version.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            if obj.status == ModelStatus.DRAFT and self._role_in(request, obj, EDIT_ROLES):
+                context["approve_url"] = reverse(
+                    "admin:scoring_modelversion_approve", args=[obj.pk]
+                )
+                peer = approved_peer(obj)
+                context["approve_replaces"] = f"v{peer.pk}" if peer else ""
+            if obj.kind == ModelKind.PERSUASION and obj.program_id:
+                outcome = {"election": obj.election_id} if obj.election_id else {}
+                if obj.question_id and not obj.election_id:
+                    outcome = {"question": obj.question_id}
+                query = urlencode({"program": obj.program_id, **outcome})
+                context["experiment_url"] = (
+                    f"{reverse('admin:scoring_modelversion_experiment')}?{query}"
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # -- charts and the experiment report -----------------------------------------------------
+
+    def get_urls(self):
+        def view(function, name: str, post_only: bool = False):
+            wrapped = require_POST(function) if post_only else function
+            return self.admin_site.admin_view(wrapped), f"scoring_modelversion_{name}"
+
+        experiment, experiment_name = view(self.experiment_view, "experiment")
+        chart, chart_name = view(self.experiment_chart_view, "experiment_chart")
+        approve, approve_name = view(self.approve_view, "approve", post_only=True)
+        reliability, reliability_name = view(self.reliability_view, "reliability")
+        # Before the stock URLs, whose "<object_id>/" catch-all would swallow them.
+        return [
+            path("experiment/", experiment, name=experiment_name),
+            path("experiment/chart.png", chart, name=chart_name),
+            path("<path:object_id>/approve/", approve, name=approve_name),
+            path("<path:object_id>/reliability.png", reliability, name=reliability_name),
+            *super().get_urls(),
+        ]
+
+    def reliability_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        version = self.get_object(request, object_id)  # another campaign's version: 404
+        bins = (version.metrics or {}).get("reliability")
+        if not bins:
+            raise Http404
+        peer = approved_peer(version)
+        compare = (peer.metrics or {}).get("reliability") if peer is not None else None
+        png = plots.reliability_png(
+            bins,
+            title=f"{version.get_kind_display()} model v{version.pk}: held-out reliability",
+            compare=compare,
+            compare_label=f"approved v{peer.pk}" if peer is not None else "approved",
+        )
+        return HttpResponse(png, content_type="image/png")
+
+    def _experiment_selection(self, request: HttpRequest) -> dict[str, models.Model]:
+        """The program and outcome named by id in the query string, each one of the user's
+        campaigns' rows, and all of one campaign; anything else is a 404."""
+        picked: dict[str, models.Model] = {}
+        for name, model, _ in EXPERIMENT_PARTS:
+            raw = request.GET.get(name, "").strip()
+            if not raw:
+                continue
+            rows = scoped_related_queryset(model, request, self.view_roles)
+            try:
+                picked[name] = rows.select_related("campaign").get(pk=int(raw))
+            except (ValueError, model.DoesNotExist):
+                raise Http404 from None
+        program = picked.get("program")
+        if program is not None and any(
+            obj.campaign_id != program.campaign_id for obj in picked.values()
+        ):
+            raise Http404
+        return picked
+
+    def _experiment_report(self, picked: dict) -> dict:
+        return experiment_report(
+            campaign=picked["program"].campaign,
+            program=picked["program"],
+            election=picked.get("election"),
+            question=picked.get("question"),
+        )
+
+    def experiment_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        picked = self._experiment_selection(request)
+        report, error, chart = None, "", ""
+        if "program" in picked:
+            if ("election" in picked) == ("question" in picked):
+                error = "Choose one outcome: an election or a survey question."
+            else:
+                try:
+                    report = self._experiment_report(picked)
+                except (ExperimentError, ValidationError) as failure:
+                    error = "; ".join(getattr(failure, "messages", None) or [str(failure)])
+        if report is not None:
+            png = plots.experiment_png(report["arms"], title=_chart_title(report))
+            chart = "data:image/png;base64," + base64.b64encode(png).decode()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Experiment report",
+            "opts": self.opts,
+            "choices": self._experiment_choices(request),
+            "picked": {name: obj.pk for name, obj in picked.items()},
+            "report": report,
+            "rows": _arm_rows(report["arms"]) if report else [],
+            "bands": _band_tables(report["by_band"]) if report else [],
+            "chart": chart,
+            "chart_url": (
+                f"{reverse('admin:scoring_modelversion_experiment_chart')}?{request.GET.urlencode()}"
+                if report
+                else ""
+            ),
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/scoring/experiment_report.html", context)
+
+    def experiment_chart_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        picked = self._experiment_selection(request)
+        if "program" not in picked or ("election" in picked) == ("question" in picked):
+            raise Http404
+        try:
+            report = self._experiment_report(picked)
+        except (ExperimentError, ValidationError):
+            raise Http404 from None
+        png = plots.experiment_png(report["arms"], title=_chart_title(report))
+        return HttpResponse(png, content_type="image/png")
+
+    def _experiment_choices(self, request: HttpRequest) -> dict[str, list[tuple[int, str]]]:
+        """Dropdown choices: the user's campaigns' programs, elections and survey questions."""
+        several = self._sees_several_campaigns(request)
+        choices = {}
+        for name, model, order in EXPERIMENT_PARTS:
+            rows = scoped_related_queryset(model, request, self.view_roles)
+            rows = rows.select_related("campaign").order_by(*order)
+            choices[name] = [
+                (obj.pk, f"{obj} ({obj.campaign.slug})" if several else str(obj)) for obj in rows
+            ]
+        return choices
+
+    def _sees_several_campaigns(self, request: HttpRequest) -> bool:
+        return is_superuser(request) or len(campaign_ids(request, self.view_roles)) > 1
+
+
+def _chart_title(report: dict) -> str:
+    return f"{report['program']}: {report['outcome']}"
+
+
+def _arm_rows(arms: Sequence[dict]) -> list[dict]:
+    return [
+        {
+            "arm": a["arm"],
+            "n": _num(a["n"]),
+            "rate": _pct(a["rate"]),
+            "lift": _pp(a["lift"]) if a["arm"] != plots.CONTROL else "(baseline)",
+            "ci": _ci_pp(a["ci_low"], a["ci_high"]) if a["arm"] != plots.CONTROL else "",
+            "p_value": _p_value(a.get("p_value")),
+        }
+        for a in arms
+    ]
+
+
+BAND_TITLES = {"turnout": "By turnout band", "age": "By age band"}
+
+
+def _band_tables(by_band: dict) -> list[dict]:
+    return [
+        {
+            "title": BAND_TITLES.get(kind, f"By {kind}"),
+            "bands": [{"band": band, "rows": _arm_rows(arms)} for band, arms in bands.items()],
+        }
+        for kind, bands in by_band.items()
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring runs
+# --------------------------------------------------------------------------------------------
+
+
+def _voters_done() -> Coalesce:
+    """Voters in the run's finished chunks, counted through the chunk table's (run, …) index."""
+    done = (
+        ScoringChunk.objects.filter(run=OuterRef("pk"), done_at__isnull=False)
+        .order_by()
+        .values("run")
+        .annotate(total=Sum("voters"))
+        .values("total")
+    )
+    return Coalesce(Subquery(done, output_field=BigIntegerField()), 0)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _elapsed(run: ScoringRun) -> float:
+    if run.started_at is None:
+        return 0.0
+    end = run.finished_at or timezone.now()
+    return max((end - run.started_at) / dt.timedelta(seconds=1), 0.0)
+
+
+def _per_second(run: ScoringRun) -> float:
+    elapsed = _elapsed(run)
+    return run.voters_done / elapsed if elapsed > 0 else 0.0
+
+
+@admin.register(ScoringRun)
+class ScoringRunAdmin(CampaignScopedAdmin):
+    """Read-only: runs start from the `score` command or the "Start a scoring run" page, and
+    finish in the workers."""
+
+    editable = False
+    list_display = (
+        "run", "status", "campaign", "as_of", "target_election", "progress", "voters_scored",
+        "speed", "eta", "created_at", "short_error",
+    )  # fmt: skip
+    list_display_links = ("run",)
+    list_filter = ("status", ("campaign", ScopedRelatedFieldListFilter))
+    # Not the model versions: a join would read their artifacts; their ids are enough for links.
+    list_select_related = ("campaign", "target_election", "created_by")
+    object_select_related = list_select_related
+    sortable_by = ("created_at", "status")
+    readonly_fields = (
+        "campaign", "status", "as_of", "target_election", "models_used", "progress",
+        "voters_scored", "speed", "eta", "error", "created_by", "created_at", "started_at",
+        "finished_at",
+    )  # fmt: skip
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                chunks_done=count_of(ScoringChunk, "run", done_at__isnull=False),
+                voters_done=_voters_done(),
+            )
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A run in progress reloads itself so its progress stays current without JavaScript.
+        if obj is not None and obj.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            context["auto_refresh_seconds"] = REFRESH_SECONDS
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        start = path(
+            "start/", self.admin_site.admin_view(self.start_view), name="scoring_scoringrun_start"
+        )
+        return [start, *super().get_urls()]
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        """Start a scoring run of one of the user's campaigns (staff and admins)."""
+        allowed = Campaign.objects.filter(pk__in=campaign_ids(request, EDIT_ROLES))
+        if not allowed.exists():
+            raise PermissionDenied
+        if request.method == "POST":
+            campaign = allowed.filter(pk=request.POST.get("campaign") or 0).first()
+            if campaign is None:
+                raise Http404
+            try:
+                run = start_scoring_run(campaign=campaign, user=request.user)
+            except ScoringError as error:
+                self.message_user(request, "; ".join(error.messages), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            self.message_user(request, f"Scoring run {run.pk} started ({run.chunks_total} chunks).")
+            return HttpResponseRedirect(reverse("admin:scoring_scoringrun_change", args=[run.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start a scoring run",
+            "opts": self.model._meta,
+            "campaigns": allowed.order_by("name"),
+        }
+        return TemplateResponse(request, "admin/scoring/scoringrun/start.html", context)
+
+    @admin.display(description="run", ordering="-created_at")
+    def run(self, obj: ScoringRun) -> str:
+        return f"run {obj.pk}"
+
+    @admin.display(description="chunks done")
+    def progress(self, obj: ScoringRun) -> str:
+        if not obj.chunks_total:
+            return f"{obj.chunks_done:,}"
+        share = obj.chunks_done / obj.chunks_total
+        return f"{obj.chunks_done:,} / {obj.chunks_total:,} ({share:.0%})"
+
+    @admin.display(description="voters scored")
+    def voters_scored(self, obj: ScoringRun) -> str:
+        return f"{obj.voters_done:,} of {obj.voters_total:,}"
+
+    @admin.display(description="voters/s")
+    def speed(self, obj: ScoringRun) -> str:
+        rate = _per_second(obj)
+        return f"{rate:,.0f}" if rate > 0 else DASH
+
+    @admin.display(description="time left")
+    def eta(self, obj: ScoringRun) -> str:
+        if obj.status == RunStatus.COMPLETE:
+            return "done"
+        if obj.status != RunStatus.RUNNING:
+            return DASH
+        rate = _per_second(obj)
+        if rate <= 0:
+            return DASH
+        return "about " + _duration(max(obj.voters_total - obj.voters_done, 0) / rate)
+
+    @admin.display(description="error")
+    def short_error(self, obj: ScoringRun) -> str:
+        return obj.error if len(obj.error) <= 80 else obj.error[:79] + "…"
+
+    @admin.display(description="models")
+    def models_used(self, obj: ScoringRun) -> SafeString | str:
+        links = [
+            (reverse("admin:scoring_modelversion_change", args=[pk]), label, pk)
+            for label, pk in (
+                ("turnout", obj.turnout_model_id),
+                ("support", obj.support_model_id),
+                ("persuasion", obj.persuasion_model_id),
+            )
+            if pk is not None
+        ]
+        if not links:
+            return DASH
+        return format_html_join(", ", '<a href="{}">{} v{}</a>', links)
