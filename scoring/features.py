@@ -83,6 +83,27 @@ class FeatureMatrix:
     def row(self, i: int) -> dict[str, float]:
         return dict(zip(self.spec.names, self.values[i].tolist(), strict=True))
 
+    def view(self, i: int) -> RowView:
+        """Row i read by feature name, without building a dict (what reasons read)."""
+        return RowView(self.values[i], self.spec)
+
+
+class RowView:
+    """One voter's features by name; the `describe` functions of reasons read it like a dict."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, values: np.ndarray, spec: FeatureSpec):
+        self._values = values
+        self._index = COLUMN if spec.names == SPEC.names else _index_of(spec)
+
+    def __getitem__(self, name: str) -> float:
+        return float(self._values[self._index[name]])
+
+
+def _index_of(spec: FeatureSpec) -> dict[str, int]:
+    return {name: i for i, name in enumerate(spec.names)}
+
 
 @dataclass(frozen=True)
 class ElectionSlot:
@@ -315,13 +336,25 @@ def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[s
         cursor.execute(sql + " ORDER BY id", params)
         rows = cursor.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [()] * 10
+    birth_dates = [_as_date(d) for d in columns[1]]
+    registered = [_as_date(d) for d in columns[5]]
     return {
         "pk": np.array(columns[0], dtype=np.int64),
-        "birth_date": np.array([_as_date(d) for d in columns[1]], dtype=object),
-        "birth_year": np.array(columns[2], dtype=object),
+        # Dates as numbers, so ages and eligibility are computed for a whole chunk at once.
+        "birth_year_of_date": np.array(
+            [d.year if d else np.nan for d in birth_dates], dtype=np.float64
+        ),
+        "birth_month_day": np.array(
+            [d.month * 100 + d.day if d else 0 for d in birth_dates], dtype=np.int64
+        ),
+        "birth_year": np.array(
+            [y if y is not None else np.nan for y in columns[2]], dtype=np.float64
+        ),
+        "registered": np.array(
+            [d.toordinal() if d else np.nan for d in registered], dtype=np.float64
+        ),
         "gender": np.array(columns[3], dtype=object),
         "party": np.array(columns[4], dtype=object),
-        "registered_on": np.array([_as_date(d) for d in columns[5]], dtype=object),
         "status": np.array(columns[6], dtype=object),
         "household": np.array([h or 0 for h in columns[7]], dtype=np.int64),
         "precinct": np.array(columns[8], dtype=object),
@@ -336,16 +369,12 @@ def _in_range(sql: str, params: list, column: str, pk_range: tuple[int, int] | N
 
 
 def _demographics(values: np.ndarray, voters: dict[str, np.ndarray], as_of: dt.date) -> None:
-    values[:, COLUMN["age"]] = [
-        _age(b, y, as_of) for b, y in zip(voters["birth_date"], voters["birth_year"], strict=True)
-    ]
+    values[:, COLUMN["age"]] = ages_on(voters, as_of)
     for g in GENDERS:
         values[:, COLUMN[f"gender_{g}"]] = voters["gender"] == g
     for p in PARTIES:
         values[:, COLUMN[f"party_{p}"]] = voters["party"] == p
-    values[:, COLUMN["tenure_years"]] = [
-        (as_of - r).days / 365.25 if r else math.nan for r in voters["registered_on"]
-    ]
+    values[:, COLUMN["tenure_years"]] = (as_of.toordinal() - voters["registered"]) / 365.25
     values[:, COLUMN["is_active"]] = voters["status"] == "active"
     values[:, COLUMN["has_unit"]] = voters["has_unit"]
 
@@ -357,12 +386,7 @@ def _history(context, voters, index) -> tuple[np.ndarray, np.ndarray, np.ndarray
     early = np.zeros((n, len(slots)), dtype=np.float32)
     eligible = np.ones((n, len(slots)), dtype=bool)
     for j, slot in enumerate(slots):
-        eligible[:, j] = [
-            _eligible(r, b, y, slot.election_on)
-            for r, b, y in zip(
-                voters["registered_on"], voters["birth_date"], voters["birth_year"], strict=True
-            )
-        ]
+        eligible[:, j] = eligible_on(voters, slot.election_on)
     if not slots:
         return voted, eligible, early
     column_of = {s.election_id: j for j, s in enumerate(slots)}
@@ -514,17 +538,18 @@ def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def _age(birth_date: dt.date | None, birth_year: int | None, on: dt.date) -> float:
-    if birth_date:
-        return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-    if birth_year:
-        return on.year - birth_year - 0.5  # born mid-year on average
-    return math.nan
+def ages_on(voters: dict[str, np.ndarray], day: dt.date) -> np.ndarray:
+    """Age in whole years on `day` from the birth date; from the birth year alone, born mid-year
+    on average; NaN when neither is known."""
+    before_birthday = (day.month * 100 + day.day) < voters["birth_month_day"]
+    from_date = day.year - voters["birth_year_of_date"] - before_birthday
+    from_year = day.year - voters["birth_year"] - 0.5
+    return np.where(np.isnan(voters["birth_year_of_date"]), from_year, from_date)
 
 
-def _eligible(registered_on, birth_date, birth_year, day: dt.date) -> bool:
-    # Same-day registration counts: registering on election day and voting is possible.
-    if registered_on is not None and registered_on > day:
-        return False
-    age = _age(birth_date, birth_year, day)
-    return math.isnan(age) or age >= 18
+def eligible_on(voters: dict[str, np.ndarray], day: dt.date) -> np.ndarray:
+    """Could each voter vote on `day`: registered by then (same-day registration counts) and 18."""
+    registered = voters["registered"]
+    in_time = np.isnan(registered) | (registered <= day.toordinal())
+    age = ages_on(voters, day)
+    return in_time & (np.isnan(age) | (age >= 18))

@@ -148,6 +148,15 @@ def shap_values(booster: xgb.Booster, features: np.ndarray) -> tuple[np.ndarray,
     return contribs[:, :-1], contribs[:, -1]
 
 
+def top_contributions(contributions: np.ndarray, k: int) -> np.ndarray:
+    """Column indices (n x k) of each row's k largest contributions by size, largest first."""
+    size = np.abs(contributions)
+    k = min(k, size.shape[1])
+    part = np.argpartition(-size, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(size, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
 def top_reasons(
     contributions: np.ndarray,
     row: dict[str, float],

@@ -9,6 +9,7 @@ a run's models and shared figures once (`_scorer`), not once per chunk.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from scoring.features import (
     build_context,
     build_features,
 )
-from scoring.ml import shap_values, top_reasons
+from scoring.ml import shap_values, top_contributions
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -201,18 +202,56 @@ def score_chunk(*, run_id: int, chunk_id: int) -> int:
         locked = ScoringChunk.objects.select_for_update().get(pk=chunk_id)
         if locked.done_at is not None:
             return 0  # a twin delivery finished first
-        VoterScore.objects.bulk_create(
-            [VoterScore(run_id=run_id, **s) for s in scores],
-            batch_size=5_000,
-            update_conflicts=True,
-            unique_fields=["run", "voter"],
-            update_fields=["turnout", "support", "uplift", "best_arm", "is_backlash", "reasons"],
-        )
+        _upsert_scores(run_id, scores)
         locked.done_at = timezone.now()
         locked.voters = len(scores)
         locked.seconds = time.monotonic() - started
         locked.save(update_fields=["done_at", "voters", "seconds"])
     return len(scores)
+
+
+SCORE_FIELDS = ("turnout", "support", "uplift", "best_arm", "is_backlash", "reasons")
+
+
+def _upsert_scores(run_id: int, scores: list[dict]) -> None:
+    """Insert or overwrite the chunk's scores (unique on run and voter)."""
+    if connection.vendor != "postgresql":
+        VoterScore.objects.bulk_create(
+            [VoterScore(run_id=run_id, **s) for s in scores],
+            batch_size=2_000,
+            update_conflicts=True,
+            unique_fields=["run", "voter"],
+            update_fields=list(SCORE_FIELDS),
+        )
+        return
+    # COPY into a scratch table, then one set-based upsert: an ORM insert of 20,000 rows costs
+    # more than the models that scored them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scoring_stage (voter_id bigint, turnout float8, "
+            "support float8, uplift text, best_arm text, is_backlash boolean, reasons text) "
+            "ON COMMIT DELETE ROWS"
+        )
+        columns = "voter_id, turnout, support, uplift, best_arm, is_backlash, reasons"
+        with cursor.cursor.copy(f"COPY scoring_stage ({columns}) FROM STDIN") as copy:
+            for s in scores:
+                copy.write_row(
+                    (
+                        s["voter_id"], s["turnout"], s["support"], json.dumps(s["uplift"]),
+                        s["best_arm"], s["is_backlash"], json.dumps(s["reasons"]),
+                    )
+                )  # fmt: skip
+        updates = ", ".join(f"{f} = EXCLUDED.{f}" for f in SCORE_FIELDS)
+        cursor.execute(
+            f"""
+            INSERT INTO scoring_voterscore (run_id, {columns})
+            SELECT %s, voter_id, turnout, support, uplift::jsonb, best_arm, is_backlash,
+                   reasons::jsonb
+            FROM scoring_stage
+            ON CONFLICT (run_id, voter_id) DO UPDATE SET {updates}
+            """,
+            [run_id],
+        )
 
 
 @dataclass
@@ -278,11 +317,7 @@ class Scorer:
         contributions, _ = shap_values(booster, x)
         # Log-odds contributions in probability points near the voter's own prediction.
         scale = raw * (1 - raw)
-        reasons = [
-            _reasons(label, contributions[i], matrix.row(i), model.spec.names, float(scale[i]))
-            for i in range(len(raw))
-        ]
-        return calibrated, reasons
+        return calibrated, _reasons(label, contributions, matrix, model.spec.names, scale)
 
     def _uplift(self, matrix: FeatureMatrix):
         n = len(matrix.voter_pks)
@@ -303,10 +338,11 @@ class Scorer:
             rows = np.flatnonzero(chosen == k)
             if rows.size:
                 contributions, _ = shap_values(boosters[k - 1], x[rows])
-                for j, i in enumerate(rows):
-                    reasons[i] = _reasons(
-                        f"uplift {names[k]}", contributions[j], matrix.row(i), model.spec.names
-                    )
+                found = _reasons(
+                    f"uplift {names[k]}", contributions, matrix, model.spec.names, rows=rows
+                )
+                for i, voter_reasons in zip(rows.tolist(), found, strict=True):
+                    reasons[i] = voter_reasons
         uplift = [
             {name: round(float(tau[i, k - 1]), 5) for k, name in enumerate(names) if k}
             for i in range(n)
@@ -315,13 +351,31 @@ class Scorer:
         return uplift, [names[k] for k in chosen], [bool(f) for f in flags], reasons
 
 
-def _reasons(label, contributions, row, names, scale: float = 1.0) -> list[dict]:
-    return [
-        {"model": label, "text": text, "value": value}
-        for text, value in top_reasons(
-            contributions, row, names, DESCRIBE, k=REASONS_PER_MODEL, scale=scale
+def _reasons(
+    label: str,
+    contributions: np.ndarray,
+    matrix: FeatureMatrix,
+    names: tuple[str, ...],
+    scale: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> list[list[dict]]:
+    """The top contributions of every row in plain words; `rows` maps them to matrix rows."""
+    top = top_contributions(contributions, REASONS_PER_MODEL)
+    picked = np.take_along_axis(contributions, top, axis=1)
+    sizes = picked * scale[:, None] if scale is not None else picked
+    out = []
+    for i in range(len(top)):
+        view = matrix.view(i if rows is None else int(rows[i]))
+        out.append(
+            [
+                {"model": label, "text": DESCRIBE[names[j]](view) or names[j], "value": round(v, 4)}
+                for j, c, v in zip(
+                    top[i].tolist(), picked[i].tolist(), sizes[i].tolist(), strict=True
+                )
+                if c != 0
+            ]
         )
-    ]
+    return out
 
 
 _SCORERS: dict[int, Scorer] = {}

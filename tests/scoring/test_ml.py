@@ -103,3 +103,15 @@ def test_top_reasons_are_the_largest_contributions_in_plain_words():
         ("tenure_years", 0.075),
         ("age 23", -0.05),
     ]
+
+
+def test_bulk_top_contributions_agree_with_the_per_voter_ranking():
+    from scoring.ml import top_contributions
+
+    contributions = np.random.default_rng(3).normal(size=(500, 12))
+
+    top = top_contributions(contributions, 3)
+
+    expected = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :3]
+    assert top.shape == (500, 3)
+    assert (top == expected).all()
