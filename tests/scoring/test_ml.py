@@ -12,6 +12,7 @@ from scoring.ml import (
     household_split,
     reliability_bins,
     shap_values,
+    top_contributions,
     top_reasons,
     train_classifier,
 )
@@ -106,8 +107,6 @@ def test_top_reasons_are_the_largest_contributions_in_plain_words():
 
 
 def test_bulk_top_contributions_agree_with_the_per_voter_ranking():
-    from scoring.ml import top_contributions
-
     contributions = np.random.default_rng(3).normal(size=(500, 12))
 
     top = top_contributions(contributions, 3)
