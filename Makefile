@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services lint bench-import
+.PHONY: demo test install services lint bench-import bench-consent bench-score
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,11 @@ lint: install
 
 bench-import: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/import_bench.py $(BENCH_ARGS)
+
+## The consent anti-join on 1,000,000 voters against the same count without it (BENCH_ARGS=--voters N).
+bench-consent: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/consent_bench.py $(BENCH_ARGS)
+
+## A full scoring run through two Celery workers against the in-memory floor (BENCH_ARGS=--voters N).
+bench-score: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/score_bench.py $(BENCH_ARGS)

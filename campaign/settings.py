@@ -131,6 +131,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Threads each scoring worker process gives xgboost (0: all cores). With several worker processes
+# on one machine, cores divided by processes keeps them from fighting over the same cores.
+SCORING_THREADS = env_int("SCORING_THREADS", 0)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -123,6 +123,9 @@ class FeatureContext:
     # precinct -> (turnout in the last general, dem share, rep share)
     precincts: dict[str | None, tuple[float, float, float]]
     support_question_id: int | None
+    # household -> (members, votes they cast in the recent generals); read once per run, because
+    # a chunk's households reach beyond its voter-id range.
+    households: dict[int, tuple[int, int]]
 
     @property
     def election_ids(self) -> list[int]:
@@ -257,7 +260,28 @@ def build_context(*, campaign_id: int, as_of: dt.date) -> FeatureContext:
         slots=slots,
         precincts=_precinct_figures(campaign_id, last_general),
         support_question_id=support,
+        households=_household_figures(campaign_id, [s for s in slots if s.group == "general"]),
     )
+
+
+def _household_figures(
+    campaign_id: int, generals: list[ElectionSlot]
+) -> dict[int, tuple[int, int]]:
+    ids = [s.election_id for s in generals]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT v.household_id, COUNT(DISTINCT v.id), COUNT(r.id)
+            FROM voters_voter v
+            LEFT JOIN voters_voterecord r ON r.voter_id = v.id AND r.voted
+                 AND r.election_id IN ({_marks(ids) if ids else "NULL"})
+            WHERE v.campaign_id = %s AND v.household_id IS NOT NULL
+              AND (v.status IS NULL OR v.status <> 'removed')
+            GROUP BY v.household_id
+            """,
+            [*ids, campaign_id],
+        )
+        return {h: (size, votes) for h, size, votes in cursor.fetchall()}
 
 
 def _election_slots(campaign_id: int, as_of: dt.date) -> list[ElectionSlot]:
@@ -317,7 +341,7 @@ def build_features(
     _demographics(values, voters, context.as_of)
     voted, eligible, early = _history(context, voters, index)
     _history_features(values, voted, eligible, early, context)
-    _household_features(values, context, voters, pk_range)
+    _household_features(values, context, voters)
     _precinct_features(values, voters, context)
     _contact_features(values, context, index, pk_range)
     _support_features(values, context, index, pk_range)
@@ -429,28 +453,10 @@ def _history_features(values, voted, eligible, early, context: FeatureContext) -
         )
 
 
-def _household_features(values, context, voters, pk_range) -> None:
+def _household_features(values, context, voters) -> None:
     """Household size and the other members' turnout in the recent generals."""
     generals = [s.election_id for s in context.slots if s.group == "general"]
-    sql = f"""
-        WITH homes AS (
-            SELECT DISTINCT household_id FROM voters_voter
-            WHERE campaign_id = %s AND household_id IS NOT NULL {_range_sql(pk_range)}
-        ), members AS (
-            SELECT v.id, v.household_id FROM voters_voter v
-            JOIN homes h ON h.household_id = v.household_id
-            WHERE v.campaign_id = %s AND (v.status IS NULL OR v.status <> 'removed')
-        )
-        SELECT m.household_id, COUNT(DISTINCT m.id), COUNT(r.id)
-        FROM members m
-        LEFT JOIN voters_voterecord r ON r.voter_id = m.id AND r.voted
-             AND r.election_id IN ({_marks(generals) if generals else "NULL"})
-        GROUP BY m.household_id
-    """
-    params = [context.campaign_id, *(pk_range or ()), context.campaign_id, *generals]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        homes = {h: (size, votes) for h, size, votes in cursor.fetchall()}
+    homes = context.households
     own = values[:, [COLUMN[f"general_{i}"] for i in range(1, LAST_N + 1)]]
     own_votes = np.nan_to_num(own).sum(axis=1)
     size = np.array([homes.get(h, (1, 0))[0] for h in voters["household"]], dtype=np.float32)
@@ -516,10 +522,6 @@ def _support_features(values, context, index, pk_range) -> None:
 
 def _marks(items) -> str:
     return ", ".join(["%s"] * len(items))
-
-
-def _range_sql(pk_range: tuple[int, int] | None) -> str:
-    return "AND id BETWEEN %s AND %s" if pk_range else ""
 
 
 def _as_date(value) -> dt.date | None:

@@ -138,13 +138,16 @@ def reliability_bins(labels: np.ndarray, probability: np.ndarray, bins: int = 10
 # -- SHAP -------------------------------------------------------------------------------------
 
 
-def shap_values(booster: xgb.Booster, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shap_values(
+    booster: xgb.Booster, features: np.ndarray, dmatrix: xgb.DMatrix | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP (xgboost's `pred_contribs`, not the approximate Saabas attribution).
 
     Returns (contributions n x f, base value n) on the booster's raw (log-odds) scale: base +
     contributions = the raw margin of each row.
     """
-    contribs = booster.predict(xgb.DMatrix(features), pred_contribs=True)
+    data = dmatrix if dmatrix is not None else xgb.DMatrix(features)
+    contribs = booster.predict(data, pred_contribs=True)
     return contribs[:, :-1], contribs[:, -1]
 
 

@@ -679,7 +679,24 @@ def _fail_if_strict(
     )
 
 
+# The tables each kind of import writes. Their planner statistics are refreshed at the end of the
+# merge: autovacuum catches up only later (or never, where it is off), and a scoring run started
+# right after a state-scale import would otherwise plan its joins for a table of a hundred rows.
+WRITTEN_TABLES = {
+    ImportKind.VOTERS: ("voters_voter", "voters_household"),
+    ImportKind.HISTORY: ("voters_voterecord", "campaign_election"),
+    ImportKind.CONTACTS: (
+        "voters_contactattempt", "voters_surveyresponse", "voters_consentevent", "voters_program",
+    ),
+    ImportKind.ASSIGNMENTS: ("voters_assignment", "voters_programarm"),
+}  # fmt: skip
+
+
 def _finish(run: ImportRun) -> None:
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            for table in WRITTEN_TABLES.get(run.kind, ()):
+                cursor.execute(f"ANALYZE {table}")
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()

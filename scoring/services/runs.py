@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xgboost as xgb
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -269,7 +270,12 @@ class LoadedModel:
                 f"model version {version.pk} was trained on feature spec {spec.version}; "
                 f"this code builds {SPEC.version}: retrain it"
             )
-        return cls(version, spec, [COLUMN[n] for n in spec.names], artifacts.load(version.artifact))
+        bundle = artifacts.load(version.artifact)
+        threads = getattr(settings, "SCORING_THREADS", 0)
+        if threads:
+            for booster in bundle.boosters.values():
+                booster.set_param({"nthread": threads})
+        return cls(version, spec, [COLUMN[n] for n in spec.names], bundle)
 
     def features(self, matrix: FeatureMatrix) -> np.ndarray:
         return matrix.values[:, self.columns]
@@ -312,9 +318,10 @@ class Scorer:
     def _probability(self, model: LoadedModel, matrix: FeatureMatrix, label: str):
         x = model.features(matrix)
         booster = model.artifact.boosters["model"]
-        raw = booster.predict(xgb.DMatrix(x))
+        data = xgb.DMatrix(x)
+        raw = booster.predict(data)
         calibrated = model.artifact.calibrators["model"].predict(raw)
-        contributions, _ = shap_values(booster, x)
+        contributions, _ = shap_values(booster, x, data)
         # Log-odds contributions in probability points near the voter's own prediction.
         scale = raw * (1 - raw)
         return calibrated, _reasons(label, contributions, matrix, model.spec.names, scale)

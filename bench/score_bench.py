@@ -1,0 +1,549 @@
+"""A full scoring run through Celery against the in-memory floor of the same models, in one run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/score_bench.py --voters N
+
+On a fresh scratch database (issue 4 §9):
+  1. generates a county of N voters and imports voters, history, the program's assignments and the
+     contact history (support answers) through the real import services;
+  2. trains and approves the turnout model (label: the program's general), the support model (if
+     the answers suffice) and the K-arm persuasion model (DR-learner on the program's voters,
+     `--folds` 2 by default: the folds only cross-fit the out-of-fold evaluation, the final
+     per-arm models that score are fitted on every program voter whatever the folds);
+  3. FULL RUN: `manage.py score --campaign bench --wait` through Celery with two worker processes
+     (`celery -A campaign worker -Q scoring -c 1 --pool solo`, twice) on a Redis db of its own;
+     wall time from the command's start to the run's completion, peak RSS of each worker;
+  4. FLOOR: the same approved models' xgboost predict and exact TreeSHAP (`pred_contribs`) on the
+     whole feature matrix already in memory, 2 threads, exactly the scorer's per-voter work;
+  5. where one chunk's time goes (features, predict, SHAP, reasons, upsert) in-process, and a
+     cProfile of `score_chunk` on one fresh chunk.
+Prints voters/s of both, the ratio (target >= 0.6), the minutes (target < 10 at 1,000,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psutil
+import psycopg
+import redis
+import xgboost as xgb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from voters import synthetic  # noqa: E402
+
+BENCH_DB = "segment_one_bench_score"
+SLUG = "bench"
+THREADS = 2
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Timer:
+    def __init__(self, label: str):
+        self.label = label
+
+    def __enter__(self) -> Timer:
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.started
+        if exc[0] is None:
+            say(f"  {self.label}: {self.seconds:.1f}s")
+
+
+# -- setup ------------------------------------------------------------------------------------
+
+
+def scratch_url(base_url: str) -> str:
+    return urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
+
+
+def recreate_database(base_url: str) -> str:
+    # Through the server's maintenance database: DATABASE_URL's own need not exist yet.
+    admin_url = urlunsplit(urlsplit(base_url)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return scratch_url(base_url)
+
+
+def analyze(url: str) -> None:
+    """Statistics for the freshly imported tables, as autovacuum would gather them in time.
+
+    Without them (autovacuum off, or a run started right after a big import) the planner takes
+    the campaign's voters for a handful of rows and the household query of every chunk runs for
+    tens of seconds instead of a fraction of one: `--no-analyze` measures that case.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        setting = conn.execute("SHOW autovacuum").fetchone()[0]
+        started = time.perf_counter()
+        conn.execute("ANALYZE")
+    say(f"  ANALYZE (autovacuum is {setting}): {time.perf_counter() - started:.1f}s")
+
+
+def reuse_database(url: str):
+    """The scratch database of an earlier run, its scoring runs removed (models kept)."""
+    from campaign.models import Campaign
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE scoring_voterscore, scoring_scoringchunk, scoring_scoringrun")
+    say("  reusing the imported county and approved models of an earlier run")
+    return Campaign.objects.get(slug=SLUG)
+
+
+def setup_django(url: str) -> None:
+    # No REDIS_URL in this process: it never starts a run, it only reads and measures.
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "campaign.settings"
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
+
+
+def load_county(county: synthetic.CountyFiles):
+    from campaign.services import create_campaign
+    from voters.services import (
+        import_contact_history,
+        import_program_assignments,
+        import_vote_history,
+        import_voter_file,
+    )
+
+    campaign, _ = create_campaign(slug=SLUG, name="Benchmark", state="NC")
+    common = {"campaign": campaign, "mode": "quarantine"}
+    with Timer("import voters"):
+        import_voter_file(paths=[county.voters_csv], full=True, **common)
+    with Timer("import history"):
+        import_vote_history(paths=[county.history_csv], **common)
+    # Assignments first, so the program's door knocks in the contacts find their arms.
+    with Timer("import assignments"):
+        import_program_assignments(
+            program=county.program_name, paths=[county.assignments_csv], **common
+        )
+    with Timer("import contacts (answers)"):
+        import_contact_history(paths=[county.contacts_csv], **common)
+    return campaign
+
+
+def train_models(campaign, county: synthetic.CountyFiles, folds: int) -> None:
+    from django.contrib.auth import get_user_model
+
+    from campaign.models import Election
+    from scoring.services import (
+        TrainingError,
+        train_persuasion_model,
+        train_support_model,
+        train_turnout_model,
+    )
+    from voters.models import Program
+
+    user = get_user_model().objects.create_superuser("bench", "bench@example.org", None)
+    election = Election.objects.get(
+        campaign=campaign, election_on=county.program_election.on, election_type="general"
+    )
+    with Timer(f"train+approve turnout (label: {election.election_on})"):
+        train_turnout_model(campaign=campaign, election=election, user=user, approve=True)
+    try:
+        with Timer("train+approve support"):
+            train_support_model(campaign=campaign, user=user, approve=True)
+    except TrainingError as exc:
+        say(f"  support model not trained: {'; '.join(exc.messages)}")
+    program = Program.objects.get(campaign=campaign, name=county.program_name)
+    with Timer(f"train+approve persuasion ({folds} folds)"):
+        train_persuasion_model(
+            campaign=campaign, program=program, election=election, folds=folds, user=user,
+            approve=True,
+        )  # fmt: skip
+
+
+def describe_models(run) -> None:
+    from scoring.uplift import UPLIFT_PARAMS
+
+    for label, version in (
+        ("turnout", run.turnout_model),
+        ("support", run.support_model),
+        ("persuasion", run.persuasion_model),
+    ):
+        if version is None:
+            say(f"  {label}: none approved")
+        elif label == "persuasion":
+            arms = len(version.metrics["arms"])
+            say(
+                f"  persuasion: v{version.pk}, {arms} arms x uplift model depth "
+                f"{UPLIFT_PARAMS['max_depth']} x {UPLIFT_PARAMS['n_estimators']} trees "
+                f"(fixed, not size-searched); trained on {version.metrics['n']:,} voters"
+            )
+        else:
+            m, p = version.metrics, version.params
+            say(
+                f"  {label}: v{version.pk}, depth {p['max_depth']} x {p['trees']} trees, "
+                f"held-out AUC {m['auc']:.4f}, AUC given up vs best size "
+                f"{m['auc_given_up']:.4f} (sizes: "
+                + ", ".join(f"d{s['max_depth']}x{s['trees']}={s['auc']:.4f}" for s in m["sizes"])
+                + ")"
+            )
+
+
+# -- the full run -----------------------------------------------------------------------------
+
+
+class Workers:
+    """Two solo-pool scoring workers on the scratch database, RSS sampled while they run."""
+
+    def __init__(self, env: dict, log_dir: Path, count: int = 2):
+        self.env, self.log_dir, self.count = env, log_dir, count
+        self.processes: list[subprocess.Popen] = []
+        self.peaks: list[int] = []
+        self.logs: list = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for i in range(self.count):
+            # Kept open for the worker's life, closed in stop().
+            log = open(self.log_dir / f"worker{i + 1}.log", "w")  # noqa: SIM115
+            self.logs.append(log)
+            command = [
+                sys.executable, "-m", "celery", "-A", "campaign", "worker", "-Q", "scoring",
+                "-c", "1", "--pool", "solo", "-n", f"bench{i + 1}@%h", "-l", "INFO",
+            ]  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+            )
+        self.peaks = [0] * self.count
+        deadline = time.monotonic() + 120
+        while not all(self._ready(i) for i in range(self.count)):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                raise SystemExit(f"workers did not start; see {self.log_dir}")
+            time.sleep(0.2)
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _ready(self, i: int) -> bool:
+        return "ready." in (self.log_dir / f"worker{i + 1}.log").read_text(errors="replace")
+
+    def _sample(self) -> None:
+        watched = [psutil.Process(p.pid) for p in self.processes]
+        while not self._stop.is_set():
+            for i, process in enumerate(watched):
+                try:
+                    rss = process.memory_info().rss
+                    rss += sum(c.memory_info().rss for c in process.children(recursive=True))
+                    self.peaks[i] = max(self.peaks[i], rss)
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self.logs:
+            log.close()
+
+
+def full_run(url: str, redis_url: str, chunk_voters: int, log_dir: Path) -> tuple[float, list]:
+    """Seconds of `score --wait` from its start to the run's completion; worker peak RSS."""
+    redis.Redis.from_url(redis_url).flushdb()  # the bench's own db: no stale chunks
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DJANGO_SETTINGS_MODULE": "campaign.settings",
+        # Two worker processes on two cores: one xgboost thread each (the floor gets both).
+        "SCORING_THREADS": "1",
+    }
+    workers = Workers(env, log_dir)
+    workers.start()
+    try:
+        command = [sys.executable, "manage.py", "score", "--campaign", SLUG, "--wait",
+                   "--chunk-voters", str(chunk_voters)]  # fmt: skip
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    finally:
+        workers.stop()
+    if done.returncode != 0:
+        raise SystemExit(f"score failed:\n{done.stderr[-4000:]}\nworker logs in {log_dir}")
+    say(f"  {done.stdout.strip().splitlines()[-1]}")
+    return seconds, workers.peaks
+
+
+# -- the floor --------------------------------------------------------------------------------
+
+
+def floor_seconds(scorer, matrix) -> float:
+    """The scorer's xgboost work on the in-memory matrix: predict and exact SHAP of turnout and
+    support, every arm's uplift, SHAP of each voter's chosen arm."""
+    from scoring.uplift import safe_policy
+
+    started = time.perf_counter()
+    for model in (scorer.turnout, scorer.support):
+        if model is None:
+            continue
+        booster = model.artifact.boosters["model"]
+        dmatrix = xgb.DMatrix(model.features(matrix))
+        booster.predict(dmatrix)
+        booster.predict(dmatrix, pred_contribs=True)
+    model = scorer.persuasion
+    if model is not None:
+        names = model.artifact.meta["arm_names"]
+        x = model.features(matrix)
+        boosters = [model.artifact.boosters[f"uplift_{name}"] for name in names[1:]]
+        dmatrix = xgb.DMatrix(x)
+        tau = np.column_stack([b.predict(dmatrix) for b in boosters])
+        metrics = model.version.metrics
+        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
+        chosen = safe_policy(tau, names.index(metrics["best_single_arm"]), margin)
+        for k in range(1, len(names)):
+            rows = np.flatnonzero(chosen == k)
+            if rows.size:
+                boosters[k - 1].predict(xgb.DMatrix(x[rows]), pred_contribs=True)
+    return time.perf_counter() - started
+
+
+def all_boosters(scorer) -> list:
+    models = [m for m in (scorer.turnout, scorer.support, scorer.persuasion) if m is not None]
+    return [b for m in models for b in m.artifact.boosters.values()]
+
+
+# -- one chunk, in-process --------------------------------------------------------------------
+
+
+def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
+    """Seconds per stage of one chunk, the scorer's steps timed one by one (upsert rolled back)."""
+    from django.db import transaction
+
+    from scoring.features import build_features
+    from scoring.ml import shap_values
+    from scoring.services.runs import _reasons, _upsert_scores
+    from scoring.uplift import safe_policy
+
+    spent = dict.fromkeys(("features", "predict", "SHAP", "reasons", "upsert"), 0.0)
+
+    def timed(stage, work):
+        started = time.perf_counter()
+        result = work()
+        spent[stage] += time.perf_counter() - started
+        return result
+
+    matrix = timed("features", lambda: build_features(scorer.context, pk_range=chunk))
+    n = len(matrix.voter_pks)
+    for label, model in (("turnout", scorer.turnout), ("support", scorer.support)):
+        if model is None:
+            continue
+        booster, x = model.artifact.boosters["model"], model.features(matrix)
+        raw = timed("predict", lambda b=booster, x=x: b.predict(xgb.DMatrix(x)))
+        timed("predict", lambda m=model, raw=raw: m.artifact.calibrators["model"].predict(raw))
+        contributions, _ = timed("SHAP", lambda b=booster, x=x: shap_values(b, x))
+        scale = raw * (1 - raw)
+        timed(
+            "reasons",
+            lambda c=contributions, m=model, s=scale, label=label: _reasons(
+                label, c, matrix, m.spec.names, s
+            ),
+        )
+    model = scorer.persuasion
+    if model is not None:
+        names = model.artifact.meta["arm_names"]
+        x = model.features(matrix)
+        boosters = [model.artifact.boosters[f"uplift_{name}"] for name in names[1:]]
+        tau = timed(
+            "predict",
+            lambda: np.column_stack([b.predict(xgb.DMatrix(x)) for b in boosters]),
+        )
+        metrics = model.version.metrics
+        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
+        chosen = safe_policy(tau, names.index(metrics["best_single_arm"]), margin)
+        for k in range(1, len(names)):
+            rows = np.flatnonzero(chosen == k)
+            if rows.size:
+                contributions, _ = timed(
+                    "SHAP", lambda k=k, r=rows: shap_values(boosters[k - 1], x[r])
+                )
+                timed(
+                    "reasons",
+                    lambda c=contributions, r=rows, k=k: _reasons(
+                        f"uplift {names[k]}", c, matrix, model.spec.names, rows=r
+                    ),
+                )
+    started = time.perf_counter()
+    scores = scorer.score(matrix)
+    whole_score = time.perf_counter() - started
+
+    def upsert():
+        with transaction.atomic():
+            _upsert_scores(run.pk, scores)  # what a chunk does, rolled back
+            transaction.set_rollback(True)
+
+    timed("upsert", upsert)
+    spent["Scorer.score() as a whole"] = whole_score
+    spent["voters"] = n
+    return spent
+
+
+def profile_chunk(run, first_pk: int, last_pk: int, top: int) -> str:
+    """cProfile of score_chunk on a fresh chunk of a fresh run (same models; no Celery)."""
+    from scoring.models import ScoringChunk, ScoringRun
+    from scoring.services.runs import _scorer, score_chunk
+
+    twin = ScoringRun.objects.create(
+        campaign_id=run.campaign_id, as_of=run.as_of, target_election=run.target_election,
+        turnout_model=run.turnout_model, support_model=run.support_model,
+        persuasion_model=run.persuasion_model, chunks_total=1,
+    )  # fmt: skip
+    chunk = ScoringChunk.objects.create(run=twin, first_pk=first_pk, last_pk=last_pk)
+    _scorer(twin)  # models and context loaded once per process, as a worker does: not profiled
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    scored = score_chunk(run_id=twin.pk, chunk_id=chunk.pk)
+    profiler.disable()
+    seconds = time.perf_counter() - started
+    out = io.StringIO()
+    out.write(f"score_chunk: {scored:,} voters in {seconds:.2f}s ({scored / seconds:,.0f}/s)\n")
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--voters", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
+    parser.add_argument("--folds", type=int, default=2, help="persuasion cross-fitting folds")
+    parser.add_argument("--chunk-voters", type=int, default=20_000)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--profile-top", type=int, default=25, help="0: no cProfile")
+    parser.add_argument(
+        "--no-analyze", action="store_true", help="score on the statistics the imports leave"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the scratch database of an earlier run"
+    )
+    args = parser.parse_args()
+    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    started_all = time.perf_counter()
+
+    with tempfile.TemporaryDirectory(prefix="score-bench-") as tmp:
+        say(f"setup ({args.voters:,} voters, scratch database {BENCH_DB})")
+        if not args.reuse:
+            with Timer("generate county"):
+                county = synthetic.generate_county(
+                    Path(tmp) / "county", voters=args.voters, seed=args.seed
+                )
+        if args.reuse:
+            url = scratch_url(base_url)
+            setup_django(url)
+            campaign = reuse_database(url)
+            if not args.no_analyze:
+                analyze(url)
+        else:
+            url = recreate_database(base_url)
+            with Timer("migrate"):
+                setup_django(url)
+            campaign = load_county(county)
+            if not args.no_analyze:
+                analyze(url)
+            train_models(campaign, county, args.folds)
+
+        say("full run: score --wait through Celery, 2 solo workers")
+        full_s, peaks = full_run(url, args.redis_url, args.chunk_voters, Path(tmp))
+
+    from scoring.features import build_features
+    from scoring.models import RunStatus, ScoringRun
+    from scoring.services import run_progress
+    from scoring.services.runs import Scorer
+
+    run = ScoringRun.objects.select_related(
+        "turnout_model", "support_model", "persuasion_model"
+    ).get(campaign=campaign)
+    assert run.status == RunStatus.COMPLETE, run.error
+    progress = run_progress(run)
+    scored = progress["voters_scored"]
+    assert scored == run.voters_total == run.scores.count(), "not every voter scored once"
+    say("models")
+    describe_models(run)
+
+    say("floor: the same models' predict + pred_contribs on the matrix in memory")
+    with Timer("Scorer(run): context + models"):
+        scorer = Scorer(run)
+    for booster in all_boosters(scorer):
+        booster.set_param({"nthread": THREADS})
+    with Timer("build_features over the whole campaign (not timed in the floor)"):
+        matrix = build_features(scorer.context)
+    floor_s = floor_seconds(scorer, matrix)
+    floored = len(matrix.voter_pks)
+    say(f"  floor: {floored:,} voters in {floor_s:.1f}s")
+
+    say("one chunk in-process")
+    chunk = run.chunks.order_by("first_pk").first()
+    spent = chunk_breakdown(scorer, run, (chunk.first_pk, chunk.last_pk))
+    del matrix
+    profile = (
+        profile_chunk(run, chunk.first_pk, chunk.last_pk, args.profile_top)
+        if args.profile_top
+        else ""
+    )
+
+    full_rate, floor_rate = scored / full_s, floored / floor_s
+    say("")
+    say(f"{'':<44}{'seconds':>10}{'voters/s':>12}")
+    say(f"{'floor (predict + exact SHAP, in memory)':<44}{floor_s:>10.1f}{floor_rate:>12,.0f}")
+    say(f"{'full run (score --wait, 2 Celery workers)':<44}{full_s:>10.1f}{full_rate:>12,.0f}")
+    run_rate = progress["voters_per_second"]
+    label = "  of which the run itself (first start..end)"
+    say(f"{label:<44}{scored / run_rate:>10.1f}{run_rate:>12,.0f}")
+    say("")
+    say(f"full / floor throughput: {full_rate / floor_rate:.2f} (target >= 0.6)")
+    say(f"full run: {full_s / 60:.1f} min for {scored:,} voters "
+        f"({full_s / 60 * 1_000_000 / scored:.1f} min per million; target < 10)")  # fmt: skip
+    say("peak RSS per worker: " + ", ".join(f"{p / 2**20:,.0f} MiB" for p in peaks))
+    say("")
+    n = spent.pop("voters")
+    whole = spent.pop("Scorer.score() as a whole")
+    total = sum(spent.values())
+    say(f"one chunk of {n:,} voters, in-process (stages timed one by one):")
+    for stage, seconds in spent.items():
+        say(f"  {stage:<10}{seconds:>8.2f}s {seconds / total:>6.1%}")
+    say(f"  {'total':<10}{total:>8.2f}s  ({n / total:,.0f} voters/s per process; "
+        f"Scorer.score() alone {whole:.2f}s)")  # fmt: skip
+    if profile:
+        say("")
+        say(profile)
+    say(f"bench total {(time.perf_counter() - started_all) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
