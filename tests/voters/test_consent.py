@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaign.models import AuditAction, AuditEvent
 from tests.factories import CampaignFactory, UserFactory, VoterFactory
@@ -292,8 +291,6 @@ def test_an_opt_out_keyed_to_a_phone_holds_when_the_phone_moves_to_another_voter
 
 
 def test_reimporting_the_voter_file_never_resets_consent(campaign, tmp_path: Path):
-    if connection.vendor != "postgresql":
-        pytest.skip("the voter import COPYs into PostgreSQL")
     path = tmp_path / "voters.csv"
     path.write_text(
         "voter_id,first_name,last_name,zip,phone,email\n"
