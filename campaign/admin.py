@@ -9,7 +9,7 @@ a 404 and never appears in a list, a filter, a dropdown or an autocomplete.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -23,7 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from campaign.admin_search import (
@@ -159,6 +160,20 @@ def _planner_rows(qs: models.QuerySet) -> int:
     if isinstance(plan, str):  # psycopg decodes json; other drivers may hand back text
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def html_table(headers: Iterable[str], rows: Iterable[Iterable], empty: str) -> SafeString:
+    """A small read-only table for a change page (every cell escaped), or `empty` in words."""
+    rows = list(rows)
+    if not rows:
+        return format_html("<p>{}</p>", empty)
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import base64
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -38,6 +38,7 @@ from campaign.admin import (
     ScopedRelatedFieldListFilter,
     campaign_ids,
     count_of,
+    html_table,
     is_superuser,
     scoped_related_queryset,
 )
@@ -99,19 +100,6 @@ def _p_value(value) -> str:
     if value is None:
         return DASH
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _table(headers: Iterable[str], rows: Iterable[Iterable], empty: str) -> SafeString:
-    rows = list(rows)
-    if not rows:
-        return format_html("<p>{}</p>", empty)
-    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
-    body = format_html_join(
-        "",
-        "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
-    )
-    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
 def _side_by_side(panels: Sequence[tuple[str, SafeString]]) -> SafeString:
@@ -258,13 +246,13 @@ def metrics_table(version: ModelVersion, peer: ModelVersion | None) -> SafeStrin
     answers = (version.metrics or {}).get("answers")
     if answers:
         rows.append(["support answers used", ", ".join(f"{k}: {v:,}" for k, v in answers.items())])
-    return _table(headers, rows, "No metrics recorded.")
+    return html_table(headers, rows, "No metrics recorded.")
 
 
 def sizes_table(version: ModelVersion) -> SafeString:
     params = version.params or {}
     chosen = (params.get("max_depth"), params.get("trees"))
-    return _table(
+    return html_table(
         ("depth", "trees", "validation AUC", "chosen"),
         (
             (
@@ -280,7 +268,7 @@ def sizes_table(version: ModelVersion) -> SafeString:
 
 
 def reliability_table(version: ModelVersion) -> SafeString:
-    return _table(
+    return html_table(
         ("scores between", "mean predicted", "observed", "voters"),
         (
             (
@@ -296,7 +284,7 @@ def reliability_table(version: ModelVersion) -> SafeString:
 
 
 def policy_table(version: ModelVersion) -> SafeString:
-    return _table(
+    return html_table(
         ("policy", "DR value", "95% CI", "IPS value", "95% CI"),
         (
             (
@@ -314,7 +302,7 @@ def policy_table(version: ModelVersion) -> SafeString:
 
 def arm_uplift_table(version: ModelVersion) -> SafeString:
     arms = (version.metrics or {}).get("arms") or {}
-    return _table(
+    return html_table(
         ("arm", "average effect (DR)", "Qini", "uplift top 10%", "top 20%", "top 30%"),
         (
             (

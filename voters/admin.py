@@ -36,7 +36,7 @@ from django.http import (
 )
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from campaign.admin import (
@@ -46,6 +46,7 @@ from campaign.admin import (
     campaign_ids,
     campaign_roles,
     count_of,
+    html_table,
     is_superuser,
     scoped_related_queryset,
 )
@@ -225,19 +226,6 @@ class VotedInElectionFilter(admin.SimpleListFilter):
 # --------------------------------------------------------------------------------------------
 
 
-def _table(headers: Iterable[str], rows: Iterable[Iterable], empty: str) -> SafeString:
-    rows = list(rows)
-    if not rows:
-        return format_html("<p>{}</p>", empty)
-    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
-    body = format_html_join(
-        "",
-        "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
-    )
-    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
-
-
 def _voter_link(voter: Voter) -> SafeString:
     url = reverse("admin:voters_voter_change", args=[voter.pk])
     return format_html('<a href="{}">{}</a>', url, voter.voter_id)
@@ -258,7 +246,7 @@ def _members_table(
     if exclude_pk is not None:
         members = members.exclude(pk=exclude_pk)
     members = list(members.only(*_MEMBER_FIELDS)[: limit + 1])
-    table = _table(
+    table = html_table(
         ("voter id", "name", "age", "party", "status"),
         (
             (
@@ -403,7 +391,7 @@ def _local(at: dt.datetime, zone: str) -> str:
 def _timeline_table(voter: Voter) -> SafeString:
     items, more = voter_timeline(voter)
     zone = voter.campaign.time_zone
-    table = _table(
+    table = html_table(
         ("when", "what", "channel", "detail", "by", "source"),
         ((_local(i.at, zone), i.what, i.channel, i.detail, i.by, i.source) for i in items),
         "No contacts, answers or consent changes on record.",
@@ -429,7 +417,7 @@ def _consent_table(voter: Voter) -> SafeString:
         since = _local(state.opt_out.occurred_at, zone)
         return f"opted out since {since} ({state.opt_out.get_source_display()})"
 
-    return _table(
+    return html_table(
         ("channel", "may we contact?", "status"),
         (
             (Channel(s.channel).label, _yes_no(s.is_contactable), status(s))
@@ -441,7 +429,7 @@ def _consent_table(voter: Voter) -> SafeString:
 
 def _assignments_table(voter: Voter) -> SafeString:
     rows = voter.assignments.select_related("program", "arm").order_by("-assigned_at", "-id")
-    return _table(
+    return html_table(
         ("program", "arm", "control", "assigned"),
         (
             (
@@ -734,7 +722,7 @@ class VoterAdmin(CampaignScopedAdmin):
         records = obj.vote_records.select_related("election").order_by(
             "-election__election_on", "election__election_type"
         )
-        return _table(
+        return html_table(
             ("date", "type", "election", "voted", "method", "ballot party"),
             (
                 (
@@ -1073,7 +1061,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
     @admin.display(description="rejected rows")
     def rejected_rows_table(self, obj: ImportRun) -> SafeString:
         rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
-        table = _table(
+        table = html_table(
             ("file", "line", "reasons", "raw"),
             (
                 (r.file_name, r.line_number, r.reasons, format_html("<code>{}</code>", r.raw))

@@ -28,10 +28,8 @@ from voters.importers import (
     _fail_if_strict,
     _finish,
     _is_postgres,
-    _lock_campaign,
-    _report_phase,
+    _lock_and_stage,
     _save_rejects,
-    _stage_files,
     _timed,
 )
 from voters.models import (
@@ -328,27 +326,21 @@ def run_contact_import(
     campaign = run.campaign
     table = StagingTable("stage_contacts", {**layouts.CONTACT_COLUMNS, **_CONTACT_LINKS})
     with transaction.atomic(), connection.cursor() as cursor:
-        with _timed(run, "wait_for_lock"):
-            _lock_campaign(cursor, campaign.pk)
-        table.create(cursor)
-        codes = load_contact_codes(campaign.pk)
-        with _timed(run, "parse_and_stage"):
-            staged = _stage_files(
-                cursor=cursor,
-                table=table,
-                sources=sources,
-                reader=layouts.read_contact_batches,
-                reader_options={
-                    "layout": run.layout,
-                    "codes": codes,
-                    "time_zone": campaign.time_zone,
-                    "batch_rows": batch_rows,
-                },
-                run=run,
-                on_progress=on_progress,
-                prepare=_with_nulls(_CONTACT_LINKS),
-            )
-        _report_phase(on_progress, sources, staged, "merging")
+        staged = _lock_and_stage(
+            cursor,
+            run,
+            table,
+            sources,
+            reader=layouts.read_contact_batches,
+            reader_options={
+                "layout": run.layout,
+                "codes": load_contact_codes(campaign.pk),
+                "time_zone": campaign.time_zone,
+                "batch_rows": batch_rows,
+            },
+            on_progress=on_progress,
+            prepare=_with_nulls(_CONTACT_LINKS),
+        )
         _fail_if_strict(run, staged, [])
         table.analyze(cursor, keys=("voter_key",))
         counts = _merge_contacts(cursor, table, run)
@@ -494,21 +486,16 @@ def run_assignment_import(
     name = program_name_of(run)
     table = StagingTable("stage_assignments", {**layouts.ASSIGNMENT_COLUMNS, **_ASSIGNMENT_LINKS})
     with transaction.atomic(), connection.cursor() as cursor:
-        with _timed(run, "wait_for_lock"):
-            _lock_campaign(cursor, campaign.pk)
-        table.create(cursor)
-        with _timed(run, "parse_and_stage"):
-            staged = _stage_files(
-                cursor=cursor,
-                table=table,
-                sources=sources,
-                reader=layouts.read_assignment_batches,
-                reader_options={"time_zone": campaign.time_zone, "batch_rows": batch_rows},
-                run=run,
-                on_progress=on_progress,
-                prepare=_with_nulls(_ASSIGNMENT_LINKS),
-            )
-        _report_phase(on_progress, sources, staged, "merging")
+        staged = _lock_and_stage(
+            cursor,
+            run,
+            table,
+            sources,
+            reader=layouts.read_assignment_batches,
+            reader_options={"time_zone": campaign.time_zone, "batch_rows": batch_rows},
+            on_progress=on_progress,
+            prepare=_with_nulls(_ASSIGNMENT_LINKS),
+        )
         table.analyze(cursor, keys=("voter_id",))
         with _timed(run, "match_voters"):
             _match_voters_by_id(cursor, table, "voter_id", campaign.pk)

@@ -548,6 +548,37 @@ def _insert_vote_records(cursor, table: StagingTable, campaign_id: int, run_id: 
 # --------------------------------------------------------------------------------------------
 
 
+def _lock_and_stage(
+    cursor,
+    run: ImportRun,
+    table: StagingTable,
+    sources: list[ImportSource],
+    *,
+    reader: Callable[..., Iterator[layouts.ParsedBatch]],
+    reader_options: dict,
+    on_progress: ProgressCallback | None,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> StageResult:
+    """The start every import shares: wait for the campaign's lock, then parse every file into
+    the staging table; the merge that follows is each import's own."""
+    with _timed(run, "wait_for_lock"):
+        _lock_campaign(cursor, run.campaign_id)
+    table.create(cursor)
+    with _timed(run, "parse_and_stage"):
+        staged = _stage_files(
+            cursor=cursor,
+            table=table,
+            sources=sources,
+            reader=reader,
+            reader_options=reader_options,
+            run=run,
+            on_progress=on_progress,
+            prepare=prepare,
+        )
+    _report_phase(on_progress, sources, staged, "merging")
+    return staged
+
+
 def run_voter_import(
     run: ImportRun,
     sources: list[ImportSource],
@@ -559,25 +590,20 @@ def run_voter_import(
     campaign = run.campaign
     table = StagingTable("stage_voters", {**layouts.VOTER_COLUMNS, "source_digest": pl.Utf8})
     with transaction.atomic(), connection.cursor() as cursor:
-        with _timed(run, "wait_for_lock"):
-            _lock_campaign(cursor, campaign.pk)
-        table.create(cursor)
-        with _timed(run, "parse_and_stage"):
-            staged = _stage_files(
-                cursor=cursor,
-                table=table,
-                sources=sources,
-                reader=layouts.read_voter_batches,
-                reader_options={
-                    "layout": run.layout,
-                    "batch_rows": batch_rows,
-                    "default_state": campaign.state,
-                },
-                run=run,
-                on_progress=on_progress,
-                prepare=with_source_digest,
-            )
-        _report_phase(on_progress, sources, staged, "merging")
+        staged = _lock_and_stage(
+            cursor,
+            run,
+            table,
+            sources,
+            reader=layouts.read_voter_batches,
+            reader_options={
+                "layout": run.layout,
+                "batch_rows": batch_rows,
+                "default_state": campaign.state,
+            },
+            on_progress=on_progress,
+            prepare=with_source_digest,
+        )
         with _timed(run, "check_duplicates"):
             table.analyze(cursor, keys=("voter_id", "address_key"))
             duplicates = _reject_duplicate_voters(cursor, table, sources)
@@ -615,20 +641,15 @@ def run_history_import(
     campaign = run.campaign
     table = StagingTable("stage_history", layouts.HISTORY_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
-        with _timed(run, "wait_for_lock"):
-            _lock_campaign(cursor, campaign.pk)
-        table.create(cursor)
-        with _timed(run, "parse_and_stage"):
-            staged = _stage_files(
-                cursor=cursor,
-                table=table,
-                sources=sources,
-                reader=layouts.read_history_batches,
-                reader_options={"layout": run.layout, "batch_rows": batch_rows},
-                run=run,
-                on_progress=on_progress,
-            )
-        _report_phase(on_progress, sources, staged, "merging")
+        staged = _lock_and_stage(
+            cursor,
+            run,
+            table,
+            sources,
+            reader=layouts.read_history_batches,
+            reader_options={"layout": run.layout, "batch_rows": batch_rows},
+            on_progress=on_progress,
+        )
         table.analyze(cursor, keys=("voter_id", "election_on", "election_type"))
         _fail_if_strict(run, staged, [])
         now = timezone.now()

@@ -165,8 +165,11 @@ def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
         raise ImportFailed(f"unknown {what} {value!r}; use one of: {', '.join(allowed)}")
 
 
-def _start_run(campaign, kind, layout, mode, full, paths, display_names, user) -> ImportRun:
-    _check_choice(layout, layouts.LAYOUTS, "layout")
+def _start_run(
+    campaign, kind, layout, mode, full, paths, display_names, user, counts=None
+) -> ImportRun:
+    # Each kind reads its own layouts: `nc` means nothing to contacts, `van` nothing to voters.
+    _check_choice(layout, UPLOAD_LAYOUTS[kind], "layout")
     _check_choice(mode, ImportMode.values, "mode")
     names = list(display_names) if display_names else [Path(p).name for p in paths]
     return ImportRun.objects.create(
@@ -176,6 +179,7 @@ def _start_run(campaign, kind, layout, mode, full, paths, display_names, user) -
         mode=mode,
         is_full=full,
         file_names=names,
+        counts=counts or {},
         status=ImportStatus.RUNNING,
         started_at=timezone.now(),
         created_by=user if user is not None and user.is_authenticated else None,
@@ -295,9 +299,7 @@ def import_contact_history(
     Rows for voters not in the campaign are counted, not fatal; the same file twice adds nothing.
     Raises ImportFailed (nothing committed) on a strict import with bad rows.
     """
-    run = _start_contact_run(
-        campaign, ImportKind.CONTACTS, layout, mode, paths, display_names, user, {}
-    )
+    run = _start_run(campaign, ImportKind.CONTACTS, layout, mode, False, paths, display_names, user)
     return _execute(run, _sources(paths, display_names), on_progress, batch_rows)
 
 
@@ -320,28 +322,8 @@ def import_program_assignments(
     name = program.strip()
     if not name:
         raise ImportFailed("a program name is required")
-    run = _start_contact_run(
-        campaign, ImportKind.ASSIGNMENTS, "generic", mode, paths, display_names, user,
-        {"program": name},
+    run = _start_run(
+        campaign, ImportKind.ASSIGNMENTS, "generic", mode, False, paths, display_names, user,
+        counts={"program": name},
     )  # fmt: skip
     return _execute(run, _sources(paths, display_names), on_progress, batch_rows)
-
-
-def _start_contact_run(
-    campaign, kind, layout, mode, paths, display_names, user, counts
-) -> ImportRun:
-    # The voter layouts (nc, fl, oh) mean nothing here; `van` means nothing to voter files.
-    _check_choice(layout, layouts.CONTACT_LAYOUTS, "layout")
-    _check_choice(mode, ImportMode.values, "mode")
-    names = list(display_names) if display_names else [Path(p).name for p in paths]
-    return ImportRun.objects.create(
-        campaign=campaign,
-        kind=kind,
-        layout=layout,
-        mode=mode,
-        file_names=names,
-        counts=counts,
-        status=ImportStatus.RUNNING,
-        started_at=timezone.now(),
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
