@@ -5,8 +5,9 @@
 Generates an NC-layout voter file (ncvoter, 67 columns), then on a fresh database:
   1. baseline: COPY of the file into a plain table of 67 text columns with no indexes;
   2. `manage.py import_voters --layout nc` (parse, normalize, stage, merge): rows/s, peak RSS;
-  3. the same command again on the unchanged file (nothing to write).
-Prints rows/s for each, the ratios, and the peak resident memory of the import process.
+  3. the same command again on the unchanged file (nothing to parse, nothing to write).
+Prints rows/s for each, the ratios, the peak resident memory of the import process, and the
+seconds each import spent per phase (ImportRun.timings).
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ def count_voters(url: str) -> int:
         return conn.execute("SELECT count(*) FROM voters_voter").fetchone()[0]
 
 
+def phase_timings(url: str) -> list[dict[str, float]]:
+    """Seconds per phase of each import run so far (ImportRun.timings), oldest first."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT timings FROM voters_importrun ORDER BY id").fetchall()
+    return [row[0] for row in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -127,6 +135,7 @@ def main() -> None:
         loaded = count_voters(url)
         reimport_s, reimport_rss, out = run_manage(url, import_args)
         print(out.strip().splitlines()[-1])
+        timings = phase_timings(url)
 
     rows = args.rows
     print()
@@ -143,6 +152,9 @@ def main() -> None:
           f"(re-import {reimport_rss / 2**20:,.0f} MiB)")  # fmt: skip
     print(f"import / raw COPY throughput: {copy_s / import_s:.2f} (target >= 0.20)")
     print(f"re-import speed-up over first import: {import_s / reimport_s:.2f}x (target >= 2)")
+    for name, phases in zip(("import", "re-import"), timings, strict=True):
+        spent = sorted(phases.items(), key=lambda item: -item[1])
+        print(f"{name} phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in spent if v >= 0.05))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ On a fresh scratch database (issue 4 §9):
      wall time from the command's start to the run's completion, peak RSS of each worker;
   4. FLOOR: the same approved models' xgboost predict and exact TreeSHAP (`pred_contribs`) on the
      whole feature matrix already in memory, 2 threads, exactly the scorer's per-voter work;
-  5. where one chunk's time goes (features, predict, SHAP, reasons, upsert) in-process, and a
+  5. where one chunk's time goes (features, predict, SHAP, reasons, write) in-process, and a
      cProfile of `score_chunk` on one fresh chunk.
 Prints voters/s of both, the ratio (target >= 0.6), the minutes (target < 10 at 1,000,000).
 """
@@ -179,8 +179,6 @@ def train_models(campaign, county: synthetic.CountyFiles, folds: int) -> None:
 
 
 def describe_models(run) -> None:
-    from scoring.uplift import UPLIFT_PARAMS
-
     for label, version in (
         ("turnout", run.turnout_model),
         ("support", run.support_model),
@@ -189,11 +187,20 @@ def describe_models(run) -> None:
         if version is None:
             say(f"  {label}: none approved")
         elif label == "persuasion":
-            arms = len(version.metrics["arms"])
+            m = version.metrics
+            size = m.get("uplift_size")
+            if size is None:
+                say(f"  persuasion: v{version.pk}, trained before uplift sizes were searched")
+                continue
             say(
-                f"  persuasion: v{version.pk}, {arms} arms x uplift model depth "
-                f"{UPLIFT_PARAMS['max_depth']} x {UPLIFT_PARAMS['n_estimators']} trees "
-                f"(fixed, not size-searched); trained on {version.metrics['n']:,} voters"
+                f"  persuasion: v{version.pk}, {len(m['arms'])} arms x uplift model depth "
+                f"{size['max_depth']} x {size['n_estimators']} trees, trained on {m['n']:,} "
+                "voters (sizes by cross-fitted DR loss above the best: "
+                + ", ".join(
+                    f"d{c['max_depth']}x{c['n_estimators']}=+{c['above_best']:.5f}±{c['se']:.5f}"
+                    for c in m["uplift_sizes"]
+                )
+                + ")"
             )
         else:
             m, p = version.metrics, version.params
@@ -268,7 +275,9 @@ class Workers:
             log.close()
 
 
-def full_run(url: str, redis_url: str, chunk_voters: int, log_dir: Path) -> tuple[float, list]:
+def full_run(
+    url: str, redis_url: str, chunk_voters: int, log_dir: Path, threads: int
+) -> tuple[float, list]:
     """Seconds of `score --wait` from its start to the run's completion; worker peak RSS."""
     redis.Redis.from_url(redis_url).flushdb()  # the bench's own db: no stale chunks
     env = {
@@ -277,8 +286,9 @@ def full_run(url: str, redis_url: str, chunk_voters: int, log_dir: Path) -> tupl
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DJANGO_SETTINGS_MODULE": "campaign.settings",
-        # Two worker processes on two cores: one xgboost thread each (the floor gets both).
-        "SCORING_THREADS": "1",
+        # Two worker processes on two cores. With a thread per core each (the product's
+        # default), one worker's xgboost fills both cores while the other waits on the database.
+        "SCORING_THREADS": str(threads),
     }
     workers = Workers(env, log_dir)
     workers.start()
@@ -338,15 +348,16 @@ def all_boosters(scorer) -> list:
 
 
 def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
-    """Seconds per stage of one chunk, the scorer's steps timed one by one (upsert rolled back)."""
+    """Seconds per stage of one chunk, the scorer's steps timed one by one (write rolled back)."""
     from django.db import transaction
 
     from scoring.features import build_features
     from scoring.ml import shap_values
-    from scoring.services.runs import _reasons, _upsert_scores
+    from scoring.models import ScoringRun
+    from scoring.services.runs import _write_scores
     from scoring.uplift import safe_policy
 
-    spent = dict.fromkeys(("features", "predict", "SHAP", "reasons", "upsert"), 0.0)
+    spent = dict.fromkeys(("features", "predict", "SHAP", "reasons", "write"), 0.0)
 
     def timed(stage, work):
         started = time.perf_counter()
@@ -356,6 +367,7 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
 
     matrix = timed("features", lambda: build_features(scorer.context, pk_range=chunk))
     n = len(matrix.voter_pks)
+    renderer, parts = scorer.reasons, []
     for label, model in (("turnout", scorer.turnout), ("support", scorer.support)):
         if model is None:
             continue
@@ -366,8 +378,8 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
         scale = raw * (1 - raw)
         timed(
             "reasons",
-            lambda c=contributions, m=model, s=scale, label=label: _reasons(
-                label, c, matrix, m.spec.names, s
+            lambda c=contributions, m=model, s=scale, label=label: parts.append(
+                renderer.parts(label, c, matrix, m.spec.names, scale=s)
             ),
         )
     model = scorer.persuasion
@@ -390,20 +402,23 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
                 )
                 timed(
                     "reasons",
-                    lambda c=contributions, r=rows, k=k: _reasons(
-                        f"uplift {names[k]}", c, matrix, model.spec.names, rows=r
+                    lambda c=contributions, r=rows, k=k: parts.append(
+                        renderer.parts(f"uplift {names[k]}", c, matrix, model.spec.names, rows=r)
                     ),
                 )
+    timed("reasons", lambda: renderer.render(n, parts))
     started = time.perf_counter()
     scores = scorer.score(matrix)
     whole_score = time.perf_counter() - started
 
-    def upsert():
-        with transaction.atomic():
-            _upsert_scores(run.pk, scores)  # what a chunk does, rolled back
-            transaction.set_rollback(True)
-
-    timed("upsert", upsert)
+    # What a chunk writes, into a scratch run (the real run already holds these voters' rows),
+    # rolled back.
+    with transaction.atomic():
+        scratch = ScoringRun.objects.create(
+            campaign_id=run.campaign_id, as_of=run.as_of, turnout_model_id=run.turnout_model_id
+        )
+        timed("write", lambda: _write_scores(scratch.pk, scores))
+        transaction.set_rollback(True)
     spent["Scorer.score() as a whole"] = whole_score
     spent["voters"] = n
     return spent
@@ -444,6 +459,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
     parser.add_argument("--folds", type=int, default=2, help="persuasion cross-fitting folds")
     parser.add_argument("--chunk-voters", type=int, default=20_000)
+    parser.add_argument(
+        "--worker-threads", type=int, default=THREADS, help="xgboost threads per worker process"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--profile-top", type=int, default=25, help="0: no cProfile")
     parser.add_argument(
@@ -478,8 +496,11 @@ def main() -> None:
                 analyze(url)
             train_models(campaign, county, args.folds)
 
-        say("full run: score --wait through Celery, 2 solo workers")
-        full_s, peaks = full_run(url, args.redis_url, args.chunk_voters, Path(tmp))
+        threads = args.worker_threads
+        say(f"full run: score --wait through Celery, 2 solo workers x {threads} threads")
+        full_s, peaks = full_run(
+            url, args.redis_url, args.chunk_voters, Path(tmp), args.worker_threads
+        )
 
     from scoring.features import build_features
     from scoring.models import RunStatus, ScoringRun

@@ -53,7 +53,9 @@ from scoring.models import (
     RunStatus,
     ScoringChunk,
     ScoringRun,
+    VoterScore,
 )
+from scoring.reasons import by_model
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
 from voters.models import Program, SurveyQuestion
 
@@ -162,7 +164,14 @@ def headline(version: ModelVersion) -> str:
         return DASH
     best = policies.get(f"everyone: {metrics.get('best_single_arm')}")
     text = f"personalized DR {personalized['dr']:.4f}"
-    if best is not None and best.get("dr") is not None:
+    gain = metrics.get("personalized_gain")
+    if gain is not None:
+        low, high = gain["dr_ci"]
+        text += (
+            f" ({gain['dr']:+.4f} [{low:+.4f}, {high:+.4f}] vs everyone: "
+            f"{metrics['best_single_arm']})"
+        )
+    elif best is not None and best.get("dr") is not None:
         text += (
             f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
         )
@@ -208,6 +217,8 @@ CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 PERSUASION_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("voters in the program with an outcome", ("n",), "3"),
     ("best single arm", ("best_single_arm",), "text"),
+    ("uplift model depth (per arm)", ("uplift_size", "max_depth"), "3"),
+    ("uplift model trees (per arm)", ("uplift_size", "n_estimators"), "3"),
     ("margin before departing from it", ("margin",), "4"),
     ("share of voters given another arm", ("share_departing",), "%"),
     ("share flagged backlash (every arm negative)", ("backlash_share",), "%"),
@@ -250,6 +261,8 @@ def metrics_table(version: ModelVersion, peer: ModelVersion | None) -> SafeStrin
 
 
 def sizes_table(version: ModelVersion) -> SafeString:
+    if version.kind == ModelKind.PERSUASION:
+        return _uplift_sizes_table(version.metrics or {})
     params = version.params or {}
     chosen = (params.get("max_depth"), params.get("trees"))
     return html_table(
@@ -262,6 +275,26 @@ def sizes_table(version: ModelVersion) -> SafeString:
                 "chosen" if (s.get("max_depth"), s.get("trees")) == chosen else "",
             )
             for s in (version.metrics or {}).get("sizes") or []
+        ),
+        "No candidate sizes recorded.",
+    )
+
+
+def _uplift_sizes_table(metrics: dict) -> SafeString:
+    size = metrics.get("uplift_size") or {}
+    chosen = (size.get("max_depth"), size.get("n_estimators"))
+    return html_table(
+        ("depth", "trees", "cross-fitted DR loss", "above the best", "standard error", "chosen"),
+        (
+            (
+                c.get("max_depth"),
+                c.get("n_estimators"),
+                _num(c.get("dr_mse"), 5),
+                _num(c.get("above_best"), 5),
+                _num(c.get("se"), 5),
+                "chosen" if (c.get("max_depth"), c.get("n_estimators")) == chosen else "",
+            )
+            for c in metrics.get("uplift_sizes") or []
         ),
         "No candidate sizes recorded.",
     )
@@ -347,7 +380,7 @@ CLASSIFIER_FIELDS = (
     "reliability_bins",
     "candidate_sizes",
 )
-PERSUASION_FIELDS = ("metrics_comparison", "policy_values", "arm_uplifts")
+PERSUASION_FIELDS = ("metrics_comparison", "policy_values", "arm_uplifts", "candidate_sizes")
 DETAIL_FIELDS = ("parameters", "features")
 # What the experiment report may be asked about, by id in the query string.
 EXPERIMENT_PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...]], ...] = (
@@ -853,3 +886,47 @@ class ScoringRunAdmin(CampaignScopedAdmin):
         if not links:
             return DASH
         return format_html_join(", ", '<a href="{}">{} v{}</a>', links)
+
+
+# -- a voter's scores, shown on the voter's page ------------------------------------------------
+
+REASON_ORDER = ("uplift", "turnout", "support")
+
+
+def _reason_rank(model: str) -> tuple[int, str]:
+    kind = model.split(" ", 1)[0]
+    return (REASON_ORDER.index(kind) if kind in REASON_ORDER else len(REASON_ORDER), model)
+
+
+def voter_scores(voter_id: int) -> SafeString:
+    """The voter's scores from the latest complete run that scored them, with the reasons."""
+    score = (
+        VoterScore.objects.filter(voter_id=voter_id, run__status=RunStatus.COMPLETE)
+        .select_related("run")
+        .order_by("-run__finished_at", "-run_id")
+        .first()
+    )
+    if score is None:
+        return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
+    best = score.best_arm or DASH
+    if score.is_backlash:
+        best += " (every message predicted to backfire: leave alone)"
+    rows = [
+        ("turnout", _pct(score.turnout)),
+        ("support", _pct(score.support)),
+        ("best message", best),
+        *((f"uplift of {arm}", _pp(value)) for arm, value in sorted(score.uplift.items())),
+    ]
+    heading = f"run {score.run_id}, features as of {score.run.as_of:%Y-%m-%d}"
+    grouped = by_model(score.reasons)
+    models_in_order = sorted(grouped, key=_reason_rank)
+    reasons = html_table(
+        ("model", "reason", "effect"),
+        (
+            (model, text, f"{100 * value:+.1f} pts")
+            for model in models_in_order
+            for text, value in grouped[model]
+        ),
+        "No reasons recorded.",
+    )
+    return format_html("{}{}", html_table(("score", heading), rows, ""), reasons)

@@ -58,6 +58,41 @@ def support_card(metrics: dict, params: dict) -> str:
     )
 
 
+def _margin(value: float | None) -> str:
+    return "none: no margin gained beyond noise" if value is None else f"{value:.4f}"
+
+
+def _fold_margins(evaluation: dict) -> str:
+    folds = evaluation.get("margin_by_fold") or []
+    return "; ".join(f"fold {f['fold']}: {_margin(f['margin'])}" for f in folds) or "n/a"
+
+
+def _uplift_size(evaluation: dict) -> str:
+    """The second stage's size chosen by validation, and what each candidate scored."""
+    size, candidates = evaluation.get("uplift_size"), evaluation.get("uplift_sizes") or []
+    if not size:
+        return ""
+    rows = "\n".join(
+        f"- depth {c['max_depth']} x {c['n_estimators']} trees: DR loss {c['dr_mse']:.5f} "
+        f"(+{c['above_best']:.5f} ± {c['se']:.5f} over the best)"
+        for c in candidates
+    )
+    chosen = next(
+        (c for c in candidates if (c["max_depth"], c["n_estimators"]) == tuple(size.values())),
+        None,
+    )
+    given_up = f"; loss given up against the best size {chosen['above_best']:.5f}" if chosen else ""
+    return (
+        f"**Uplift model size**: depth {size['max_depth']} x {size['n_estimators']} trees per "
+        "arm, the cheapest size whose cross-fitted loss (squared error against the "
+        "doubly-robust pseudo-outcome, whose differences between sizes are differences in "
+        "error against the true effects) is within one standard error of the best size's"
+        f"{given_up}. Exact SHAP of every scored voter grows with depth x trees, so a bigger "
+        "model must earn its keep. The size is chosen on the same out-of-fold predictions "
+        f"the evaluation uses, a mild optimism among {len(candidates)} sizes.\n{rows}\n\n"
+    )
+
+
 def persuasion_card(
     program: Program,
     election: Election | None,
@@ -87,11 +122,39 @@ def persuasion_card(
         "model (the DR-learner's second stage), not of a surrogate.\n\n"
         f"**Arms**\n{arms}\n\n**Policy values** (estimated outcome rate if applied to these "
         f"voters; 95% CIs clustered by household)\n{policies}\n\n"
+        f"{_uplift_size(evaluation)}"
         f"**Personalization**: a voter leaves the best single arm "
         f"({evaluation['best_single_arm']}) only where another arm's predicted advantage exceeds "
-        f"a margin chosen on the cross-fitted predictions ({evaluation['margin']}); "
-        f"{evaluation['share_departing']:.1%} of voters do. "
+        f"a margin ({_margin(evaluation.get('margin'))}) chosen on the cross-fitted predictions "
+        "of every program voter; that is the rule scoring applies. The personalized policy value "
+        "above is honest about that choice: each fold's voters are evaluated under the default "
+        "arm and margin chosen on the other folds only "
+        f"({_fold_margins(evaluation)}). "
+        f"{evaluation['share_departing']:.1%} of voters leave the best single arm. "
         f"{evaluation['backlash_share']:.1%} are predicted to react against every message.\n\n"
         f"**Limits**: {LIMITS} Effects are learned from one program's voters, messages and "
         "season; they transfer to others only as far as those resemble them."
     )
+
+
+def persuasion_summary(metrics: dict) -> str:
+    """One line on a persuasion model's evaluation, for the train and demo commands."""
+    best = metrics["best_single_arm"]
+    single = next(p for p in metrics["policies"] if p["policy"] == f"everyone: {best}")
+    personalized = next(p for p in metrics["policies"] if p["policy"] == "personalized")
+    line = (
+        f"best single arm {best} (DR value {single['dr']:.4f}); personalized "
+        f"{personalized['dr']:.4f}"
+    )
+    gain = metrics.get("personalized_gain")
+    if gain:
+        low, high = gain["dr_ci"]
+        line += f" (gain {gain['dr']:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}])"
+    line += (
+        f"; {metrics['share_departing']:.1%} of voters get another arm; "
+        f"{metrics['backlash_share']:.1%} flagged as backlash"
+    )
+    size = metrics.get("uplift_size")
+    if size:
+        line += f"; uplift models depth {size['max_depth']} x {size['n_estimators']} trees"
+    return line

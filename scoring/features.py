@@ -47,6 +47,13 @@ class Feature:
     name: str
     # Plain words for a reason, given the voter's feature values by name.
     describe: Callable[[dict[str, float]], str]
+    # The features `describe` reads (default: this one). Reasons are described once per distinct
+    # combination of these values and cached, so this must name every value the words depend on.
+    reads: tuple[str, ...] = ()
+
+    @property
+    def described_by(self) -> tuple[str, ...]:
+        return self.reads or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -201,10 +208,8 @@ def _spec_features() -> list[Feature]:
     ]
     for group in ELECTION_GROUPS:
         features += [Feature(f"{group}_{i}", _fmt_slot(group, i)) for i in range(1, LAST_N + 1)]
-        features += [
-            Feature(f"{group}_voted", _fmt_count(group)),
-            Feature(f"{group}_eligible", _fmt_count(group)),
-        ]
+        counts = (f"{group}_voted", f"{group}_eligible")
+        features += [Feature(name, _fmt_count(group), reads=counts) for name in counts]
     features += [
         Feature(
             "years_since_last_vote",
@@ -240,6 +245,7 @@ FEATURES: tuple[Feature, ...] = tuple(_spec_features())
 SPEC = FeatureSpec(version=FEATURE_SPEC_VERSION, names=tuple(f.name for f in FEATURES))
 COLUMN = {name: i for i, name in enumerate(SPEC.names)}
 DESCRIBE = {f.name: f.describe for f in FEATURES}
+DESCRIBED_BY = {f.name: f.described_by for f in FEATURES}
 
 
 # -- context ----------------------------------------------------------------------------------
@@ -339,11 +345,11 @@ def build_features(
         return FeatureMatrix(np.zeros(0, dtype=np.int64), values, SPEC)
     index = {pk: i for i, pk in enumerate(voters["pk"].tolist())}
     _demographics(values, voters, context.as_of)
-    voted, eligible, early = _history(context, voters, index)
+    voted, eligible, early = _history(context, voters)
     _history_features(values, voted, eligible, early, context)
     _household_features(values, context, voters)
     _precinct_features(values, voters, context)
-    _contact_features(values, context, index, pk_range)
+    _contact_features(values, context, voters["pk"], pk_range)
     _support_features(values, context, index, pk_range)
     return FeatureMatrix(voters["pk"], values, SPEC, voters["household"])
 
@@ -403,7 +409,7 @@ def _demographics(values: np.ndarray, voters: dict[str, np.ndarray], as_of: dt.d
     values[:, COLUMN["has_unit"]] = voters["has_unit"]
 
 
-def _history(context, voters, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _history(context, voters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """voted / eligible / early-or-mail, voters x slots (0/1)."""
     n, slots = len(voters["pk"]), context.slots
     voted = np.zeros((n, len(slots)), dtype=np.float32)
@@ -413,19 +419,22 @@ def _history(context, voters, index) -> tuple[np.ndarray, np.ndarray, np.ndarray
         eligible[:, j] = eligible_on(voters, slot.election_on)
     if not slots:
         return voted, eligible, early
-    column_of = {s.election_id: j for j, s in enumerate(slots)}
-    lo, hi = int(voters["pk"][0]), int(voters["pk"][-1])
+    pks = voters["pk"]
+    election_ids = np.array([s.election_id for s in slots], dtype=np.int64)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT voter_id, election_id, method FROM voters_voterecord "
+            "SELECT voter_id, election_id, "
+            "CASE WHEN method IN ('early', 'mail') THEN 1 ELSE 0 END FROM voters_voterecord "
             f"WHERE voter_id BETWEEN %s AND %s AND voted AND election_id IN ({_marks(slots)})",
-            [lo, hi, *column_of],
+            [int(pks[0]), int(pks[-1]), *election_ids.tolist()],
         )
-        for voter_id, election_id, method in cursor.fetchall():
-            i = index.get(voter_id)
-            if i is not None:
-                voted[i, column_of[election_id]] = 1
-                early[i, column_of[election_id]] = method in ("early", "mail")
+        records = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+    # Rows and columns found by sorted search, not per record: a chunk has 100,000 of them.
+    row, found = _rows_of(pks, records[:, 0])
+    by_id = np.argsort(election_ids)
+    column = by_id[np.searchsorted(election_ids[by_id], records[:, 1])]
+    voted[row[found], column[found]] = 1
+    early[row[found], column[found]] = records[found, 2]
     # A recorded vote proves eligibility whatever the file's dates say.
     eligible |= voted.astype(bool)
     return voted, eligible, early
@@ -476,26 +485,34 @@ def _precinct_features(values, voters, context: FeatureContext) -> None:
     values[:, COLUMN["precinct_rep_share"]] = figures[:, 2]
 
 
-def _contact_features(values, context, index, pk_range) -> None:
+def _contact_features(values, context, pks, pk_range) -> None:
+    # Days since the last contact come out of the database as a fractional day count, so a chunk's
+    # 15,000 timestamps are neither parsed nor looped over in Python.
+    start = _start_of(context.as_of)
+    start_days = start.timestamp() / 86400
+    if connection.vendor == "postgresql":
+        last = "EXTRACT(EPOCH FROM MAX(occurred_at)) / 86400.0"
+    else:  # Julian days count from 4713 BC; the Unix epoch is Julian day 2440587.5.
+        last, start_days = "julianday(MAX(occurred_at))", start_days + 2440587.5
     sql = (
         "SELECT voter_id, COUNT(*), SUM(CASE WHEN result = %s THEN 1 ELSE 0 END), "
-        "MAX(occurred_at) FROM voters_contactattempt WHERE campaign_id = %s AND occurred_at < %s"
+        f"{last} FROM voters_contactattempt WHERE campaign_id = %s AND occurred_at < %s"
     )
-    params = [ContactResult.CONTACTED, context.campaign_id, _start_of(context.as_of)]
+    params = [ContactResult.CONTACTED, context.campaign_id, start]
     sql, params = _in_range(sql, params, "voter_id", pk_range)
     values[:, COLUMN["contact_attempts"]] = 0
     values[:, COLUMN["contacts_reached"]] = 0
     with connection.cursor() as cursor:
         cursor.execute(sql + " GROUP BY voter_id", params)
-        for voter_id, attempts, reached, last in cursor.fetchall():
-            i = index.get(voter_id)
-            if i is None:
-                continue
-            values[i, COLUMN["contact_attempts"]] = attempts
-            values[i, COLUMN["contacts_reached"]] = reached
-            values[i, COLUMN["days_since_contact"]] = (
-                _start_of(context.as_of) - _as_datetime(last)
-            ).days
+        rows = cursor.fetchall()
+    if not rows:
+        return
+    figures = np.array(rows, dtype=np.float64)
+    row, found = _rows_of(pks, figures[:, 0].astype(np.int64))
+    row, figures = row[found], figures[found]
+    values[row, COLUMN["contact_attempts"]] = figures[:, 1]
+    values[row, COLUMN["contacts_reached"]] = figures[:, 2]
+    values[row, COLUMN["days_since_contact"]] = np.floor(start_days - figures[:, 3])
 
 
 def _support_features(values, context, index, pk_range) -> None:
@@ -520,6 +537,15 @@ def _support_features(values, context, index, pk_range) -> None:
 # -- small helpers ----------------------------------------------------------------------------
 
 
+def _rows_of(pks: np.ndarray, voter_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each voter id's row in the ascending `pks`, and whether it is there at all (a voter
+    registered after the as-of date has records but no row)."""
+    if not len(pks):
+        return np.zeros(len(voter_ids), dtype=np.int64), np.zeros(len(voter_ids), dtype=bool)
+    row = np.minimum(np.searchsorted(pks, voter_ids), len(pks) - 1)
+    return row, pks[row] == voter_ids
+
+
 def _marks(items) -> str:
     return ", ".join(["%s"] * len(items))
 
@@ -528,12 +554,6 @@ def _as_date(value) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])  # SQLite returns text
-
-
-def _as_datetime(value) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
 def _start_of(day: dt.date) -> dt.datetime:

@@ -159,7 +159,12 @@ class VoterScoreQuerySet(models.QuerySet["VoterScore"]):
 
 
 class VoterScore(models.Model):
-    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
+    # No index of its own: the unique (run, voter) index serves lookups by run. Every index is
+    # written for each of a state's millions of scores per run.
+    run = models.ForeignKey(
+        ScoringRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    # Indexed (a foreign key's default): a voter's scores over time on their page.
     voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="scores")
     turnout = models.FloatField(null=True, blank=True)
     support = models.FloatField(null=True, blank=True)
@@ -169,19 +174,18 @@ class VoterScore(models.Model):
         default=False, help_text="Every message is predicted to lower the outcome: leave alone."
     )
     reasons = models.JSONField(
-        default=list, blank=True, help_text='[{"model": ..., "text": ..., "value": ...}]'
+        default=dict,
+        blank=True,
+        help_text='Top reasons per model: {"turnout": [["voted in 1 of the last 4 primaries", '
+        "-0.12], ...], ...}",
     )
 
     objects = VoterScoreQuerySet.as_manager()
 
     class Meta:
         constraints = [
-            # Chunks upsert on this key, so a redelivered chunk writes nothing new.
+            # A chunk writes under its row lock; this key refuses any twin that got past it.
             models.UniqueConstraint(fields=["run", "voter"], name="uniq_voter_score"),
-        ]
-        indexes = [
-            # A voter's scores over time on their page.
-            models.Index(fields=["voter"], name="voter_score_voter"),
         ]
 
     def __str__(self) -> str:

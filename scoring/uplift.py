@@ -43,6 +43,9 @@ UPLIFT_PARAMS = {
     "n_jobs": 2,
     "tree_method": "hist",
 }
+# Sizes of the second stage tried by validation, cheapest first: exact TreeSHAP of the chosen arm
+# is computed for every voter scored, and its cost grows with depth x trees.
+UPLIFT_SIZES: tuple[tuple[int, int], ...] = ((1, 100), (2, 120), (3, 150), (4, 200))
 # Outcome predictions are kept off 0 and 1: a pseudo-outcome divides residuals by propensities, and
 # a model certain of a binary outcome would leave no room for the residual to correct it.
 CLIP = 1e-3
@@ -58,6 +61,9 @@ class UpliftFit:
     uplift_oof: np.ndarray  # n x K: uplift of treated arm k over control, out of fold
     pseudo: np.ndarray  # n x K: the doubly-robust pseudo-outcomes
     final_models: list[xgb.XGBRegressor] = field(default_factory=list)  # one per treated arm
+    # The second stage's size and how every candidate size validated (`choose_uplift_size`).
+    size: dict = field(default_factory=dict)
+    size_candidates: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,27 +87,76 @@ def fit_dr_learner(
     params: dict | None = None,
     uplift_params: dict | None = None,
     fold: np.ndarray | None = None,
+    sizes: tuple[tuple[int, int], ...] = UPLIFT_SIZES,
 ) -> UpliftFit:
     """Cross-fitted DR-learner. `arm` holds indices into `arm_names` (0 = control);
     `propensity` is n x (K+1), each voter's known probability of each arm. `params` tune the
-    outcome models, `uplift_params` the second stage."""
+    outcome models, `uplift_params` the second stage, whose depth and trees are chosen among
+    `sizes` by validation unless `uplift_params` fixes them."""
     params = {**DEFAULT_PARAMS, **(params or {})}
     tau_params = {**UPLIFT_PARAMS, **(uplift_params or {})}
+    if uplift_params and {"max_depth", "n_estimators"} <= set(uplift_params):
+        sizes = ((tau_params["max_depth"], tau_params["n_estimators"]),)
     n = len(outcome)
     if fold is None:
         fold = np.random.default_rng(seed).permutation(n) % folds
     outcome_oof = _cross_fit_outcomes(features, arm, outcome, fold, len(arm_names), params, seed)
     pseudo = dr_pseudo_outcomes(arm, outcome, propensity, outcome_oof)
-    uplift_oof = np.zeros_like(pseudo)
-    for k in range(pseudo.shape[1]):
-        for f in np.unique(fold):
-            train = fold != f
-            model = _regressor(tau_params, seed).fit(features[train], pseudo[train, k])
-            uplift_oof[fold == f, k] = model.predict(features[fold == f])
+    size, candidates, uplift_oof = choose_uplift_size(
+        features, pseudo, fold, tau_params, sizes, seed
+    )
+    tau_params = {**tau_params, **size}
     final = [
         _regressor(tau_params, seed).fit(features, pseudo[:, k]) for k in range(pseudo.shape[1])
     ]
-    return UpliftFit(arm_names, fold, outcome_oof, uplift_oof, pseudo, final)
+    return UpliftFit(arm_names, fold, outcome_oof, uplift_oof, pseudo, final, size, candidates)
+
+
+def choose_uplift_size(
+    features: np.ndarray,
+    pseudo: np.ndarray,
+    fold: np.ndarray,
+    tau_params: dict,
+    sizes: tuple[tuple[int, int], ...],
+    seed: int,
+) -> tuple[dict, list[dict], np.ndarray]:
+    """The cheapest second-stage size whose cross-fitted loss is within one standard error of
+    the best size's, every candidate's figures, and the chosen size's out-of-fold uplifts.
+
+    The loss is the mean squared error of the out-of-fold uplift against the doubly-robust
+    pseudo-outcome. The pseudo-outcome is unbiased for the voter's effect, so this loss differs
+    from the (unobservable) error against the true effect by a constant the size does not change:
+    its differences between sizes are differences in how well each recovers the effects. The
+    standard error is that of the paired per-voter difference from the best size.
+    """
+    fitted = []
+    for depth, trees in sizes:
+        size_params = {**tau_params, "max_depth": depth, "n_estimators": trees}
+        oof = np.zeros_like(pseudo)
+        for k in range(pseudo.shape[1]):
+            for f in np.unique(fold):
+                train = fold != f
+                model = _regressor(size_params, seed).fit(features[train], pseudo[train, k])
+                oof[fold == f, k] = model.predict(features[fold == f])
+        fitted.append((depth, trees, oof, ((pseudo - oof) ** 2).mean(axis=1)))
+    best = min(range(len(fitted)), key=lambda i: fitted[i][3].mean())
+    candidates, chosen = [], None
+    for i, (depth, trees, _, loss) in enumerate(fitted):
+        gap = loss - fitted[best][3]
+        se = float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else 0.0
+        candidates.append(
+            {
+                "max_depth": depth,
+                "n_estimators": trees,
+                "dr_mse": float(loss.mean()),
+                "above_best": float(gap.mean()),
+                "se": se,
+            }
+        )
+        if chosen is None and gap.mean() <= se:
+            chosen = i
+    depth, trees, oof, _ = fitted[chosen]
+    return {"max_depth": depth, "n_estimators": trees}, candidates, oof
 
 
 def dr_pseudo_outcomes(
@@ -202,6 +257,53 @@ def choose_margin(
         if low > best_bound:
             best_margin, best_bound = float(margin), low
     return best_margin
+
+
+def best_single_arm(
+    arm: np.ndarray, outcome: np.ndarray, propensity: np.ndarray, outcome_pred: np.ndarray
+) -> int:
+    """The arm whose everyone-gets-it policy has the highest doubly-robust value."""
+    values = [
+        policy_scores(np.full(len(arm), k), arm, outcome, propensity, outcome_pred)[1].mean()
+        for k in range(outcome_pred.shape[1])
+    ]
+    return int(np.argmax(values))
+
+
+def cross_fitted_safe_policy(
+    uplift: np.ndarray,
+    arm: np.ndarray,
+    outcome: np.ndarray,
+    propensity: np.ndarray,
+    outcome_pred: np.ndarray,
+    cluster: np.ndarray,
+    fold: np.ndarray,
+) -> tuple[np.ndarray, list[dict]]:
+    """Each fold's voters get the safe policy whose default arm and margin were chosen on the
+    other folds only, so the policy's estimated value is not flattered by having picked the
+    margin that looks best on the very voters it is evaluated on (which matters most for small
+    programs, where the best-looking margin is often noise)."""
+    chosen = np.empty(len(arm), dtype=np.int64)
+    per_fold = []
+    for f in np.unique(fold).tolist():
+        test, train = fold == f, fold != f
+        default = best_single_arm(
+            arm[train], outcome[train], propensity[train], outcome_pred[train]
+        )
+        margin = choose_margin(
+            uplift[train],
+            default,
+            arm[train],
+            outcome[train],
+            propensity[train],
+            outcome_pred[train],
+            cluster[train],
+        )
+        chosen[test] = safe_policy(uplift[test], default, margin)
+        per_fold.append(
+            {"fold": int(f), "default_arm": default, "margin": None if np.isinf(margin) else margin}
+        )
+    return chosen, per_fold
 
 
 # -- ranking quality --------------------------------------------------------------------------

@@ -303,7 +303,26 @@ def _persuasion_metrics() -> dict:
         ],
         "best_single_arm": "door",
         "margin": 0.01,
+        "margin_by_fold": [{"fold": 0, "default_arm": 1, "margin": 0.012}],
+        "personalized_gain": {
+            "policy": "personalized minus best single arm",
+            "ips": 0.013,
+            "ips_ci": [-0.004, 0.03],
+            "dr": 0.012,
+            "dr_ci": [0.002, 0.022],
+        },
         "share_departing": 0.2,
+        "uplift_size": {"max_depth": 2, "n_estimators": 120},
+        "uplift_sizes": [
+            {
+                "max_depth": 1,
+                "n_estimators": 100,
+                "dr_mse": 1.2504,
+                "above_best": 0.0031,
+                "se": 0.0009,
+            },
+            {"max_depth": 2, "n_estimators": 120, "dr_mse": 1.2473, "above_best": 0.0, "se": 0.0},
+        ],
         "backlash_share": 0.05,
     }
 
@@ -382,5 +401,5 @@ class VoterScoreFactory(factory.django.DjangoModelFactory):
     uplift = factory.LazyFunction(lambda: {"door": 0.03})
     best_arm = "door"
     reasons = factory.LazyFunction(
-        lambda: [{"model": "turnout", "text": "voted in 3 of the last 4 generals", "value": 0.12}]
+        lambda: {"turnout": [["voted in 3 of the last 4 general elections", 0.12]]}
     )

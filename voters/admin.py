@@ -619,7 +619,7 @@ class VoterAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
-        "program_assignments",
+        "program_assignments", "latest_scores",
     )  # fmt: skip
     actions = ("export_csv",)
     fieldsets = (
@@ -671,6 +671,7 @@ class VoterAdmin(CampaignScopedAdmin):
             },
         ),
         ("Consent", {"fields": ("consent_state",)}),
+        ("Scores", {"fields": ("latest_scores",)}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Programs", {"fields": ("program_assignments",)}),
         ("Household members", {"fields": ("household_members",)}),
@@ -749,6 +750,13 @@ class VoterAdmin(CampaignScopedAdmin):
     @admin.display(description="program assignments")
     def program_assignments(self, obj: Voter) -> SafeString:
         return _assignments_table(obj)
+
+    @admin.display(description="latest scores and their reasons")
+    def latest_scores(self, obj: Voter) -> SafeString:
+        # Imported here: the scoring app builds on voters, not the other way round.
+        from scoring.admin import voter_scores
+
+        return voter_scores(obj.pk)
 
     def get_list_display(self, request):
         shown = self.list_display

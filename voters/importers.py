@@ -12,7 +12,6 @@ the database and counts what changed.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import queue
@@ -23,11 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from django.db import connection, transaction
 from django.utils import timezone
 
 from voters import layouts
+from voters.layouts.digests import DIGEST_BYTES
 from voters.models import ImportKind, ImportMode, ImportRun, ImportStatus, RejectedRow, Voter
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class StageResult:
     invalid_phones: int = 0
     rejected: int = 0
     kept_rejects: list[layouts.RejectedLine] = field(default_factory=list)
+    seen: int = 0  # good lines left unparsed: an earlier import stored them as they are
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,9 +99,11 @@ class StageResult:
 # --------------------------------------------------------------------------------------------
 
 _PG_TYPES = {pl.Utf8: "text", pl.Date: "date", pl.Int16: "smallint", pl.Int32: "integer",
-             pl.Int64: "bigint", pl.Float64: "double precision", pl.Boolean: "boolean"}  # fmt: skip
+             pl.Int64: "bigint", pl.Float64: "double precision", pl.Boolean: "boolean",
+             pl.Binary: "bytea"}  # fmt: skip
 _SQLITE_TYPES = {pl.Utf8: "TEXT", pl.Date: "TEXT", pl.Int16: "INTEGER", pl.Int32: "INTEGER",
-                 pl.Int64: "INTEGER", pl.Float64: "REAL", pl.Boolean: "INTEGER"}  # fmt: skip
+                 pl.Int64: "INTEGER", pl.Float64: "REAL", pl.Boolean: "INTEGER",
+                 pl.Binary: "BLOB"}  # fmt: skip
 
 
 def _is_postgres() -> bool:
@@ -154,6 +158,9 @@ class StagingTable:
             self._insert(cursor, frame)
 
     def _copy(self, cursor, frame: pl.DataFrame) -> None:
+        # CSV has no bytes: bytea goes as its hex text form.
+        binary = [c for c, t in frame.schema.items() if t == pl.Binary]
+        frame = frame.with_columns(("\\x" + pl.col(c).bin.encode("hex")).alias(c) for c in binary)
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
         with cursor.copy(
@@ -189,17 +196,6 @@ class StagingTable:
 # --------------------------------------------------------------------------------------------
 # Loading: parse in a background thread while the database takes the previous batch.
 # --------------------------------------------------------------------------------------------
-
-
-def with_source_digest(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add the md5 of each row's imported values, which later imports compare to spot changes.
-
-    Computed here, on the parser's thread, because the database is the busy side of an import.
-    """
-    parts = [pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in Voter.IMPORTED_FIELDS]
-    joined = rows.select(pl.concat_str(parts, separator="\x1f").alias("v"))["v"]
-    digests = [hashlib.md5(v.encode(), usedforsecurity=False).hexdigest() for v in joined]
-    return rows.with_columns(pl.Series("source_digest", digests, dtype=pl.Utf8))
 
 
 def _parse_ahead(
@@ -259,6 +255,7 @@ def _stage_files(
     run: ImportRun,
     on_progress: ProgressCallback | None,
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    seen_table: StagingTable | None = None,
 ) -> StageResult:
     result = StageResult()
     strict = run.mode == ImportMode.STRICT
@@ -279,6 +276,10 @@ def _stage_files(
             if not (strict and result.rejected) and batch.rows.height:
                 table.load(cursor, batch.rows, file_no)
                 result.staged += batch.rows.height
+            if seen_table is not None and batch.seen is not None and batch.seen.height:
+                if not (strict and result.rejected):
+                    seen_table.load(cursor, batch.seen, file_no)
+                result.seen += batch.seen.height
             if on_progress:
                 on_progress(
                     ImportProgress(
@@ -320,6 +321,8 @@ def _lock_campaign(cursor, campaign_id: int) -> None:
         cursor.execute("SELECT 1 FROM campaign_campaign WHERE id = %s FOR KEY SHARE", [campaign_id])
         # The merges hash and sort millions of staged rows; the 4 MB default spills them to disk.
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        # Compiling the merges' expressions costs more than it saves: they are bound by writes.
+        cursor.execute("SET LOCAL jit = off")
         # Foreign keys checked as rows go in, not in a burst at commit: the phase timings then
         # account for them, and the run's finish time is when the work was done.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -337,17 +340,25 @@ def _read_lines(path: Path, wanted: set[int]) -> dict[int, str]:
     return found
 
 
-def _duplicate_rows(cursor, table: StagingTable, key: str) -> list[tuple[int, int, str, int, int]]:
-    """Staged rows whose key appeared on an earlier line: (file_no, line, key, first file, line)."""
+def _voter_keys(table: StagingTable, present: StagingTable | None) -> str:
+    """SQL for every good line's (file_no, line_number, voter_id): parsed and known alike."""
+    keys = f"SELECT file_no, line_number, voter_id FROM {table.name}"
+    if present is not None:
+        keys += f" UNION ALL SELECT file_no, line_number, voter_id FROM {present.name}"
+    return f"({keys})"
+
+
+def _duplicate_rows(cursor, keys: str) -> list[tuple[int, int, str, int, int]]:
+    """Lines whose voter id appeared on an earlier line: (file_no, line, id, first file, line)."""
     cursor.execute(
         f"""
         WITH ranked AS (
-            SELECT file_no, line_number, {key} AS k,
+            SELECT file_no, line_number, voter_id AS k,
                    row_number() OVER w AS nth,
                    first_value(file_no) OVER w AS first_file,
                    first_value(line_number) OVER w AS first_line
-            FROM {table.name}
-            WINDOW w AS (PARTITION BY {key} ORDER BY file_no, line_number)
+            FROM {keys} AS keyed
+            WINDOW w AS (PARTITION BY voter_id ORDER BY file_no, line_number)
         )
         SELECT file_no, line_number, k, first_file, first_line FROM ranked WHERE nth > 1
         ORDER BY file_no, line_number
@@ -356,18 +367,24 @@ def _duplicate_rows(cursor, table: StagingTable, key: str) -> list[tuple[int, in
     return cursor.fetchall()
 
 
-def _has_duplicates(cursor, table: StagingTable, key: str) -> bool:
+def _has_duplicates(cursor, keys: str) -> bool:
     # A hash aggregate: far cheaper than the ranked window query, which only runs when needed.
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name} GROUP BY {key} HAVING count(*) > 1)")
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {keys} AS keyed GROUP BY voter_id HAVING count(*) > 1)"
+    )
     return cursor.fetchone()[0]
 
 
 def _reject_duplicate_voters(
-    cursor, table: StagingTable, sources: list[ImportSource]
+    cursor,
+    table: StagingTable,
+    sources: list[ImportSource],
+    present: StagingTable | None = None,
 ) -> list[layouts.RejectedLine]:
-    if not _has_duplicates(cursor, table, "voter_id"):
+    keys = _voter_keys(table, present)
+    if not _has_duplicates(cursor, keys):
         return []
-    duplicates = _duplicate_rows(cursor, table, "voter_id")
+    duplicates = _duplicate_rows(cursor, keys)
     if not duplicates:
         return []
     wanted: dict[int, set[int]] = {}
@@ -388,21 +405,24 @@ def _reject_duplicate_voters(
                 errors=(layouts.FieldError("voter_id", reason),),
             )
         )
-    cursor.execute(
-        f"""DELETE FROM {table.name} WHERE EXISTS (
-                SELECT 1 FROM {table.name} AS earlier
-                WHERE earlier.voter_id = {table.name}.voter_id
-                  AND (earlier.file_no < {table.name}.file_no
-                       OR (earlier.file_no = {table.name}.file_no
-                           AND earlier.line_number < {table.name}.line_number)))"""
-    )
+    # The first line of each voter id stays, parsed or known; every later one goes.
+    for later in [table] if present is None else [table, present]:
+        cursor.execute(
+            f"""DELETE FROM {later.name} WHERE EXISTS (
+                    SELECT 1 FROM {keys} AS earlier
+                    WHERE earlier.voter_id = {later.name}.voter_id
+                      AND (earlier.file_no < {later.name}.file_no
+                           OR (earlier.file_no = {later.name}.file_no
+                               AND earlier.line_number < {later.name}.line_number)))"""
+        )
     return rejects
 
 
 # Every phase an import times, in the order it runs (the admin lists them so).
 PHASES = (
-    "wait_for_lock", "parse_and_stage", "check_duplicates", "merge_households", "update_voters",
-    "insert_voters", "remove_absent", "merge_elections", "count_orphans", "insert_vote_records",
+    "wait_for_lock", "read_digests", "parse_and_stage", "check_duplicates", "merge_households",
+    "update_voters", "insert_voters", "remove_absent", "merge_elections", "count_orphans",
+    "insert_vote_records",
 )  # fmt: skip
 
 
@@ -420,6 +440,9 @@ def _timed(run: ImportRun, phase: str):
 
 
 def _merge_households(cursor, table: StagingTable, campaign_id: int, now) -> int:
+    # Ids in the order of the households' first lines: voter files list a household's members
+    # together, so the voters' household index then grows at its end rather than at random pages
+    # (a million-voter insert ran some seconds faster, for about two more here).
     cursor.execute(
         f"""
         INSERT INTO voters_household
@@ -431,6 +454,7 @@ def _merge_households(cursor, table: StagingTable, campaign_id: int, now) -> int
           AND NOT EXISTS (SELECT 1 FROM voters_household h
                           WHERE h.campaign_id = %s AND h.address_key = s.address_key)
         GROUP BY s.address_key
+        ORDER BY min(s.file_no), min(s.line_number)
         """,
         [campaign_id, now, campaign_id],
     )
@@ -442,8 +466,13 @@ def _voter_value(column: str) -> str:
 
 
 def _row_changed(ref: str) -> str:
-    # One digest instead of every column: an unchanged re-import never parses a row's jsonb.
-    return _distinct(f"{ref}.source_digest", "s.source_digest")
+    # Only lines whose bytes changed since the last import are staged (see layouts.digests), so
+    # comparing every value costs little; a line that differs only in padding, quoting or the
+    # spelling of a placeholder compares equal here, and its voter is neither written nor counted
+    # as updated (its stored digest stays the old line's). A removed voter listed again is always
+    # written, to clear its removal.
+    values = [_distinct(f"{ref}.{c}", _voter_value(c)) for c in Voter.IMPORTED_FIELDS]
+    return "(" + " OR ".join([f"{ref}.removed_at IS NOT NULL", *values]) + ")"
 
 
 def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
@@ -453,7 +482,7 @@ def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
     cursor.execute(
         f"""
         UPDATE {target}
-        SET {assignments}, household_id = h.id, source_digest = s.source_digest,
+        SET {assignments}, household_id = h.id, line_digest = s.line_digest,
             updated_at = %s, removed_at = NULL
         FROM {table.name} s
         LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
@@ -464,32 +493,50 @@ def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
     return cursor.rowcount
 
 
-def _insert_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
+def _insert_voters(
+    cursor, table: StagingTable, campaign_id: int, now, *, campaign_was_empty: bool
+) -> int:
     fields = Voter.IMPORTED_FIELDS
+    # A campaign's first import need not look each voter up (a million index probes).
+    only_new = (
+        ""
+        if campaign_was_empty
+        else f"""WHERE NOT EXISTS (SELECT 1 FROM voters_voter v
+                                   WHERE v.campaign_id = {int(campaign_id)}
+                                     AND v.voter_id = s.voter_id)"""
+    )
     cursor.execute(
         f"""
         INSERT INTO voters_voter
-            (campaign_id, voter_id, {", ".join(fields)}, household_id, source_digest,
+            (campaign_id, voter_id, {", ".join(fields)}, household_id, line_digest,
              created_at, updated_at)
         SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id,
-               s.source_digest, %s, %s
+               s.line_digest, %s, %s
         FROM {table.name} s
         LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
-        WHERE NOT EXISTS (SELECT 1 FROM voters_voter v
-                          WHERE v.campaign_id = %s AND v.voter_id = s.voter_id)
+        {only_new}
         """,
-        [campaign_id, now, now, campaign_id, campaign_id],
+        [campaign_id, now, now, campaign_id],
     )
     return cursor.rowcount
 
 
-def _remove_absent_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
+def _remove_absent_voters(
+    cursor, table: StagingTable, present: StagingTable | None, campaign_id: int, now
+) -> int:
+    listed = f"NOT EXISTS (SELECT 1 FROM {table.name} s WHERE s.voter_id = voters_voter.voter_id)"
+    if present is not None:
+        listed += (
+            f" AND NOT EXISTS (SELECT 1 FROM {present.name} p"
+            " WHERE p.voter_id = voters_voter.voter_id)"
+        )
+    # The digest goes with the removal: the voter's line, listed again, must be parsed and written
+    # to bring the voter back.
     cursor.execute(
         f"""
         UPDATE voters_voter
-        SET status = 'removed', removed_at = %s, updated_at = %s, source_digest = NULL
-        WHERE campaign_id = %s AND (status IS NULL OR status <> 'removed')
-          AND NOT EXISTS (SELECT 1 FROM {table.name} s WHERE s.voter_id = voters_voter.voter_id)
+        SET status = 'removed', removed_at = %s, updated_at = %s, line_digest = NULL
+        WHERE campaign_id = %s AND (status IS NULL OR status <> 'removed') AND {listed}
         """,
         [now, now, campaign_id],
     )
@@ -558,12 +605,21 @@ def _lock_and_stage(
     reader_options: dict,
     on_progress: ProgressCallback | None,
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    after_lock: Callable[[], dict] | None = None,
+    seen_table: StagingTable | None = None,
 ) -> StageResult:
     """The start every import shares: wait for the campaign's lock, then parse every file into
-    the staging table; the merge that follows is each import's own."""
+    the staging table; the merge that follows is each import's own.
+
+    `after_lock` returns more reader options, read under the lock (what the campaign holds);
+    `seen_table` receives the lines the reader left unparsed (`ParsedBatch.seen`)."""
     with _timed(run, "wait_for_lock"):
         _lock_campaign(cursor, run.campaign_id)
+    if after_lock is not None:
+        reader_options = {**reader_options, **after_lock()}
     table.create(cursor)
+    if seen_table is not None:
+        seen_table.create(cursor)
     with _timed(run, "parse_and_stage"):
         staged = _stage_files(
             cursor=cursor,
@@ -574,9 +630,52 @@ def _lock_and_stage(
             run=run,
             on_progress=on_progress,
             prepare=prepare,
+            seen_table=seen_table,
         )
     _report_phase(on_progress, sources, staged, "merging")
     return staged
+
+
+def _stored_digests(cursor, campaign_id: int) -> layouts.KnownDigests:
+    """The line digests the campaign's voters were last written from (16 bytes each)."""
+    query = (
+        "SELECT line_digest FROM voters_voter WHERE campaign_id = %s"
+        f" AND line_digest IS NOT NULL AND length(line_digest) = {DIGEST_BYTES}"
+    )
+    if not _is_postgres():
+        cursor.execute(query, [campaign_id])
+        return layouts.KnownDigests(b"".join(bytes(row[0]) for row in cursor.fetchall()))
+    # Binary COPY: a state's eight million digests arrive as one buffer, never as Python objects.
+    buffer = bytearray()
+    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", [campaign_id]) as copy:
+        for chunk in copy:
+            buffer += chunk
+    # 19-byte header; each row is a field count (2 bytes), a length (4) and the digest; a 2-byte
+    # trailer.
+    record = 6 + DIGEST_BYTES
+    rows = (len(buffer) - 21) // record
+    table = np.frombuffer(buffer, dtype=np.uint8, count=rows * record, offset=19)
+    digests = table.reshape(rows, record)[:, 6:].copy()
+    del table, buffer
+    return layouts.KnownDigests(digests)
+
+
+def _resolve_seen_lines(cursor, seen: StagingTable, campaign_id: int) -> StagingTable:
+    """The voter each unparsed line stands for, as (file_no, line_number, voter_id)."""
+    present = StagingTable("stage_present", {"voter_id": pl.Utf8})
+    present.drop(cursor)
+    seen.analyze(cursor, keys=("line_digest",))
+    on_commit = " ON COMMIT DROP" if _is_postgres() else ""
+    # Under the campaign's lock every digest read before staging is still on its voter.
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE {present.name}{on_commit} AS
+            SELECT d.file_no, d.line_number, v.voter_id
+            FROM {seen.name} d
+            JOIN voters_voter v ON v.campaign_id = %s AND v.line_digest = d.line_digest""",
+        [campaign_id],
+    )
+    seen.drop(cursor)
+    return present
 
 
 def run_voter_import(
@@ -586,9 +685,24 @@ def run_voter_import(
     batch_rows: int = BATCH_ROWS,
     on_progress: ProgressCallback | None = None,
 ) -> ImportRun:
-    """Import voter files into `run.campaign` in one transaction; fills in the run's counts."""
+    """Import voter files into `run.campaign` in one transaction; fills in the run's counts.
+
+    Lines whose digest an earlier import stored on a voter are neither parsed nor written (see
+    `layouts.digests`); the rest are staged, compared value by value, and merged.
+    """
     campaign = run.campaign
-    table = StagingTable("stage_voters", {**layouts.VOTER_COLUMNS, "source_digest": pl.Utf8})
+    table = StagingTable("stage_voters", {**layouts.VOTER_COLUMNS, "line_digest": pl.Binary})
+    seen = StagingTable("stage_seen", {"line_digest": pl.Binary})
+    known: dict = {}
+
+    def read_stored_digests() -> dict:
+        known["was_empty"] = not Voter.objects.filter(campaign=campaign).exists()
+        with _timed(run, "read_digests"):
+            stored = layouts.KnownDigests()
+            if not known["was_empty"]:
+                stored = _stored_digests(cursor, campaign.pk)
+        return {"known_digests": stored}
+
     with transaction.atomic(), connection.cursor() as cursor:
         staged = _lock_and_stage(
             cursor,
@@ -602,30 +716,42 @@ def run_voter_import(
                 "default_state": campaign.state,
             },
             on_progress=on_progress,
-            prepare=with_source_digest,
+            after_lock=read_stored_digests,
+            seen_table=seen,
         )
+        was_empty = known["was_empty"]
+        present = None
         with _timed(run, "check_duplicates"):
+            if staged.seen:
+                present = _resolve_seen_lines(cursor, seen, campaign.pk)
+                present.analyze(cursor, keys=("voter_id",))
             table.analyze(cursor, keys=("voter_id", "address_key"))
-            duplicates = _reject_duplicate_voters(cursor, table, sources)
+            duplicates = _reject_duplicate_voters(cursor, table, sources, present)
         _fail_if_strict(run, staged, duplicates)
         if duplicates:
             _save_rejects(run, duplicates)
         now = timezone.now()
         with _timed(run, "merge_households"):
             run.households_created = _merge_households(cursor, table, campaign.pk, now)
-        if Voter.objects.filter(campaign=campaign).exists():  # a first import has nothing to update
+        if not was_empty:  # a first import has nothing to update
             with _timed(run, "update_voters"):
                 run.updated = _update_voters(cursor, table, campaign.pk, now)
         with _timed(run, "insert_voters"):
-            run.created = _insert_voters(cursor, table, campaign.pk, now)
-        run.unchanged = staged.staged - len(duplicates) - run.created - run.updated
-        if run.is_full:
+            run.created = _insert_voters(
+                cursor, table, campaign.pk, now, campaign_was_empty=was_empty
+            )
+        good = staged.staged + staged.seen - len(duplicates)
+        run.unchanged = good - run.created - run.updated
+        if run.is_full and not was_empty:  # nobody to remove from an empty campaign
             with _timed(run, "remove_absent"):
-                run.removed = _remove_absent_voters(cursor, table, campaign.pk, now)
+                run.removed = _remove_absent_voters(cursor, table, present, campaign.pk, now)
         run.rows_read = staged.rows_read
         run.rejected = staged.rejected + len(duplicates)
         run.invalid_phones = staged.invalid_phones
         table.drop(cursor)
+        seen.drop(cursor)
+        if present is not None:
+            present.drop(cursor)
         _finish(run)
     return run
 

@@ -181,14 +181,13 @@ class Voter(models.Model):
     municipality = text()
     ward = text()
     extra = models.JSONField(default=dict, blank=True)
-    source_digest = models.CharField(
-        max_length=32,
+    line_digest = models.BinaryField(
         null=True,
         blank=True,
         editable=False,
-        help_text="Digest of the imported values as the last import wrote them. Anything else "
-        "that changes an imported field must clear it, or the next import takes the row as "
-        "unchanged.",
+        help_text="md5 of the file line (with its layout and header) the last import wrote this "
+        "voter from; the next import skips that line unparsed. Anything else that changes an "
+        "imported field must clear it, or the next import takes the line as already written.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -314,7 +313,11 @@ class ImportRun(models.Model):
     duplicates = models.BigIntegerField(
         default=0, help_text="History rows already on record (skipped)."
     )
-    invalid_phones = models.BigIntegerField(default=0)
+    invalid_phones = models.BigIntegerField(
+        default=0,
+        help_text="Among the lines this import parsed: a re-import leaves out the lines it "
+        "already holds unchanged.",
+    )
     households_created = models.BigIntegerField(default=0)
     elections_created = models.IntegerField(default=0)
     error = models.TextField(blank=True)

@@ -11,6 +11,7 @@ from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from scoring import artifacts
 from scoring.models import ModelKind, ModelStatus, ModelVersion, VoterScore
+from scoring.reasons import by_model
 from scoring.services.runs import latest_complete_run
 from voters.models import Program, Voter
 
@@ -127,8 +128,9 @@ def _num(value) -> str:
     return "" if value is None else f"{value:.5f}"
 
 
-def _reason_cells(reasons: list[dict]) -> list[str]:
-    uplift = [r for r in reasons if r["model"].startswith("uplift")]
-    chosen = (uplift or [r for r in reasons if r["model"] == "turnout"])[:REASONS]
-    cells = [f"{r['text']}: {r['value']:+.3f}" for r in chosen]
+def _reason_cells(reasons: dict | list) -> list[str]:
+    grouped = by_model(reasons)
+    uplift = next((items for model, items in grouped.items() if model.startswith("uplift")), None)
+    chosen = (uplift or grouped.get("turnout") or [])[:REASONS]
+    cells = [f"{text}: {value:+.3f}" for text, value in chosen]
     return cells + [""] * (REASONS - len(cells))

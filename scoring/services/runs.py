@@ -1,20 +1,22 @@
 """Scoring runs: every voter of a campaign scored by its approved models, in voter-id chunks.
 
 A run is a Celery chord: one task per chunk of about `CHUNK_VOTERS` voters on the `scoring` queue,
-then one task that records the outcome. A chunk is idempotent: its scores are upserted on
-(run, voter) and the chunk is marked done in the same transaction, so a chunk redelivered after
-its worker died either finds itself done or writes the same rows again. Each worker process loads
-a run's models and shared figures once (`_scorer`), not once per chunk.
+then one task that records the outcome. A chunk is idempotent: its scores are written and the
+chunk is marked done in one transaction under the chunk's row lock, so a chunk redelivered after
+its worker died either finds itself done or writes its rows for the first time. Each worker
+process loads a run's models and shared figures once (`_scorer`), not once per chunk.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import xgboost as xgb
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,7 +29,6 @@ from campaign.models import Campaign, Election
 from scoring import artifacts
 from scoring.features import (
     COLUMN,
-    DESCRIBE,
     SPEC,
     FeatureContext,
     FeatureMatrix,
@@ -36,7 +37,7 @@ from scoring.features import (
     build_context,
     build_features,
 )
-from scoring.ml import shap_values, top_contributions
+from scoring.ml import shap_values
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -46,6 +47,7 @@ from scoring.models import (
     ScoringRun,
     VoterScore,
 )
+from scoring.reasons import ReasonParts, ReasonRenderer
 from scoring.uplift import backlash, safe_policy
 
 logger = logging.getLogger(__name__)
@@ -188,7 +190,7 @@ def _pk_ranges(campaign_id: int, size: int) -> list[tuple[int, int, int]]:
 
 
 def score_chunk(*, run_id: int, chunk_id: int) -> int:
-    """Score one chunk's voters and upsert their scores; a chunk already done writes nothing."""
+    """Score one chunk's voters and write their scores; a chunk already done writes nothing."""
     chunk = ScoringChunk.objects.select_related("run").get(pk=chunk_id, run_id=run_id)
     if chunk.done_at is not None:
         return 0
@@ -203,7 +205,7 @@ def score_chunk(*, run_id: int, chunk_id: int) -> int:
         locked = ScoringChunk.objects.select_for_update().get(pk=chunk_id)
         if locked.done_at is not None:
             return 0  # a twin delivery finished first
-        _upsert_scores(run_id, scores)
+        _write_scores(run_id, scores)
         locked.done_at = timezone.now()
         locked.voters = len(scores)
         locked.seconds = time.monotonic() - started
@@ -211,48 +213,102 @@ def score_chunk(*, run_id: int, chunk_id: int) -> int:
     return len(scores)
 
 
-SCORE_FIELDS = ("turnout", "support", "uplift", "best_arm", "is_backlash", "reasons")
-
-
-def _upsert_scores(run_id: int, scores: list[dict]) -> None:
-    """Insert or overwrite the chunk's scores (unique on run and voter)."""
+def _write_scores(run_id: int, scores: ChunkScores) -> None:
+    """Write the chunk's scores. The caller holds the chunk's row lock and marks it done in the
+    same transaction, so none of these (run, voter) rows can exist yet."""
     if connection.vendor != "postgresql":
         VoterScore.objects.bulk_create(
-            [VoterScore(run_id=run_id, **s) for s in scores],
+            [VoterScore(run_id=run_id, **row) for row in scores.rows()],
             batch_size=2_000,
             update_conflicts=True,
             unique_fields=["run", "voter"],
             update_fields=list(SCORE_FIELDS),
         )
         return
-    # COPY into a scratch table, then one set-based upsert: an ORM insert of 20,000 rows costs
-    # more than the models that scored them.
+    # Straight into the table with COPY: the chunk lock makes every row new (and the unique
+    # constraint would refuse a twin), so no scratch table and no ON CONFLICT pass are needed.
+    # COPY's text format, not CSV: JSON is full of quotes, which CSV would double.
+    buffer = io.BytesIO()
+    scores.frame(run_id).with_columns(
+        pl.col(c).str.replace_all("\\", "\\\\", literal=True)
+        for c in ("uplift", "best_arm", "reasons")
+    ).with_columns(
+        # Only an arm name can hold a raw tab or line break (JSON escapes them).
+        pl.col("best_arm")
+        .str.replace_all("\t", "\\t", literal=True)
+        .str.replace_all("\n", "\\n", literal=True)
+        .str.replace_all("\r", "\\r", literal=True)
+    ).write_csv(buffer, include_header=False, separator="\t", quote_style="never", null_value="\\N")
+    columns = "run_id, voter_id, turnout, support, uplift, best_arm, is_backlash, reasons"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS scoring_stage (voter_id bigint, turnout float8, "
-            "support float8, uplift text, best_arm text, is_backlash boolean, reasons text) "
-            "ON COMMIT DELETE ROWS"
+        # A chunk's commit need not wait for its WAL flush: if the database crashed right after,
+        # the chunk's scores and its done mark vanish together, and the run ends failed
+        # ("N chunks did not finish"), never half-written.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with cursor.cursor.copy(f"COPY scoring_voterscore ({columns}) FROM STDIN") as copy:
+            copy.write(buffer.getbuffer())
+
+
+SCORE_FIELDS = ("turnout", "support", "uplift", "best_arm", "is_backlash", "reasons")
+
+
+@dataclass
+class ChunkScores:
+    """A chunk's scores, column by column; uplift and reasons already JSON text."""
+
+    voter_ids: np.ndarray
+    turnout: np.ndarray
+    support: np.ndarray  # NaN: no support model
+    uplift: list[str]
+    best_arm: list[str]
+    is_backlash: np.ndarray
+    reasons: list[str]
+
+    def __len__(self) -> int:
+        return len(self.voter_ids)
+
+    def frame(self, run_id: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "run_id": np.full(len(self), run_id, dtype=np.int64),
+                "voter_id": self.voter_ids.astype(np.int64),
+                "turnout": self.turnout.astype(np.float64),
+                "support": pl.Series(self.support.astype(np.float64), nan_to_null=True),
+                "uplift": self.uplift,
+                "best_arm": self.best_arm,
+                "is_backlash": self.is_backlash.astype(bool),
+                "reasons": self.reasons,
+            }
         )
-        columns = "voter_id, turnout, support, uplift, best_arm, is_backlash, reasons"
-        with cursor.cursor.copy(f"COPY scoring_stage ({columns}) FROM STDIN") as copy:
-            for s in scores:
-                copy.write_row(
-                    (
-                        s["voter_id"], s["turnout"], s["support"], json.dumps(s["uplift"]),
-                        s["best_arm"], s["is_backlash"], json.dumps(s["reasons"]),
-                    )
-                )  # fmt: skip
-        updates = ", ".join(f"{f} = EXCLUDED.{f}" for f in SCORE_FIELDS)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_voterscore (run_id, {columns})
-            SELECT %s, voter_id, turnout, support, uplift::jsonb, best_arm, is_backlash,
-                   reasons::jsonb
-            FROM scoring_stage
-            ON CONFLICT (run_id, voter_id) DO UPDATE SET {updates}
-            """,
-            [run_id],
-        )
+
+    def rows(self) -> list[dict]:
+        """One dict per voter, the model's field names (the ORM path and tests)."""
+        return [
+            {
+                "voter_id": int(self.voter_ids[i]),
+                "turnout": float(self.turnout[i]),
+                "support": None if np.isnan(self.support[i]) else float(self.support[i]),
+                "uplift": json.loads(self.uplift[i]),
+                "best_arm": self.best_arm[i],
+                "is_backlash": bool(self.is_backlash[i]),
+                "reasons": json.loads(self.reasons[i]),
+            }
+            for i in range(len(self))
+        ]
+
+
+def uplift_json(names: list[str], tau: np.ndarray) -> list[str]:
+    """Each row's {arm: uplift} as JSON text, rounded to 5 places, built in bulk."""
+    if not names:
+        return ["{}"] * len(tau)
+    parts: list[pl.Expr] = [pl.lit("{")]
+    for k, name in enumerate(names):
+        parts += [
+            pl.lit(("" if k == 0 else ", ") + json.dumps(name) + ": "),
+            pl.col(str(k)).round(5).cast(pl.Utf8),
+        ]
+    frame = pl.DataFrame({str(k): tau[:, k].astype(np.float64) for k in range(len(names))})
+    return frame.select(pl.concat_str([*parts, pl.lit("}")])).to_series().to_list()
 
 
 @dataclass
@@ -290,32 +346,34 @@ class Scorer:
         self.turnout = LoadedModel.of(run.turnout_model)
         self.support = LoadedModel.of(run.support_model) if run.support_model_id else None
         self.persuasion = LoadedModel.of(run.persuasion_model) if run.persuasion_model_id else None
+        self.reasons = ReasonRenderer(REASONS_PER_MODEL)
 
-    def score(self, matrix: FeatureMatrix) -> list[dict]:
+    def score(self, matrix: FeatureMatrix) -> ChunkScores:
         n = len(matrix.voter_pks)
-        if n == 0:
-            return []
-        turnout, turnout_reasons = self._probability(self.turnout, matrix, "turnout")
-        support, support_reasons = (
-            self._probability(self.support, matrix, "support")
+        if n == 0:  # every voter of the range registered after the as-of date
+            empty = np.zeros(0)
+            return ChunkScores(matrix.voter_pks, empty, empty, [], [], empty.astype(bool), [])
+        parts: list[ReasonParts] = []
+        uplift, best, is_backlash = self._uplift(matrix, parts)
+        turnout = self._probability(self.turnout, matrix, "turnout", parts)
+        support = (
+            self._probability(self.support, matrix, "support", parts)
             if self.support
-            else (np.full(n, np.nan), [[] for _ in range(n)])
+            else np.full(n, np.nan)
         )
-        uplift, best, is_backlash, uplift_reasons = self._uplift(matrix)
-        return [
-            {
-                "voter_id": int(matrix.voter_pks[i]),
-                "turnout": float(turnout[i]),
-                "support": None if np.isnan(support[i]) else float(support[i]),
-                "uplift": uplift[i],
-                "best_arm": best[i],
-                "is_backlash": is_backlash[i],
-                "reasons": uplift_reasons[i] + turnout_reasons[i] + support_reasons[i],
-            }
-            for i in range(n)
-        ]
+        return ChunkScores(
+            voter_ids=matrix.voter_pks,
+            turnout=turnout,
+            support=support,
+            uplift=uplift,
+            best_arm=best,
+            is_backlash=is_backlash,
+            reasons=self.reasons.render(n, parts),
+        )
 
-    def _probability(self, model: LoadedModel, matrix: FeatureMatrix, label: str):
+    def _probability(
+        self, model: LoadedModel, matrix: FeatureMatrix, label: str, parts: list[ReasonParts]
+    ) -> np.ndarray:
         x = model.features(matrix)
         booster = model.artifact.boosters["model"]
         data = xgb.DMatrix(x)
@@ -324,12 +382,17 @@ class Scorer:
         contributions, _ = shap_values(booster, x, data)
         # Log-odds contributions in probability points near the voter's own prediction.
         scale = raw * (1 - raw)
-        return calibrated, _reasons(label, contributions, matrix, model.spec.names, scale)
+        parts.append(
+            self.reasons.parts(label, contributions, matrix, model.spec.names, scale=scale)
+        )
+        return calibrated
 
-    def _uplift(self, matrix: FeatureMatrix):
+    def _uplift(
+        self, matrix: FeatureMatrix, parts: list[ReasonParts]
+    ) -> tuple[list[str], list[str], np.ndarray]:
         n = len(matrix.voter_pks)
         if self.persuasion is None:
-            return [{} for _ in range(n)], [""] * n, [False] * n, [[] for _ in range(n)]
+            return ["{}"] * n, [""] * n, np.zeros(n, dtype=bool)
         model = self.persuasion
         names = model.artifact.meta["arm_names"]
         x = model.features(matrix)
@@ -340,49 +403,17 @@ class Scorer:
         default = names.index(metrics["best_single_arm"])
         margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
         chosen = safe_policy(tau, default, margin)
-        reasons: list[list[dict]] = [[] for _ in range(n)]
         for k in range(1, len(names)):
             rows = np.flatnonzero(chosen == k)
             if rows.size:
                 contributions, _ = shap_values(boosters[k - 1], x[rows])
-                found = _reasons(
-                    f"uplift {names[k]}", contributions, matrix, model.spec.names, rows=rows
+                parts.append(
+                    self.reasons.parts(
+                        f"uplift {names[k]}", contributions, matrix, model.spec.names, rows=rows
+                    )
                 )
-                for i, voter_reasons in zip(rows.tolist(), found, strict=True):
-                    reasons[i] = voter_reasons
-        uplift = [
-            {name: round(float(tau[i, k - 1]), 5) for k, name in enumerate(names) if k}
-            for i in range(n)
-        ]
-        flags = backlash(tau)
-        return uplift, [names[k] for k in chosen], [bool(f) for f in flags], reasons
-
-
-def _reasons(
-    label: str,
-    contributions: np.ndarray,
-    matrix: FeatureMatrix,
-    names: tuple[str, ...],
-    scale: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
-) -> list[list[dict]]:
-    """The top contributions of every row in plain words; `rows` maps them to matrix rows."""
-    top = top_contributions(contributions, REASONS_PER_MODEL)
-    picked = np.take_along_axis(contributions, top, axis=1)
-    sizes = picked * scale[:, None] if scale is not None else picked
-    out = []
-    for i in range(len(top)):
-        view = matrix.view(i if rows is None else int(rows[i]))
-        out.append(
-            [
-                {"model": label, "text": DESCRIBE[names[j]](view) or names[j], "value": round(v, 4)}
-                for j, c, v in zip(
-                    top[i].tolist(), picked[i].tolist(), sizes[i].tolist(), strict=True
-                )
-                if c != 0
-            ]
-        )
-    return out
+        best = np.asarray(names, dtype=object)[chosen].tolist()
+        return uplift_json(names[1:], tau), best, backlash(tau)
 
 
 _SCORERS: dict[int, Scorer] = {}

@@ -24,11 +24,11 @@ from scoring.uplift import (
     backlash,
     best_arm,
     choose_margin,
+    cross_fitted_safe_policy,
     fit_dr_learner,
     policy_scores,
     policy_value,
     qini_coefficient,
-    safe_policy,
     uplift_at,
 )
 from voters.models import Program, SurveyQuestion
@@ -232,9 +232,21 @@ def evaluate_uplift(experiment: ProgramData, fit) -> dict:
         singles[k] = policy_value(f"everyone: {name}", ips, dr, clusters)
         values.append(singles[k])
     best_single = max(singles, key=lambda k: singles[k].dr)
+    # What scoring deploys: the margin chosen on every program voter's out-of-fold uplift.
     margin = choose_margin(fit.uplift_oof, best_single, a, y, e, mu, clusters)
-    chosen = safe_policy(fit.uplift_oof, best_single, margin)
-    values.append(policy_value("personalized", *policy_scores(chosen, a, y, e, mu), clusters))
+    # What is evaluated: each fold's voters under the default arm and margin the other folds chose.
+    chosen, per_fold = cross_fitted_safe_policy(fit.uplift_oof, a, y, e, mu, clusters, fit.fold)
+    personalized_ips, personalized_dr = policy_scores(chosen, a, y, e, mu)
+    values.append(policy_value("personalized", personalized_ips, personalized_dr, clusters))
+    # The gain over the best single arm voter by voter: its CI is far narrower than the two
+    # policies' own CIs, since both are scored on the same voters.
+    best_ips, best_dr = policy_scores(np.full(len(a), best_single), a, y, e, mu)
+    gain = policy_value(
+        "personalized minus best single arm",
+        personalized_ips - best_ips,
+        personalized_dr - best_dr,
+        clusters,
+    )
     unrestricted = best_arm(fit.uplift_oof)
     values.append(
         policy_value("each voter's best arm", *policy_scores(unrestricted, a, y, e, mu), clusters)
@@ -251,7 +263,11 @@ def evaluate_uplift(experiment: ProgramData, fit) -> dict:
         "policies": [vars(v) for v in values],
         "best_single_arm": experiment.arm_names[best_single],
         "margin": None if np.isinf(margin) else margin,
+        "margin_by_fold": per_fold,
+        "personalized_gain": vars(gain),
         "share_departing": float((chosen != best_single).mean()),
+        "uplift_size": fit.size,
+        "uplift_sizes": fit.size_candidates,
         "backlash_share": float(backlash(fit.uplift_oof).mean()),
         "chosen": chosen,
     }

@@ -25,6 +25,7 @@ from tests.factories import (
     UserFactory,
     VoteRecordFactory,
     VoterFactory,
+    VoterScoreFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def test_model_version_changelist_queries_do_not_grow_with_rows(staff_client, ca
     assert _queries(staff_client, url) == five
     assert len(response.context["cl"].result_list) == 50
     assert "AUC 0.712" in response.text
-    assert "personalized DR 0.4520 (+0.0120 vs everyone: door)" in response.text
+    assert "personalized DR 0.4520 (+0.0120 [+0.0020, +0.0220] vs everyone: door)" in response.text
 
 
 def test_changelist_lists_only_own_campaign_versions(staff_client, campaign, other_campaign):
@@ -121,6 +122,12 @@ def test_persuasion_change_page_shows_policy_values_with_cis_and_arm_uplifts(
     assert "<td>0.4530</td><td>[0.4220, 0.4820]</td>" in text  # its IPS value and CI
     assert "<td>door</td><td>+3.1 pp</td><td>0.0123</td><td>+8.0 pp</td>" in text
     assert "Experiment report of this program" in text
+    # The uplift models' size chosen by validation, beside the size it beat.
+    assert "<td>1</td><td>100</td><td>1.25040</td><td>0.00310</td><td>0.00090</td><td></td>" in text
+    assert (
+        "<td>2</td><td>120</td><td>1.24730</td><td>0.00000</td><td>0.00000</td><td>chosen</td>"
+        in text
+    )
 
 
 def test_model_card_text_is_escaped(staff_client, campaign):
@@ -451,3 +458,50 @@ def test_viewers_cannot_start_a_scoring_run(client, campaign):
 
     assert client.get(reverse("admin:scoring_scoringrun_start")).status_code == 403
     assert ScoringRun.objects.count() == 0
+
+
+def test_voter_page_shows_the_latest_complete_runs_scores_and_reasons(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+    older = ScoringRunFactory(campaign=campaign, status="complete")
+    older.finished_at = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    older.save()
+    latest = ScoringRunFactory(campaign=campaign, status="complete")
+    latest.finished_at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    latest.save()
+    failed = ScoringRunFactory(campaign=campaign, status="failed")
+    reasons = {
+        "turnout": [["voted in 1 of the last 4 primaries", -0.12]],
+        "uplift door": [["age 23", 0.031]],
+    }
+    VoterScoreFactory(run=older, voter=voter, turnout=0.1)
+    VoterScoreFactory(
+        run=latest, voter=voter, turnout=0.625, support=None,
+        uplift={"door": 0.031, "mail": -0.004}, best_arm="door", reasons=reasons,
+    )  # fmt: skip
+    VoterScoreFactory(run=failed, voter=voter, turnout=0.9)
+    url = reverse("admin:voters_voter_change", args=[voter.pk])
+
+    text = staff_client.get(url).text
+
+    assert f"run {latest.pk}, features as of" in text
+    assert "<td>turnout</td><td>62.5%</td>" in text
+    assert "<td>support</td><td>—</td>" in text
+    assert "<td>best message</td><td>door</td>" in text
+    assert "<td>uplift of door</td><td>+3.1 pp</td>" in text
+    assert "<td>uplift of mail</td><td>-0.4 pp</td>" in text
+    # The chosen message's reasons first, then turnout's.
+    door = text.index("<td>uplift door</td><td>age 23</td><td>+3.1 pts</td>")
+    primaries = text.index(
+        "<td>turnout</td><td>voted in 1 of the last 4 primaries</td><td>-12.0 pts</td>"
+    )
+    assert door < primaries
+    assert "90.0%" not in text  # the failed run's score is not shown
+    assert "10.0%" not in text  # nor the older run's
+
+
+def test_voter_page_says_when_a_voter_was_never_scored(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+
+    text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+    assert "Not scored yet: no complete scoring run includes them." in text

@@ -84,9 +84,14 @@ def test_a_run_scores_every_voter_exactly_once_with_reasons(
     arms = {"civic_duty", "neighbors", "plan_making", "social_pressure"}
     assert set(sample.uplift) == arms
     assert sample.best_arm in arms | {"control"}
-    turnout_reasons = [r for r in sample.reasons if r["model"] == "turnout"]
+    turnout_reasons = sample.reasons["turnout"]
     assert len(turnout_reasons) == 3
-    assert all(isinstance(r["text"], str) and r["text"] for r in turnout_reasons)
+    assert all(isinstance(text, str) and text for text, _ in turnout_reasons)
+    sizes = [abs(value) for _, value in turnout_reasons]
+    assert sizes == sorted(sizes, reverse=True)  # largest first
+    assert {m for m in sample.reasons if m.startswith("uplift")} == (
+        {f"uplift {sample.best_arm}"} if sample.best_arm != "control" else set()
+    )
     assert VoterScore.objects.latest_complete(campaign).count() == voters
     assert VoterScore.objects.latest_complete(other_campaign).count() == 0
 

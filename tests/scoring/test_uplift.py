@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from scoring.uplift import (
+    UPLIFT_PARAMS,
     backlash,
     best_arm,
     choose_margin,
+    choose_uplift_size,
+    cross_fitted_safe_policy,
     dr_pseudo_outcomes,
     fit_dr_learner,
     policy_scores,
@@ -112,3 +115,66 @@ def test_personalized_policy_beats_every_single_arm(simulated_program):
     oracle = np.column_stack([np.zeros(len(arm)), truth]).max(axis=1).mean()
     achieved = np.column_stack([np.zeros(len(arm)), truth])[np.arange(len(arm)), chosen].mean()
     assert achieved / oracle > 0.8
+
+
+def test_the_cross_fitted_policy_of_a_fold_ignores_that_folds_outcomes(simulated_program):
+    _, arm, outcome, propensity, truth, fit = simulated_program
+    clusters = np.arange(len(arm))
+    args = (fit.uplift_oof, arm)
+    chosen, per_fold = cross_fitted_safe_policy(
+        *args, outcome, propensity, fit.outcome_oof, clusters, fit.fold
+    )
+    assert [f["fold"] for f in per_fold] == [0, 1, 2]
+    assert all(f["margin"] is not None for f in per_fold)
+    oracle = np.column_stack([np.zeros(len(arm)), truth]).max(axis=1).mean()
+    achieved = np.column_stack([np.zeros(len(arm)), truth])[np.arange(len(arm)), chosen].mean()
+    assert achieved / oracle > 0.8
+
+    # Flip fold 0's outcomes: fold 0's voters keep their arms (chosen on folds 1 and 2); the
+    # other folds' margins, chosen with fold 0 among their data, move.
+    flipped = outcome.copy()
+    flipped[fit.fold == 0] = 1 - flipped[fit.fold == 0]
+    again, again_per_fold = cross_fitted_safe_policy(
+        *args, flipped, propensity, fit.outcome_oof, clusters, fit.fold
+    )
+    assert np.array_equal(again[fit.fold == 0], chosen[fit.fold == 0])
+    assert again_per_fold[0] == per_fold[0]
+    assert again_per_fold[1:] != per_fold[1:]
+
+
+def test_the_uplift_size_is_the_cheapest_within_one_standard_error_of_the_best():
+    rng = np.random.default_rng(5)
+    n = 12_000
+    x = rng.random((n, 3))
+    # An effect only where both x0 and x1 are high: a depth-1 (additive) model cannot draw it.
+    effect = np.where((x[:, 0] > 0.5) & (x[:, 1] > 0.5), 0.6, -0.2)
+    pseudo = (effect + rng.normal(0, 1.0, n))[:, None]
+    fold = np.arange(n) % 3
+
+    size, candidates, oof = choose_uplift_size(
+        x, pseudo, fold, UPLIFT_PARAMS, ((1, 100), (2, 120), (3, 150)), seed=0
+    )
+
+    assert [(c["max_depth"], c["n_estimators"]) for c in candidates] == [
+        (1, 100), (2, 120), (3, 150)
+    ]  # fmt: skip
+    assert min(c["above_best"] for c in candidates) == 0.0
+    first_within = next(c for c in candidates if c["above_best"] <= c["se"])
+    assert size == {k: first_within[k] for k in ("max_depth", "n_estimators")}
+    assert size["max_depth"] >= 2
+    assert candidates[0]["above_best"] > candidates[0]["se"]  # depth 1 really lost
+    assert oof.shape == (n, 1)
+    assert np.corrcoef(oof[:, 0], effect)[0, 1] > 0.8
+
+
+def test_fixed_uplift_params_skip_the_size_search(simulated_program):
+    x, arm, outcome, propensity, _, _ = simulated_program
+    fit = fit_dr_learner(
+        x[:3000], arm[:3000], outcome[:3000], propensity[:3000],
+        arm_names=["control", "one", "two"], folds=2, seed=0,
+        params={"n_estimators": 20, "max_depth": 2},
+        uplift_params={"max_depth": 3, "n_estimators": 40},
+    )  # fmt: skip
+    assert fit.size == {"max_depth": 3, "n_estimators": 40}
+    assert len(fit.size_candidates) == 1
+    assert fit.final_models[0].get_params()["max_depth"] == 3

@@ -25,6 +25,7 @@ Where things live, in the order a file goes through them:
 - `codes`: the code tables (gender, race, party, status, election types, methods...).
 - `specs`: each layout's column map, the generic header aliases, required columns.
 - `voters`, `history`: building canonical voter and history rows; `extra`: the `extra` JSON.
+- `digests`: raw-line digests, so a re-import skips the lines an earlier import stored.
 - `rows`: good rows and rejected lines from the built expressions.
 """
 
@@ -38,6 +39,7 @@ from voters.layouts.contacts import (
     read_contact_batches,
     read_raw_lines,
 )
+from voters.layouts.digests import KnownDigests
 from voters.layouts.history import read_history_batches
 from voters.layouts.reading import file_size
 from voters.layouts.schema import (
@@ -64,6 +66,7 @@ __all__ = [
     "VOTER_COLUMNS",
     "ContactCodes",
     "FieldError",
+    "KnownDigests",
     "LayoutError",
     "ParsedBatch",
     "RejectedLine",

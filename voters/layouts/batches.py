@@ -12,6 +12,7 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts import fast_path
+from voters.layouts.digests import LineFilter
 from voters.layouts.reading import (
     LineBatch,
     line_batches,
@@ -59,10 +60,22 @@ def _closing(handle: BinaryIO, batches: Iterator[list[LineBatch]]) -> Iterator[l
 
 
 def parse_batches(
-    source: Source, file_name: str, build: Callable[[Split], Built]
+    source: Source,
+    file_name: str,
+    build: Callable[[Split], Built],
+    line_filter: LineFilter | None = None,
+    empty_rows: pl.DataFrame | None = None,
 ) -> Iterator[ParsedBatch]:
+    """With `line_filter`, rows gain a `line_digest` column, and lines it knows are not parsed
+    but listed in the batch's `seen` (their rows then look like `empty_rows`)."""
     for pieces in source.batches:
-        parsed = [_parse_piece(piece, source, file_name, build) for piece in pieces]
+        if line_filter is None:
+            parsed = [_parse_piece(piece, source, file_name, build) for piece in pieces]
+        else:
+            parsed = [
+                _parse_filtered(piece, source, file_name, build, line_filter, empty_rows)
+                for piece in pieces
+            ]
         frames = [p.rows for p in parsed]
         batch = ParsedBatch(
             file_name=file_name,
@@ -72,9 +85,34 @@ def parse_batches(
             bytes_read=pieces[-1].bytes_read,
             invalid_phones=sum(p.invalid_phones for p in parsed),
         )
+        if line_filter is not None:
+            batch.seen = pl.concat([p.seen for p in parsed if p.seen is not None])
         del parsed, frames, pieces  # nothing but the result stays alive while the consumer works
         yield batch
         del batch
+
+
+def _parse_filtered(
+    piece: LineBatch,
+    source: Source,
+    file_name: str,
+    build: Callable[[Split], Built],
+    line_filter: LineFilter,
+    empty_rows: pl.DataFrame | None,
+) -> ParsedBatch:
+    todo, seen, digests = line_filter.split(piece)
+    if todo is None:
+        if empty_rows is None:
+            raise ValueError("a line filter needs the empty rows of its layout")
+        rows = empty_rows.with_columns(pl.lit(None, dtype=pl.Binary).alias("line_digest"))
+        parsed = ParsedBatch(file_name, rows, [], 0, piece.bytes_read)
+    else:
+        parsed = _parse_piece(todo, source, file_name, build)
+        position = parsed.rows["line_number"] - piece.first_line
+        parsed.rows = parsed.rows.with_columns(digests.gather(position).alias("line_digest"))
+    parsed.seen = seen
+    parsed.lines_read += seen.height
+    return parsed
 
 
 def _parse_piece(
@@ -91,7 +129,7 @@ def _parse_piece(
     rejects = sorted(_line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number)
     missing = [r.line_number for r in rejects if r.raw is None]
     if missing and split.data is not None:
-        raw = raw_lines(split.data, batch.first_line, missing)
+        raw = raw_lines(split.data, batch, missing)
         rejects = [
             r
             if r.raw is not None

@@ -216,9 +216,7 @@ def fast_split(batch: LineBatch, names: list[str], delimiter: str) -> Split | No
     plan = scan.plan(field_quotes or whole, unquote)
     del scan
     # The reader returns many chunks per column; every eager select would join them again.
-    cols = cols.rechunk().with_columns(
-        pl.int_range(batch.first_line, batch.first_line + lines, dtype=pl.Int64).alias(LN)
-    )
+    cols = cols.rechunk().with_columns(batch.line_numbers())
     if not whole and delimiter.isspace():
         cols = _drop_blank_lines(cols, names)
     empty = pl.DataFrame(schema={LN: pl.Int64, RAW: pl.Utf8, "reason": pl.Utf8})
@@ -269,9 +267,7 @@ def _fast_split_csv(batch: LineBatch, names: list[str]) -> Split | None:
         return None
     plan = _Scan(fields, sep, n, lines).plan(quoted=False, opening_quotes=None)
     del fields
-    cols = cols.rechunk().with_columns(
-        pl.int_range(batch.first_line, batch.first_line + lines, dtype=pl.Int64).alias(LN)
-    )
+    cols = cols.rechunk().with_columns(batch.line_numbers())
     empty = pl.DataFrame(schema={LN: pl.Int64, RAW: pl.Utf8, "reason": pl.Utf8})
     return Split(cols, empty, False, lines, plan, data)
 

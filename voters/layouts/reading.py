@@ -33,6 +33,22 @@ class LineBatch:
     lines: int  # physical lines in `data`
     bytes_read: int  # cumulative
     _text: str | None = None
+    # Physical number of each line in `data`, when they are not consecutive (a re-import leaves
+    # out the lines it already holds); None means first_line, first_line + 1, ...
+    numbers: np.ndarray | None = None
+
+    def line_numbers(self, count: int | None = None) -> pl.Series:
+        """The physical numbers of the first `count` (default: all) lines, as the LN column."""
+        if self.numbers is None:
+            end = self.first_line + (self.lines if count is None else count)
+            return pl.int_range(self.first_line, end, dtype=pl.Int64, eager=True).alias(LN)
+        return pl.Series(LN, self.numbers, dtype=pl.Int64)
+
+    def index_of(self, line_number: int) -> int:
+        """Position in `data` of a physical line number."""
+        if self.numbers is None:
+            return line_number - self.first_line
+        return int(np.searchsorted(self.numbers, line_number))
 
     @property
     def text(self) -> str:
@@ -128,16 +144,15 @@ def line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator
 def lines_frame(batch: LineBatch) -> pl.DataFrame:
     """Non-blank lines with their physical numbers, trailing "\\r" removed."""
     lines = pl.Series(RAW, batch.text.split("\n"), dtype=pl.Utf8)
-    frame = pl.DataFrame({RAW: lines}).with_columns(
-        pl.col(RAW).str.strip_suffix("\r"),
-        pl.int_range(batch.first_line, batch.first_line + len(lines), dtype=pl.Int64).alias(LN),
+    frame = pl.DataFrame({RAW: lines, LN: batch.line_numbers(len(lines))}).with_columns(
+        pl.col(RAW).str.strip_suffix("\r")
     )
     return frame.filter(pl.col(RAW).str.strip_chars().str.len_bytes() > 0)
 
 
-def raw_lines(data: bytes, first_line: int, wanted: Iterable[int]) -> dict[int, str]:
+def raw_lines(data: bytes, batch: LineBatch, wanted: Iterable[int]) -> dict[int, str]:
     lines = data.split(b"\n")
-    return {ln: _decode_line(lines[ln - first_line]) for ln in wanted}
+    return {ln: _decode_line(lines[batch.index_of(ln)]) for ln in wanted}
 
 
 def unique_keys(keys: list[str]) -> list[str]:

@@ -87,6 +87,9 @@ class ParsedBatch:
     lines_read: int
     bytes_read: int
     invalid_phones: int = 0
+    # Lines left unparsed because an earlier import stored their digest (line_number,
+    # line_digest); None when the read does not compare digests.
+    seen: pl.DataFrame | None = None
 
 
 class LayoutError(Exception):

@@ -11,6 +11,7 @@ import polars as pl
 from voters.addresses import household_keys, split_street_lines
 from voters.layouts.batches import open_source, parse_batches
 from voters.layouts.codes import ETHNICITY, GENDER, STATUS, to_code
+from voters.layouts.digests import KnownDigests, LineFilter, digest_salt
 from voters.layouts.extra import extra_expr
 from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
 from voters.layouts.schema import VOTER_COLUMNS, ParsedBatch
@@ -177,8 +178,12 @@ def read_voter_batches(
     batch_rows: int = 100_000,
     default_state: str | None = None,
     display_name: str | None = None,
+    known_digests: KnownDigests | None = None,
 ) -> Iterator[ParsedBatch]:
     """Parse a voter file of `layout` into batches of canonical rows and rejected lines.
+
+    With `known_digests` (see `digests`), rows gain a `line_digest` column, and lines whose digest
+    is known are not parsed: each batch lists them in `seen`.
 
     Raises LayoutError (before the first batch) for an unknown layout, an unreadable header or a
     missing required column.
@@ -195,4 +200,10 @@ def read_voter_batches(
         split.fields = cleaned  # the raw fields are no longer needed
         return _build_voters(cleaned, source.names, spec, file_name, default_state, split.plan)
 
-    return parse_batches(source, file_name, build)
+    if known_digests is None:
+        return parse_batches(source, file_name, build)
+    salt = digest_salt(
+        layout=layout, names=source.names, delimiter=source.delimiter, default_state=default_state
+    )
+    empty = pl.DataFrame(schema={**VOTER_COLUMNS, "line_number": pl.Int64})
+    return parse_batches(source, file_name, build, LineFilter(salt, known_digests), empty)

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from campaign.lib.progress import ByteProgressBar
 from campaign.models import Campaign, Election, Role
 from campaign.services import add_member, create_campaign
+from scoring.cards import persuasion_summary
 from scoring.services import (
     approve_model,
     run_progress,
@@ -174,15 +175,7 @@ class Command(BaseCommand):
 def version_summary(version) -> str:
     m = version.metrics
     if version.kind == "persuasion":
-        chosen = next(p for p in m["policies"] if p["policy"] == "personalized")
-        single = next(
-            p for p in m["policies"] if p["policy"] == f"everyone: {m['best_single_arm']}"
-        )
-        return (
-            f"persuasion: best single arm {m['best_single_arm']} (DR turnout {single['dr']:.3f}); "
-            f"personalized {chosen['dr']:.3f}; {m['share_departing']:.0%} of voters get another "
-            f"arm; {m['backlash_share']:.0%} flagged as backlash"
-        )
+        return f"persuasion: {persuasion_summary(m)}"
     return (
         f"{version.kind}: held-out AUC {m['auc']:.3f}, Brier {m['brier']:.3f}, "
         f"depth {version.params['max_depth']} x {version.params['trees']} trees"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from scoring.cards import persuasion_summary
 from scoring.experiments import ExperimentError
 from scoring.management.arguments import (
     campaign_of,
@@ -71,12 +72,7 @@ def _message(exc: Exception) -> str:
 def _summary(version: ModelVersion) -> str:
     m = version.metrics
     if version.kind == ModelKind.PERSUASION:
-        personalized = next(p for p in m["policies"] if p["policy"] == "personalized")
-        return (
-            f"{version} trained on {m['n']:,} voters: best single arm {m['best_single_arm']}, "
-            f"personalized policy DR value {personalized['dr']:.4f}, "
-            f"{m['share_departing']:.1%} of voters get another arm"
-        )
+        return f"{version} trained on {m['n']:,} voters: {persuasion_summary(m)}"
     return (
         f"{version} trained: held-out AUC {m['auc']:.3f}, log loss {m['log_loss']:.3f}, "
         f"Brier {m['brier']:.3f} on {m['n_test']:,} voters"
