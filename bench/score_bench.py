@@ -312,7 +312,6 @@ def full_run(
 def floor_seconds(scorer, matrix) -> float:
     """The scorer's xgboost work on the in-memory matrix: predict and exact SHAP of turnout and
     support, every arm's uplift, SHAP of each voter's chosen arm."""
-    from scoring.uplift import safe_policy
 
     started = time.perf_counter()
     for model in (scorer.turnout, scorer.support):
@@ -324,15 +323,12 @@ def floor_seconds(scorer, matrix) -> float:
         booster.predict(dmatrix, pred_contribs=True)
     model = scorer.persuasion
     if model is not None:
-        names = model.artifact.meta["arm_names"]
         x = model.features(matrix)
-        boosters = [model.artifact.boosters[f"uplift_{name}"] for name in names[1:]]
+        boosters = model.uplift_boosters()
         dmatrix = xgb.DMatrix(x)
         tau = np.column_stack([b.predict(dmatrix) for b in boosters])
-        metrics = model.version.metrics
-        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
-        chosen = safe_policy(tau, names.index(metrics["best_single_arm"]), margin)
-        for k in range(1, len(names)):
+        chosen = model.chosen_arms(tau)
+        for k in range(1, len(model.arm_names)):
             rows = np.flatnonzero(chosen == k)
             if rows.size:
                 boosters[k - 1].predict(xgb.DMatrix(x[rows]), pred_contribs=True)
@@ -355,7 +351,6 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
     from scoring.ml import shap_values
     from scoring.models import ScoringRun
     from scoring.services.runs import _write_scores
-    from scoring.uplift import safe_policy
 
     spent = dict.fromkeys(("features", "predict", "SHAP", "reasons", "write"), 0.0)
 
@@ -384,16 +379,14 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
         )
     model = scorer.persuasion
     if model is not None:
-        names = model.artifact.meta["arm_names"]
+        names = model.arm_names
         x = model.features(matrix)
-        boosters = [model.artifact.boosters[f"uplift_{name}"] for name in names[1:]]
+        boosters = model.uplift_boosters()
         tau = timed(
             "predict",
             lambda: np.column_stack([b.predict(xgb.DMatrix(x)) for b in boosters]),
         )
-        metrics = model.version.metrics
-        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
-        chosen = safe_policy(tau, names.index(metrics["best_single_arm"]), margin)
+        chosen = model.chosen_arms(tau)
         for k in range(1, len(names)):
             rows = np.flatnonzero(chosen == k)
             if rows.size:

@@ -336,6 +336,24 @@ class LoadedModel:
     def features(self, matrix: FeatureMatrix) -> np.ndarray:
         return matrix.values[:, self.columns]
 
+    # -- a persuasion model's pieces ---------------------------------------------------------
+
+    @property
+    def arm_names(self) -> list[str]:
+        """Control first, then the treated arms."""
+        return self.artifact.meta["arm_names"]
+
+    def uplift_boosters(self) -> list[xgb.Booster]:
+        """One per treated arm, in `arm_names` order."""
+        return [self.artifact.boosters[f"uplift_{name}"] for name in self.arm_names[1:]]
+
+    def chosen_arms(self, tau: np.ndarray) -> np.ndarray:
+        """Each voter's arm index under the approved safe policy: the best single arm unless
+        another arm's predicted advantage beats the model's margin."""
+        metrics = self.version.metrics
+        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
+        return safe_policy(tau, self.arm_names.index(metrics["best_single_arm"]), margin)
+
 
 class Scorer:
     """A run's models and shared figures, loaded once per worker process."""
@@ -394,15 +412,12 @@ class Scorer:
         if self.persuasion is None:
             return ["{}"] * n, [""] * n, np.zeros(n, dtype=bool)
         model = self.persuasion
-        names = model.artifact.meta["arm_names"]
+        names = model.arm_names
         x = model.features(matrix)
-        boosters = [model.artifact.boosters[f"uplift_{name}"] for name in names[1:]]
+        boosters = model.uplift_boosters()
         dmatrix = xgb.DMatrix(x)
         tau = np.column_stack([b.predict(dmatrix) for b in boosters])
-        metrics = model.version.metrics
-        default = names.index(metrics["best_single_arm"])
-        margin = metrics["margin"] if metrics.get("margin") is not None else float("inf")
-        chosen = safe_policy(tau, default, margin)
+        chosen = model.chosen_arms(tau)
         for k in range(1, len(names)):
             rows = np.flatnonzero(chosen == k)
             if rows.size:
