@@ -38,7 +38,9 @@ def bench_database_url(base_url: str) -> str:
 
 
 def recreate_database(base_url: str) -> str:
-    with psycopg.connect(base_url, autocommit=True) as conn:
+    # Through the server's maintenance database: DATABASE_URL's own need not exist yet.
+    admin_url = urlunsplit(urlsplit(base_url)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
     url = bench_database_url(base_url)

@@ -10,8 +10,9 @@ On a fresh scratch database (issue 4 §9):
      `--folds` 2 by default: the folds only cross-fit the out-of-fold evaluation, the final
      per-arm models that score are fitted on every program voter whatever the folds);
   3. FULL RUN: `manage.py score --campaign bench --wait` through Celery with two worker processes
-     (`celery -A campaign worker -Q scoring -c 1 --pool solo`, twice) on a Redis db of its own;
-     wall time from the command's start to the run's completion, peak RSS of each worker;
+     (`celery -A campaign worker -Q scoring -c 1 --pool solo`, twice, one xgboost thread each) on
+     a Redis db of its own; wall time from the command's start to the run's completion and where
+     it went, peak RSS of each worker, CPU seconds of the workers and the database backends;
   4. FLOOR: the same approved models' xgboost predict and exact TreeSHAP (`pred_contribs`) on the
      whole feature matrix already in memory, 2 threads, exactly the scorer's per-voter work;
   5. where one chunk's time goes (features, predict, SHAP, reasons, write) in-process, and a
@@ -48,7 +49,11 @@ from voters import synthetic  # noqa: E402
 
 BENCH_DB = "segment_one_bench_score"
 SLUG = "bench"
-THREADS = 2
+THREADS = 2  # the floor's: both cores in one process
+# Each worker's: cores divided by worker processes, as settings.SCORING_THREADS advises. With two
+# threads each, both workers' trees contend for the two cores and the run cost 15-20% more CPU
+# seconds (measured at 200,000 voters: 15.6-18.3 against 12.7-13.5 for the workers).
+WORKER_THREADS = 1
 
 
 def say(message: str) -> None:
@@ -216,6 +221,14 @@ def describe_models(run) -> None:
 # -- the full run -----------------------------------------------------------------------------
 
 
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
+
+
 class Workers:
     """Two solo-pool scoring workers on the scratch database, RSS sampled while they run."""
 
@@ -224,6 +237,7 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
         self.peaks: list[int] = []
         self.logs: list = []
+        self.backends: dict[int, float] = {}
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -259,7 +273,22 @@ class Workers:
                     self.peaks[i] = max(self.peaks[i], rss)
                 except psutil.NoSuchProcess:
                     pass
-            time.sleep(0.2)
+            self._sample_backends()
+            time.sleep(0.1)
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds so far of the workers and of the database backends serving the scratch
+        database. Backends come and go (Celery closes a worker's connection after each task), so
+        each one's time is its last sample: a backend's last fraction of a second is missed."""
+        workers = sum(_cpu(psutil.Process(p.pid)) for p in self.processes)
+        self._sample_backends()
+        return workers, sum(self.backends.values())
+
+    def _sample_backends(self) -> None:
+        for process in psutil.process_iter(["name", "cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or ())
+            if process.info["name"] == "postgres" and f" {BENCH_DB} " in f"{cmdline} ":
+                self.backends[process.pid] = max(self.backends.get(process.pid, 0.0), _cpu(process))
 
     def stop(self) -> None:
         self._stop.set()
@@ -277,8 +306,10 @@ class Workers:
 
 def full_run(
     url: str, redis_url: str, chunk_voters: int, log_dir: Path, threads: int
-) -> tuple[float, list]:
-    """Seconds of `score --wait` from its start to the run's completion; worker peak RSS."""
+) -> tuple[float, list, tuple[float, float], tuple[float, float]]:
+    """Seconds of `score --wait` from its start to the run's completion; worker peak RSS; the
+    command's start and end (epoch seconds), to place the run's own timestamps between; CPU
+    seconds the run cost the workers and the database backends."""
     redis.Redis.from_url(redis_url).flushdb()  # the bench's own db: no stale chunks
     env = {
         **os.environ,
@@ -286,8 +317,6 @@ def full_run(
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DJANGO_SETTINGS_MODULE": "campaign.settings",
-        # Two worker processes on two cores. With a thread per core each (the product's
-        # default), one worker's xgboost fills both cores while the other waits on the database.
         "SCORING_THREADS": str(threads),
     }
     workers = Workers(env, log_dir)
@@ -295,15 +324,18 @@ def full_run(
     try:
         command = [sys.executable, "manage.py", "score", "--campaign", SLUG, "--wait",
                    "--chunk-voters", str(chunk_voters)]  # fmt: skip
-        started = time.perf_counter()
+        cpu_before = workers.cpu_seconds()
+        started, started_at = time.perf_counter(), time.time()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
+        ended_at = time.time()
+        cpu = tuple(b - a for a, b in zip(cpu_before, workers.cpu_seconds(), strict=True))
     finally:
         workers.stop()
     if done.returncode != 0:
         raise SystemExit(f"score failed:\n{done.stderr[-4000:]}\nworker logs in {log_dir}")
     say(f"  {done.stdout.strip().splitlines()[-1]}")
-    return seconds, workers.peaks
+    return seconds, workers.peaks, (started_at, ended_at), cpu
 
 
 # -- the floor --------------------------------------------------------------------------------
@@ -335,6 +367,21 @@ def floor_seconds(scorer, matrix) -> float:
     return time.perf_counter() - started
 
 
+def phases(run, command_started: float, command_ended: float) -> str:
+    """The command's start-up, the run's queueing, its chunks, and the command noticing the end."""
+    marks = [
+        ("command start-up", run.created_at.timestamp()),
+        ("chunks made and sent, first one picked up", run.started_at.timestamp()),
+        ("scoring (first chunk's start to the run's end)", run.finished_at.timestamp()),
+        ("the command noticing the end", command_ended),
+    ]
+    previous, out = command_started, []
+    for label, at in marks:
+        out.append(f"{label} {at - previous:.1f}s")
+        previous = at
+    return "; ".join(out)
+
+
 def all_boosters(scorer) -> list:
     models = [m for m in (scorer.turnout, scorer.support, scorer.persuasion) if m is not None]
     return [b for m in models for b in m.artifact.boosters.values()]
@@ -350,7 +397,7 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
     from scoring.features import build_features
     from scoring.ml import shap_values
     from scoring.models import ScoringRun
-    from scoring.services.runs import _write_scores
+    from scoring.services.runs import ChunkData, _write_scores
 
     spent = dict.fromkeys(("features", "predict", "SHAP", "reasons", "write"), 0.0)
 
@@ -362,14 +409,15 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
 
     matrix = timed("features", lambda: build_features(scorer.context, pk_range=chunk))
     n = len(matrix.voter_pks)
-    renderer, parts = scorer.reasons, []
+    renderer, parts, data = scorer.reasons, [], ChunkData(matrix)
     for label, model in (("turnout", scorer.turnout), ("support", scorer.support)):
         if model is None:
             continue
-        booster, x = model.artifact.boosters["model"], model.features(matrix)
-        raw = timed("predict", lambda b=booster, x=x: b.predict(xgb.DMatrix(x)))
+        booster = model.artifact.boosters["model"]
+        x, dmatrix = timed("predict", lambda m=model: data.of(m))
+        raw = timed("predict", lambda b=booster, d=dmatrix: b.predict(d))
         timed("predict", lambda m=model, raw=raw: m.artifact.calibrators["model"].predict(raw))
-        contributions, _ = timed("SHAP", lambda b=booster, x=x: shap_values(b, x))
+        contributions, _ = timed("SHAP", lambda b=booster, x=x, d=dmatrix: shap_values(b, x, d))
         scale = raw * (1 - raw)
         timed(
             "reasons",
@@ -380,18 +428,15 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
     model = scorer.persuasion
     if model is not None:
         names = model.arm_names
-        x = model.features(matrix)
+        x, dmatrix = timed("predict", lambda: data.of(model))
         boosters = model.uplift_boosters()
-        tau = timed(
-            "predict",
-            lambda: np.column_stack([b.predict(xgb.DMatrix(x)) for b in boosters]),
-        )
+        tau = timed("predict", lambda: np.column_stack([b.predict(dmatrix) for b in boosters]))
         chosen = model.chosen_arms(tau)
         for k in range(1, len(names)):
             rows = np.flatnonzero(chosen == k)
             if rows.size:
                 contributions, _ = timed(
-                    "SHAP", lambda k=k, r=rows: shap_values(boosters[k - 1], x[r])
+                    "SHAP", lambda k=k, r=rows: shap_values(boosters[k - 1], x[r], dmatrix.slice(r))
                 )
                 timed(
                     "reasons",
@@ -447,15 +492,22 @@ def profile_chunk(run, first_pk: int, last_pk: int, top: int) -> str:
 
 
 def main() -> None:
+    global BENCH_DB  # one scratch database a bench run, named once, here
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voters", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
     parser.add_argument("--folds", type=int, default=2, help="persuasion cross-fitting folds")
     parser.add_argument("--chunk-voters", type=int, default=20_000)
     parser.add_argument(
-        "--worker-threads", type=int, default=THREADS, help="xgboost threads per worker process"
+        "--worker-threads",
+        type=int,
+        default=WORKER_THREADS,
+        help="xgboost threads per worker process",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument(
+        "--database", default=BENCH_DB, help="scratch database (made anew unless --reuse)"
+    )
     parser.add_argument("--profile-top", type=int, default=25, help="0: no cProfile")
     parser.add_argument(
         "--no-analyze", action="store_true", help="score on the statistics the imports leave"
@@ -464,6 +516,7 @@ def main() -> None:
         "--reuse", action="store_true", help="keep the scratch database of an earlier run"
     )
     args = parser.parse_args()
+    BENCH_DB = args.database
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     started_all = time.perf_counter()
 
@@ -491,7 +544,7 @@ def main() -> None:
 
         threads = args.worker_threads
         say(f"full run: score --wait through Celery, 2 solo workers x {threads} threads")
-        full_s, peaks = full_run(
+        full_s, peaks, command_span, run_cpu = full_run(
             url, args.redis_url, args.chunk_voters, Path(tmp), args.worker_threads
         )
 
@@ -517,7 +570,9 @@ def main() -> None:
         booster.set_param({"nthread": THREADS})
     with Timer("build_features over the whole campaign (not timed in the floor)"):
         matrix = build_features(scorer.context)
+    floor_cpu = time.process_time()
     floor_s = floor_seconds(scorer, matrix)
+    floor_cpu = time.process_time() - floor_cpu
     floored = len(matrix.voter_pks)
     say(f"  floor: {floored:,} voters in {floor_s:.1f}s")
 
@@ -544,6 +599,14 @@ def main() -> None:
     say(f"full run: {full_s / 60:.1f} min for {scored:,} voters "
         f"({full_s / 60 * 1_000_000 / scored:.1f} min per million; target < 10)")  # fmt: skip
     say("peak RSS per worker: " + ", ".join(f"{p / 2**20:,.0f} MiB" for p in peaks))
+    say("where the full run's wall time went: " + phases(run, *command_span))
+    workers_cpu, backends_cpu = run_cpu
+    say(
+        f"CPU seconds: floor {floor_cpu:.1f}; full run {workers_cpu + backends_cpu:.1f} (workers "
+        f"{workers_cpu:.1f}, database backends {backends_cpu:.1f}; the command's own process and "
+        f"the database's shared processes not counted); floor / full run: "
+        f"{floor_cpu / (workers_cpu + backends_cpu):.2f}"
+    )
     say("")
     n = spent.pop("voters")
     whole = spent.pop("Scorer.score() as a whole")

@@ -57,7 +57,7 @@ from scoring.models import (
 )
 from scoring.reasons import by_model
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
-from voters.models import Program, SurveyQuestion
+from voters.models import Program, SurveyQuestion, Voter
 
 PERSONALIZED = "personalized"
 REFRESH_SECONDS = 5
@@ -900,8 +900,13 @@ def _reason_rank(model: str) -> tuple[int, str]:
 
 def voter_scores(voter_id: int) -> SafeString:
     """The voter's scores from the latest complete run that scored them, with the reasons."""
+    # Through the unique (run, voter) index, one probe per complete run of the voter's campaign:
+    # scores have no index on the voter alone (it would be written for every score of every run).
+    runs = ScoringRun.objects.complete().filter(
+        campaign_id=Subquery(Voter.objects.filter(pk=voter_id).values("campaign_id"))
+    )
     score = (
-        VoterScore.objects.filter(voter_id=voter_id, run__status=RunStatus.COMPLETE)
+        VoterScore.objects.filter(voter_id=voter_id, run__in=runs)
         .select_related("run")
         .order_by("-run__finished_at", "-run_id")
         .first()

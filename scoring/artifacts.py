@@ -10,10 +10,13 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xgboost as xgb
-from sklearn.isotonic import IsotonicRegression
+
+if TYPE_CHECKING:  # imported where used: not at the start of every command (see ml.py)
+    import xgboost as xgb
+    from sklearn.isotonic import IsotonicRegression
 
 
 @dataclass
@@ -40,6 +43,8 @@ def dump(artifact: Artifact) -> bytes:
 
 
 def load(data: bytes) -> Artifact:
+    import xgboost as xgb
+
     artifact = Artifact()
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
         for name in archive.namelist():
@@ -68,5 +73,7 @@ def _calibrator_state(calibrator: IsotonicRegression) -> dict:
 
 def _calibrator_from(state: dict) -> IsotonicRegression:
     # Refitting on the stored thresholds reproduces the same step function exactly.
+    from sklearn.isotonic import IsotonicRegression
+
     x, y = np.array(state["x"]), np.array(state["y"])
     return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(x, y)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 CONTROL = "control"
 
@@ -82,6 +81,8 @@ def analyze_experiment(
         raise ExperimentError("need at least two households to estimate uncertainty")
     if len(y) <= design.shape[1]:
         raise ExperimentError("no more voters than arms: nothing left to estimate uncertainty")
+    from scipy import stats  # 1 s to import: not at the start of every command and worker
+
     beta, cov = _cluster_robust_ols(y, design, groups, n_clusters)
     se = np.sqrt(np.diag(cov))
     t_crit = stats.t.ppf(0.5 + confidence / 2, df=n_clusters - 1)

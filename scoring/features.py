@@ -121,6 +121,24 @@ class ElectionSlot:
 
 
 @dataclass
+class HouseholdFigures:
+    """Households of more than one voter, as sorted arrays: a chunk's voters are looked up by
+    sorted search, and a state's millions of households cost a few arrays, not a dict."""
+
+    ids: np.ndarray  # int64, ascending
+    members: np.ndarray  # int32
+    votes: np.ndarray  # int32
+
+    def of(self, household_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Members and votes of each household; a household not here (a voter alone, or no
+        household) has 1 member and no votes of others."""
+        if not len(self.ids):
+            return np.ones(len(household_ids), np.int32), np.zeros(len(household_ids), np.int32)
+        row, found = _rows_of(self.ids, household_ids)
+        return np.where(found, self.members[row], 1), np.where(found, self.votes[row], 0)
+
+
+@dataclass
 class FeatureContext:
     """What every chunk of one campaign's run shares."""
 
@@ -130,9 +148,9 @@ class FeatureContext:
     # precinct -> (turnout in the last general, dem share, rep share)
     precincts: dict[str | None, tuple[float, float, float]]
     support_question_id: int | None
-    # household -> (members, votes they cast in the recent generals); read once per run, because
-    # a chunk's households reach beyond its voter-id range.
-    households: dict[int, tuple[int, int]]
+    # Members of each household and the votes they cast in the recent generals; read once per
+    # run, because a chunk's households reach beyond its voter-id range.
+    households: HouseholdFigures
 
     @property
     def election_ids(self) -> list[int]:
@@ -270,9 +288,7 @@ def build_context(*, campaign_id: int, as_of: dt.date) -> FeatureContext:
     )
 
 
-def _household_figures(
-    campaign_id: int, generals: list[ElectionSlot]
-) -> dict[int, tuple[int, int]]:
+def _household_figures(campaign_id: int, generals: list[ElectionSlot]) -> HouseholdFigures:
     ids = [s.election_id for s in generals]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -284,10 +300,14 @@ def _household_figures(
             WHERE v.campaign_id = %s AND v.household_id IS NOT NULL
               AND (v.status IS NULL OR v.status <> 'removed')
             GROUP BY v.household_id
+            HAVING COUNT(DISTINCT v.id) > 1
             """,
             [*ids, campaign_id],
         )
-        return {h: (size, votes) for h, size, votes in cursor.fetchall()}
+        figures = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+    figures = figures[np.argsort(figures[:, 0])]
+    members, votes = (np.ascontiguousarray(figures[:, j], dtype=np.int32) for j in (1, 2))
+    return HouseholdFigures(np.ascontiguousarray(figures[:, 0]), members, votes)
 
 
 def _election_slots(campaign_id: int, as_of: dt.date) -> list[ElectionSlot]:
@@ -465,11 +485,9 @@ def _history_features(values, voted, eligible, early, context: FeatureContext) -
 def _household_features(values, context, voters) -> None:
     """Household size and the other members' turnout in the recent generals."""
     generals = [s.election_id for s in context.slots if s.group == "general"]
-    homes = context.households
     own = values[:, [COLUMN[f"general_{i}"] for i in range(1, LAST_N + 1)]]
     own_votes = np.nan_to_num(own).sum(axis=1)
-    size = np.array([homes.get(h, (1, 0))[0] for h in voters["household"]], dtype=np.float32)
-    votes = np.array([homes.get(h, (1, 0))[1] for h in voters["household"]], dtype=np.float32)
+    size, votes = (a.astype(np.float32) for a in context.households.of(voters["household"]))
     values[:, COLUMN["household_size"]] = size
     slots = max(len(generals), 1)
     with np.errstate(invalid="ignore", divide="ignore"):

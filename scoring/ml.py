@@ -14,11 +14,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xgboost as xgb
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+# xgboost and scikit-learn (with scipy) take about a second to import, and the admin, the tasks
+# and the services import this app's modules at the start of every manage.py command and worker:
+# they are imported in the functions that use them, here and in the other scoring modules.
+if TYPE_CHECKING:
+    import xgboost as xgb
+    from sklearn.isotonic import IsotonicRegression
 
 AUC_TOLERANCE = 0.005
 # (max_depth, trees), cheapest first: the SHAP cost of each grows left to right.
@@ -45,6 +50,8 @@ class TrainedClassifier:
 
     def predict_raw(self, features: np.ndarray) -> np.ndarray:
         """The booster's probability before calibration."""
+        import xgboost as xgb
+
         return self.booster.predict(xgb.DMatrix(features))
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -70,6 +77,10 @@ def train_classifier(
     sizes: Sequence[tuple[int, int]] = SIZES,
 ) -> TrainedClassifier:
     """Choose a size on a validation part, calibrate on it, report metrics on a test part."""
+    import xgboost as xgb
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import roc_auc_score
+
     train, valid, test = household_split(groups, (0.6, 0.2, 0.2), seed)
     for name, part in (("training", train), ("validation", valid), ("test", test)):
         if len(np.unique(labels[part])) < 2:
@@ -109,6 +120,8 @@ def train_classifier(
 
 
 def classification_metrics(labels: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
     clipped = np.clip(probability, 1e-6, 1 - 1e-6)
     return {
         "auc": float(roc_auc_score(labels, probability)),
@@ -146,6 +159,8 @@ def shap_values(
     Returns (contributions n x f, base value n) on the booster's raw (log-odds) scale: base +
     contributions = the raw margin of each row.
     """
+    import xgboost as xgb
+
     data = dmatrix if dmatrix is not None else xgb.DMatrix(features)
     contribs = booster.predict(data, pred_contribs=True)
     return contribs[:, :-1], contribs[:, -1]
@@ -153,11 +168,17 @@ def shap_values(
 
 def top_contributions(contributions: np.ndarray, k: int) -> np.ndarray:
     """Column indices (n x k) of each row's k largest contributions by size, largest first."""
+    # k passes of a row-wise argmax, each blanking what it found: half the time of a row-wise
+    # argpartition and sort for the handful of reasons a voter gets, and ties go to the lower
+    # column, as in `top_reasons`.
     size = np.abs(contributions)
     k = min(k, size.shape[1])
-    part = np.argpartition(-size, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(size, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    top = np.empty((size.shape[0], k), dtype=np.int64)
+    rows = np.arange(size.shape[0])
+    for rank in range(k):
+        top[:, rank] = column = size.argmax(axis=1)
+        size[rows, column] = -1.0
+    return top
 
 
 def top_reasons(

@@ -159,13 +159,28 @@ class VoterScoreQuerySet(models.QuerySet["VoterScore"]):
 
 
 class VoterScore(models.Model):
-    # No index of its own: the unique (run, voter) index serves lookups by run. Every index is
-    # written for each of a state's millions of scores per run.
+    # Every index and per-row check here is paid for each of a state's millions of scores per run,
+    # so there are none beyond the primary key and the unique (run, voter) key, which serves every
+    # read: a run's scores (targeting, export) and a voter's on their page (a probe per run).
+    #
+    # No database constraints on either key: their per-row checks at commit (a FOR KEY SHARE
+    # lock on the run row and on each voter row) were a fifth of a chunk's time outside SHAP.
+    # Scores are written only by `score_chunk`, for voter ids it has just read from the run's
+    # campaign, while it holds its chunk row FOR UPDATE; that row references the run through a
+    # real foreign key, so the run cannot disappear before the scores commit. Voters are never
+    # deleted (voters missing from a re-import are marked removed), and `on_delete` still holds
+    # in the ORM: deleting a voter with scores raises ProtectedError, deleting a run deletes
+    # its scores.
     run = models.ForeignKey(
-        ScoringRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+        ScoringRun,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,
+        db_constraint=False,
     )
-    # Indexed (a foreign key's default): a voter's scores over time on their page.
-    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="scores")
+    voter = models.ForeignKey(
+        Voter, on_delete=models.PROTECT, related_name="scores", db_index=False, db_constraint=False
+    )
     turnout = models.FloatField(null=True, blank=True)
     support = models.FloatField(null=True, blank=True)
     uplift = models.JSONField(default=dict, blank=True, help_text="{arm: change in outcome}")

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+# matplotlib is imported where a chart is drawn: the admin imports this module, and with it every
+# command and worker would pay for matplotlib at start.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SIZE_INCHES = (5.0, 4.0)
 DPI = 100
@@ -33,7 +36,7 @@ def reliability_png(
     `bins` are the model's held-out reliability rows `{bin, predicted, observed, n}`; marker areas
     grow with n so a bin of five voters does not look as certain as one of five thousand.
     """
-    figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
+    figure = _figure(figsize=SIZE_INCHES, dpi=DPI)
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], linestyle="--", color="#bbbbbb", linewidth=1, label="perfect")
     if compare:
@@ -69,7 +72,7 @@ def experiment_png(arms: Sequence[dict], *, title: str) -> bytes:
     (lift 0 by definition) is the zero line rather than a bar.
     """
     treated = [a for a in arms if a["arm"] != CONTROL]
-    figure = Figure(figsize=(max(4.0, 1.2 * len(treated) + 2), 4.0), dpi=DPI)
+    figure = _figure(figsize=(max(4.0, 1.2 * len(treated) + 2), 4.0), dpi=DPI)
     axes = figure.add_subplot()
     names = [a["arm"] for a in treated]
     lifts = [100 * a["lift"] for a in treated]
@@ -94,7 +97,15 @@ def _lift_colour(arm: dict) -> str:
     return BACKLASH_COLOUR if arm["ci_high"] < 0 else OTHER_COLOUR
 
 
+def _figure(**kwargs) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()

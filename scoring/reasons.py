@@ -127,7 +127,7 @@ class ReasonRenderer:
         ranks = []
         for rank in range(self.per_model):
             at = part.slots == rank
-            column = pl.Series(f"r{rank}", [None] * n, dtype=pl.Utf8)
+            column = pl.repeat(None, n, dtype=pl.Utf8, eager=True)
             if at.any():
                 column.scatter(part.rows[at], items.filter(pl.Series(at)))
             ranks.append(column)

@@ -1,6 +1,7 @@
 """Celery tasks of the scoring app (queue `scoring`): chunks of a run, and its outcome."""
 
 from celery import shared_task
+from celery.signals import worker_init
 from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
@@ -35,3 +36,12 @@ def finish_scoring_run_task(run_id: int) -> dict:
 def fail_scoring_run_task(run_id: int) -> dict:
     fail_scoring_run(run_id=run_id, reason="a chunk failed; see the worker log")
     return {"run": run_id, "status": "failed"}
+
+
+@worker_init.connect
+def import_scoring_libraries(sender, **kwargs) -> None:
+    """A worker of the scoring queue imports xgboost and scikit-learn as it starts, so a run's
+    first chunks do not wait for them (the app's modules import them only where used)."""
+    if "scoring" in sender.app.amqp.queues.consume_from:
+        import sklearn.isotonic  # noqa: F401
+        import xgboost  # noqa: F401

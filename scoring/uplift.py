@@ -17,9 +17,12 @@ models that never saw that voter, so the evaluation on them is out-of-sample.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xgboost as xgb
+
+if TYPE_CHECKING:  # imported where used: not at the start of every command (see ml.py)
+    import xgboost as xgb
 
 DEFAULT_PARAMS = {
     "max_depth": 4,
@@ -356,11 +359,15 @@ def _outcome_model(x: np.ndarray, y: np.ndarray, params: dict, seed: int):
     if len(np.unique(y)) < 2:  # an arm where everyone (or no one) voted in the training folds
         constant = float(y.mean()) if len(y) else 0.5
         return lambda rows: np.full(len(rows), constant)
+    import xgboost as xgb
+
     model = xgb.XGBClassifier(**params, random_state=seed, eval_metric="logloss").fit(x, y)
     return lambda rows: model.predict_proba(rows)[:, 1]
 
 
 def _regressor(params: dict, seed: int) -> xgb.XGBRegressor:
+    import xgboost as xgb
+
     return xgb.XGBRegressor(**params, random_state=seed)
 
 

@@ -177,6 +177,43 @@ def test_the_copy_of_a_chunk_keeps_awkward_arm_names_and_texts_exactly():
     ]
 
 
+@pytest.mark.django_db
+def test_the_copy_of_a_chunk_keeps_arm_names_like_nulls_and_control_characters_exactly():
+    run = ScoringRunFactory()
+    voters = VoterFactory.create_batch(4, campaign=run.campaign)
+    arms = ["\\N", "start\x01quote", "carriage\rreturn", ""]
+    scores = ChunkScores(
+        voter_ids=np.array([v.pk for v in voters]),
+        turnout=np.array([0.25, 0.5, 0.125, 1.0]),
+        support=np.array([np.nan, 0.75, np.nan, 0.0]),
+        uplift=uplift_json(arms[:3], np.array([[0.5, -0.25, 0.0]] * 4)),
+        best_arm=arms,
+        is_backlash=np.array([False, True, False, False]),
+        reasons=[json.dumps({f"uplift {arm}": [[arm, 0.5]]}) for arm in arms],
+    )
+
+    with transaction.atomic():
+        _write_scores(run.pk, scores)
+
+    stored = list(
+        VoterScore.objects.filter(run=run)
+        .order_by("voter_id")
+        .values_list("support", "uplift", "best_arm", "reasons")
+    )
+    uplift = dict(zip(arms[:3], [0.5, -0.25, 0.0], strict=True))
+    assert stored == [
+        (None, uplift, "\\N", {"uplift \\N": [["\\N", 0.5]]}),
+        (0.75, uplift, "start\x01quote", {"uplift start\x01quote": [["start\x01quote", 0.5]]}),
+        (
+            None,
+            uplift,
+            "carriage\rreturn",
+            {"uplift carriage\rreturn": [["carriage\rreturn", 0.5]]},
+        ),
+        (0.0, uplift, "", {"uplift ": [["", 0.5]]}),
+    ]
+
+
 def test_by_model_reads_both_the_grouped_and_the_older_flat_reasons():
     grouped = {"turnout": [["age 23", -0.05], ["1 voters in household", 0.01]]}
     flat = [

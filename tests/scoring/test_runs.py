@@ -6,6 +6,9 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.db.models import ProtectedError
+from django.test.utils import CaptureQueriesContext
 
 from campaign.models import AuditEvent
 from scoring.models import ModelVersion, RunStatus, ScoringRun, VoterScore
@@ -19,6 +22,8 @@ from scoring.services import (
     train_persuasion_model,
     train_turnout_model,
 )
+from scoring.services.runs import finish_scoring_run, run_context
+from tests.factories import HouseholdFactory, ScoringRunFactory, VoterFactory, VoterScoreFactory
 from voters.models import Voter
 
 SMALL = ((2, 60), (3, 80))
@@ -145,3 +150,36 @@ def test_out_of_fold_export_lists_every_program_voter(campaign, models, generate
     assert list(rows[0])[:2] == ["voter_id", "assigned_arm"]
     assert list(rows[0])[-1] == "chosen_arm"
     assert {r["assigned_arm"] for r in rows} == set(generated_county["files"].arm_counts)
+
+
+@pytest.mark.django_db
+def test_a_runs_figures_are_built_once_and_shared_until_the_run_ends(
+    campaign, django_assert_num_queries
+):
+    home = HouseholdFactory(campaign=campaign)
+    VoterFactory.create_batch(2, campaign=campaign, household=home)
+    run = ScoringRunFactory(campaign=campaign, status=RunStatus.RUNNING, finished_at=None)
+
+    built = run_context(run)
+    with django_assert_num_queries(0):
+        shared = run_context(run)  # what another worker process gets from the cache
+
+    assert (built.households.ids.tolist(), built.households.members.tolist()) == ([home.pk], [2])
+    assert (shared.households.ids.tolist(), shared.households.members.tolist()) == ([home.pk], [2])
+    finish_scoring_run(run_id=run.pk)
+    with CaptureQueriesContext(connection) as queries:
+        run_context(run)
+    assert len(queries) > 0  # the run's end dropped them
+
+
+@pytest.mark.django_db
+def test_a_scored_voter_cannot_be_deleted_and_a_deleted_run_takes_its_scores():
+    score = VoterScoreFactory()
+
+    with pytest.raises(ProtectedError):
+        score.voter.delete()
+
+    assert Voter.objects.filter(pk=score.voter_id).exists()
+    score.run.delete()
+    assert not VoterScore.objects.filter(pk=score.pk).exists()
+    assert Voter.objects.filter(pk=score.voter_id).exists()

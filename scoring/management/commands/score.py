@@ -10,6 +10,9 @@ from scoring.management.arguments import campaign_of, election_of
 from scoring.models import RunStatus, ScoringRun
 from scoring.services import ScoringError, run_progress, start_scoring_run
 
+# Two cheap queries a poll; a second between polls made --wait end half a second late on average.
+POLL_SECONDS = 0.25
+
 
 class Command(BaseCommand):
     help = (
@@ -56,4 +59,4 @@ class Command(BaseCommand):
             if run.status in (RunStatus.COMPLETE, RunStatus.FAILED):
                 bar.close()
                 return run
-            time.sleep(1)
+            time.sleep(POLL_SECONDS)
