@@ -27,7 +27,7 @@ import polars as pl
 from django.db import connection, transaction
 from django.utils import timezone
 
-from voters import layouts
+from voters import layouts, partitions
 from voters.layouts.digests import DIGEST_BYTES
 from voters.models import ImportKind, ImportMode, ImportRun, ImportStatus, RejectedRow, Voter
 
@@ -41,6 +41,10 @@ PARSE_AHEAD = 2
 # Lines per parsed batch: 50,000 parse as fast as 100,000 and keep an 8-million-row import's peak
 # memory under 1 GiB (batches in flight dominate it).
 BATCH_ROWS = 50_000
+# Advisory lock keys: one campaign's imports (with the campaign id), and first imports that will
+# attach a new voter partition (see read_stored_digests in run_voter_import).
+CAMPAIGN_IMPORT_LOCK = 1_042
+FIRST_LOAD_LOCK = 1_044
 
 ProgressCallback = Callable[["ImportProgress"], None]
 
@@ -315,7 +319,7 @@ def _lock_campaign(cursor, campaign_id: int) -> None:
     # Two imports into one campaign would race on households and voter ids; the second waits.
     # SQLite needs nothing: its first write takes the database lock.
     if _is_postgres():
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [1_042, campaign_id])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CAMPAIGN_IMPORT_LOCK, campaign_id])
         # Once for the whole import, what a foreign key on voters.campaign would do per row: the
         # campaign cannot be deleted while its voters are being written.
         cursor.execute("SELECT 1 FROM campaign_campaign WHERE id = %s FOR KEY SHARE", [campaign_id])
@@ -421,7 +425,8 @@ def _reject_duplicate_voters(
 # Every phase an import times, in the order it runs (the admin lists them so).
 PHASES = (
     "wait_for_lock", "read_digests", "parse_and_stage", "check_duplicates", "merge_households",
-    "update_voters", "insert_voters", "remove_absent", "merge_elections", "count_orphans",
+    "update_voters", "insert_voters", "attach_partition", "remove_absent", "merge_elections",
+    "count_orphans",
     "insert_vote_records",
 )  # fmt: skip
 
@@ -494,7 +499,13 @@ def _update_voters(cursor, table: StagingTable, campaign_id: int, now) -> int:
 
 
 def _insert_voters(
-    cursor, table: StagingTable, campaign_id: int, now, *, campaign_was_empty: bool
+    cursor,
+    table: StagingTable,
+    campaign_id: int,
+    now,
+    *,
+    campaign_was_empty: bool,
+    target: str = "voters_voter",
 ) -> int:
     fields = Voter.IMPORTED_FIELDS
     # A campaign's first import need not look each voter up (a million index probes).
@@ -507,7 +518,7 @@ def _insert_voters(
     )
     cursor.execute(
         f"""
-        INSERT INTO voters_voter
+        INSERT INTO {target}
             (campaign_id, voter_id, {", ".join(fields)}, household_id, line_digest,
              created_at, updated_at)
         SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id,
@@ -696,7 +707,19 @@ def run_voter_import(
     known: dict = {}
 
     def read_stored_digests() -> dict:
+        # A campaign without a partition of its own either has none of its voters yet (its
+        # first import creates the partition) or keeps them in the default partition.
+        first_load = partitions.voters_are_partitioned(cursor) and not (
+            partitions.has_own_partition(cursor, campaign.pk)
+        )
+        if first_load:
+            # Looking for the campaign's voters reads the default partition, which attaching a
+            # new partition locks: two first imports doing both at once would deadlock.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_LOAD_LOCK])
         known["was_empty"] = not Voter.objects.filter(campaign=campaign).exists()
+        known["new_partition"] = (
+            partitions.NewPartition(campaign.pk) if first_load and known["was_empty"] else None
+        )
         with _timed(run, "read_digests"):
             stored = layouts.KnownDigests()
             if not known["was_empty"]:
@@ -736,10 +759,21 @@ def run_voter_import(
         if not was_empty:  # a first import has nothing to update
             with _timed(run, "update_voters"):
                 run.updated = _update_voters(cursor, table, campaign.pk, now)
+        new_partition: partitions.NewPartition | None = known["new_partition"]
         with _timed(run, "insert_voters"):
+            if new_partition is not None:
+                new_partition.create(cursor)
             run.created = _insert_voters(
-                cursor, table, campaign.pk, now, campaign_was_empty=was_empty
+                cursor,
+                table,
+                campaign.pk,
+                now,
+                campaign_was_empty=was_empty,
+                target=new_partition.name if new_partition else "voters_voter",
             )
+        if new_partition is not None:
+            with _timed(run, "attach_partition"):
+                new_partition.attach(cursor)
         good = staged.staged + staged.seen - len(duplicates)
         run.unchanged = good - run.created - run.updated
         if run.is_full and not was_empty:  # nobody to remove from an empty campaign
@@ -843,6 +877,10 @@ def _finish(run: ImportRun) -> None:
     if _is_postgres():
         with connection.cursor() as cursor:
             for table in WRITTEN_TABLES.get(run.kind, ()):
+                if table == partitions.PARENT:
+                    # The campaign's own partition: analyzing the parent would sample (and then
+                    # analyze) every campaign's voters.
+                    table = partitions.table_holding(cursor, run.campaign_id)
                 cursor.execute(f"ANALYZE {table}")
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()

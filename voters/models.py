@@ -229,6 +229,24 @@ class Voter(models.Model):
         return None
 
 
+def voter_key(related_name: str, **options) -> models.ForeignKey:
+    """A foreign key to a voter, for the tables that also carry the voter's campaign.
+
+    On PostgreSQL voters are partitioned by campaign (migration 0007), so their primary key is
+    (id, campaign_id), and what the database enforces is the pair: (campaign_id, voter_id)
+    references voters_voter (campaign_id, id), which also guarantees a row's campaign is its
+    voter's. Django cannot declare a two-column key, so this field has no constraint of its own;
+    migration 0007 creates the pair in SQL. PROTECT still holds in the ORM.
+    """
+    return models.ForeignKey(
+        "Voter",
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        db_constraint=False,
+        **options,
+    )
+
+
 class VoteRecord(models.Model):
     """One voter's participation in one election (append-only history)."""
 
@@ -236,7 +254,7 @@ class VoteRecord(models.Model):
     campaign = models.ForeignKey(
         Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="vote_records")
+    voter = voter_key("vote_records")
     election = models.ForeignKey(Election, on_delete=models.PROTECT, related_name="vote_records")
     voted = models.BooleanField(default=True)
     method = models.CharField(max_length=16, choices=VoteMethod.choices, null=True, blank=True)
@@ -507,7 +525,7 @@ class Assignment(models.Model):
     )
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="assignments")
     arm = models.ForeignKey(ProgramArm, on_delete=models.PROTECT, related_name="assignments")
-    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="assignments")
+    voter = voter_key("assignments")
     assigned_at = models.DateTimeField()
     # PROTECT: history rows are append-only, so the run that wrote them cannot be deleted.
     import_run = models.ForeignKey(
@@ -535,7 +553,7 @@ class ContactAttempt(models.Model):
     campaign = models.ForeignKey(
         Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="contact_attempts")
+    voter = voter_key("contact_attempts")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     occurred_at = models.DateTimeField()
     result = models.CharField(max_length=16, choices=ContactResult.choices)
@@ -642,7 +660,7 @@ class SurveyResponse(models.Model):
     campaign = models.ForeignKey(
         Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    voter = models.ForeignKey(Voter, on_delete=models.PROTECT, related_name="survey_responses")
+    voter = voter_key("survey_responses")
     question = models.ForeignKey(SurveyQuestion, on_delete=models.PROTECT, related_name="responses")
     option = models.ForeignKey(SurveyOption, on_delete=models.PROTECT, related_name="responses")
     contact_attempt = models.ForeignKey(
@@ -728,12 +746,10 @@ class ConsentEvent(models.Model):
     kind = models.CharField(max_length=8, choices=ConsentKind.choices)
     source = models.CharField(max_length=16, choices=ConsentSource.choices)
     reason = models.TextField(blank=True)
-    voter = models.ForeignKey(
-        Voter,
-        on_delete=models.PROTECT,
+    voter = voter_key(
+        "consent_events",
         null=True,
         blank=True,
-        related_name="consent_events",
         help_text="The voter whose record the event was recorded against, when known.",
     )
     user = models.ForeignKey(

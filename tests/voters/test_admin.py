@@ -208,10 +208,20 @@ def test_voter_search_is_served_by_indexes_on_postgresql(campaign, other_campaig
     by_phone = search_voters(own, "(919) 555-0123").explain()
 
     assert "Index Cond: ((campaign_id = " in by_name
-    assert "voter_last_name_prefix" in by_name
+    assert _uses_index(by_name, "voter_last_name_prefix")
     assert "(upper(last_name) ~>=~ 'SMITH'::text)" in by_name
-    assert "uniq_voter_id" in by_name
-    assert "voter_phone" in by_phone
+    assert _uses_index(by_name, "uniq_voter_id")
+    assert _uses_index(by_phone, "voter_phone")
+    assert not _uses_index(by_phone, "voter_last_name_prefix")
+
+
+def _uses_index(plan: str, name: str) -> bool:
+    """Whether the plan scans the index or one of its partitions' (voters are partitioned by
+    campaign on PostgreSQL, and a partition's copy of an index has a name of its own)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relid::regclass::text FROM pg_partition_tree(%s::regclass)", [name])
+        names = [row[0] for row in cursor.fetchall()]
+    return any(f" on {n} " in plan or f" on {n}\n" in plan for n in names)
 
 
 # -- filters ---------------------------------------------------------------------------------
