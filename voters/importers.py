@@ -29,7 +29,15 @@ from django.utils import timezone
 
 from voters import layouts, partitions
 from voters.layouts.digests import DIGEST_BYTES
-from voters.models import ImportKind, ImportMode, ImportRun, ImportStatus, RejectedRow, Voter
+from voters.models import (
+    Household,
+    ImportKind,
+    ImportMode,
+    ImportRun,
+    ImportStatus,
+    RejectedRow,
+    Voter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +123,11 @@ def _is_postgres() -> bool:
 
 
 def _sql_type(name: str, dtype: pl.DataType) -> str:
-    # `extra` is staged as text: parsing it into jsonb is half the cost of the COPY, and only the
-    # rows that are actually written need it.
+    # `extra` is staged as jsonb on PostgreSQL: the COPY parses it while the next batch is being
+    # parsed on the other core, rather than the voter insert after staging, on one. (A re-import
+    # stages only lines that changed, which are nearly all written.)
     if name == "extra":
-        return "text"
+        return "jsonb" if _is_postgres() else "TEXT"
     types = _PG_TYPES if _is_postgres() else _SQLITE_TYPES
     return types[dtype.base_type()]
 
@@ -425,8 +434,8 @@ def _reject_duplicate_voters(
 # Every phase an import times, in the order it runs (the admin lists them so).
 PHASES = (
     "wait_for_lock", "read_digests", "parse_and_stage", "check_duplicates", "merge_households",
-    "update_voters", "insert_voters", "attach_partition", "remove_absent", "merge_elections",
-    "count_orphans",
+    "update_voters", "insert_voters", "index_partitions", "remove_absent", "attach_partition",
+    "merge_elections", "count_orphans",
     "insert_vote_records",
 )  # fmt: skip
 
@@ -444,19 +453,21 @@ def _timed(run: ImportRun, phase: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _merge_households(cursor, table: StagingTable, campaign_id: int, now) -> int:
+def _merge_households(
+    cursor, table: StagingTable, campaign_id: int, now, *, target: str = "voters_household"
+) -> int:
     # Ids in the order of the households' first lines: voter files list a household's members
     # together, so the voters' household index then grows at its end rather than at random pages
     # (a million-voter insert ran some seconds faster, for about two more here).
     cursor.execute(
         f"""
-        INSERT INTO voters_household
+        INSERT INTO {target}
             (campaign_id, address_key, address, city, zip5, latitude, longitude, created_at)
         SELECT %s, s.address_key, min(s.address), min(s.city), min(s.zip5),
                avg(s.latitude), avg(s.longitude), %s
         FROM {table.name} s
         WHERE s.address_key IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM voters_household h
+          AND NOT EXISTS (SELECT 1 FROM {target} h
                           WHERE h.campaign_id = %s AND h.address_key = s.address_key)
         GROUP BY s.address_key
         ORDER BY min(s.file_no), min(s.line_number)
@@ -506,6 +517,7 @@ def _insert_voters(
     *,
     campaign_was_empty: bool,
     target: str = "voters_voter",
+    households: str = "voters_household",
 ) -> int:
     fields = Voter.IMPORTED_FIELDS
     # A campaign's first import need not look each voter up (a million index probes).
@@ -524,7 +536,7 @@ def _insert_voters(
         SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id,
                s.line_digest, %s, %s
         FROM {table.name} s
-        LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
+        LEFT JOIN {households} h ON h.campaign_id = %s AND h.address_key = s.address_key
         {only_new}
         """,
         [campaign_id, now, now, campaign_id],
@@ -689,6 +701,23 @@ def _resolve_seen_lines(cursor, seen: StagingTable, campaign_id: int) -> Staging
     return present
 
 
+def _first_load_partitions(cursor, campaign) -> tuple[bool, dict[str, partitions.NewPartition]]:
+    """Whether the campaign has no voters yet, and the partitions its first import creates
+    (none on SQLite, or where the campaign's rows already live in the default partitions)."""
+    parents = (partitions.HOUSEHOLDS, partitions.VOTERS)
+    first_load = partitions.is_partitioned(cursor, partitions.VOTERS) and not any(
+        partitions.has_own_partition(cursor, parent, campaign.pk) for parent in parents
+    )
+    if first_load:
+        # Looking for the campaign's rows reads the default partitions, which attaching a new
+        # partition locks: two first imports doing both at once would deadlock.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_LOAD_LOCK])
+    was_empty = not Voter.objects.filter(campaign=campaign).exists()
+    if not (first_load and was_empty) or Household.objects.filter(campaign=campaign).exists():
+        return was_empty, {}
+    return was_empty, {parent: partitions.NewPartition(parent, campaign.pk) for parent in parents}
+
+
 def run_voter_import(
     run: ImportRun,
     sources: list[ImportSource],
@@ -707,19 +736,7 @@ def run_voter_import(
     known: dict = {}
 
     def read_stored_digests() -> dict:
-        # A campaign without a partition of its own either has none of its voters yet (its
-        # first import creates the partition) or keeps them in the default partition.
-        first_load = partitions.voters_are_partitioned(cursor) and not (
-            partitions.has_own_partition(cursor, campaign.pk)
-        )
-        if first_load:
-            # Looking for the campaign's voters reads the default partition, which attaching a
-            # new partition locks: two first imports doing both at once would deadlock.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_LOAD_LOCK])
-        known["was_empty"] = not Voter.objects.filter(campaign=campaign).exists()
-        known["new_partition"] = (
-            partitions.NewPartition(campaign.pk) if first_load and known["was_empty"] else None
-        )
+        known["was_empty"], known["new_partitions"] = _first_load_partitions(cursor, campaign)
         with _timed(run, "read_digests"):
             stored = layouts.KnownDigests()
             if not known["was_empty"]:
@@ -754,26 +771,33 @@ def run_voter_import(
         if duplicates:
             _save_rejects(run, duplicates)
         now = timezone.now()
+        new = known["new_partitions"]
+        for partition in new.values():
+            partition.create(cursor)
+        households = new[partitions.HOUSEHOLDS].name if new else "voters_household"
         with _timed(run, "merge_households"):
-            run.households_created = _merge_households(cursor, table, campaign.pk, now)
+            run.households_created = _merge_households(
+                cursor, table, campaign.pk, now, target=households
+            )
+            if new:  # a new table has no statistics: the voter insert joins it by address
+                cursor.execute(f"ANALYZE {households}")
         if not was_empty:  # a first import has nothing to update
             with _timed(run, "update_voters"):
                 run.updated = _update_voters(cursor, table, campaign.pk, now)
-        new_partition: partitions.NewPartition | None = known["new_partition"]
         with _timed(run, "insert_voters"):
-            if new_partition is not None:
-                new_partition.create(cursor)
             run.created = _insert_voters(
                 cursor,
                 table,
                 campaign.pk,
                 now,
                 campaign_was_empty=was_empty,
-                target=new_partition.name if new_partition else "voters_voter",
+                target=new[partitions.VOTERS].name if new else "voters_voter",
+                households=households,
             )
-        if new_partition is not None:
-            with _timed(run, "attach_partition"):
-                new_partition.attach(cursor)
+        if new:
+            with _timed(run, "index_partitions"):
+                for partition in new.values():
+                    partition.complete(cursor)
         good = staged.staged + staged.seen - len(duplicates)
         run.unchanged = good - run.created - run.updated
         if run.is_full and not was_empty:  # nobody to remove from an empty campaign
@@ -786,7 +810,12 @@ def run_voter_import(
         seen.drop(cursor)
         if present is not None:
             present.drop(cursor)
-        _finish(run)
+        if new:
+            # Last, right before the commit: attaching locks tables every campaign uses.
+            with _timed(run, "attach_partition"):
+                for partition in new.values():
+                    partition.attach(cursor)
+        _finish(run, analyzed={partition.name for partition in new.values()})
     return run
 
 
@@ -873,15 +902,18 @@ WRITTEN_TABLES = {
 }  # fmt: skip
 
 
-def _finish(run: ImportRun) -> None:
+def _finish(run: ImportRun, *, analyzed: set[str] | frozenset[str] = frozenset()) -> None:
+    """Mark the run succeeded; refresh the statistics of what it wrote (but the `analyzed`
+    tables)."""
     if _is_postgres():
         with connection.cursor() as cursor:
             for table in WRITTEN_TABLES.get(run.kind, ()):
-                if table == partitions.PARENT:
+                if table in (partitions.VOTERS, partitions.HOUSEHOLDS):
                     # The campaign's own partition: analyzing the parent would sample (and then
-                    # analyze) every campaign's voters.
-                    table = partitions.table_holding(cursor, run.campaign_id)
-                cursor.execute(f"ANALYZE {table}")
+                    # analyze) every campaign's rows.
+                    table = partitions.table_holding(cursor, table, run.campaign_id)
+                if table not in analyzed:
+                    cursor.execute(f"ANALYZE {table}")
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()

@@ -56,6 +56,8 @@ class VoteMethod(models.TextChoices):
 class Household(models.Model):
     """One residence: voters whose normalized address (number, street, unit, zip) is the same."""
 
+    # Partitioned by campaign on PostgreSQL, like voters (migration 0007, voters.partitions).
+
     # No index of its own: uniq_household_address starts with campaign.
     campaign = models.ForeignKey(
         Campaign, on_delete=models.PROTECT, related_name="households", db_index=False
@@ -111,6 +113,8 @@ class VoterQuerySet(models.QuerySet["Voter"]):
 
 
 class Voter(models.Model):
+    # On PostgreSQL the table is partitioned by campaign (migration 0007, voters.partitions): its
+    # primary key there is (id, campaign_id), and ids stay unique across campaigns (one sequence).
     # Columns the importers write, in staging-table order. Anything else in a file goes to `extra`.
     IMPORTED_FIELDS = (
         "first_name", "middle_name", "last_name", "suffix", "birth_date", "birth_year",

@@ -4,6 +4,7 @@ own partition; everything else about the import stays as it was."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,10 @@ PARENT_INDEXES = {
     "voters_voter_pkey", "uniq_voter_id", "voter_phone", "voter_precinct",
     "voter_last_name_prefix", "voters_voter_household_id_457208b4",
 }  # fmt: skip
+
+
+VOTERS_DEFAULT = partitions.default_partition(partitions.VOTERS)
+HOUSEHOLDS_DEFAULT = partitions.default_partition(partitions.HOUSEHOLDS)
 
 
 def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
@@ -70,7 +75,8 @@ def test_a_first_import_fills_and_attaches_the_campaigns_own_partition(
     campaign, other_campaign, tmp_path
 ):
     VoterFactory.create_batch(2, campaign=other_campaign)
-    own = partitions.partition_name(campaign.pk)
+    households_elsewhere = rows_in(HOUSEHOLDS_DEFAULT)
+    own = partitions.partition_name(partitions.VOTERS, campaign.pk)
     assert not exists(own)
 
     run = import_voter_file(campaign=campaign, paths=[write(tmp_path, "v.csv", LINES)])
@@ -78,9 +84,22 @@ def test_a_first_import_fills_and_attaches_the_campaigns_own_partition(
     assert run.created == 3
     assert rows_in(own) == 3
     assert rows_in(own, campaign.pk) == 3
-    assert rows_in(partitions.DEFAULT_PARTITION) == 2  # the other campaign's, untouched
-    assert rows_in(partitions.DEFAULT_PARTITION, campaign.pk) == 0
+    assert rows_in(VOTERS_DEFAULT) == 2  # the other campaign's, untouched
+    assert rows_in(VOTERS_DEFAULT, campaign.pk) == 0
     assert parent_indexes_of(own) == PARENT_INDEXES
+    own_households = partitions.partition_name(partitions.HOUSEHOLDS, campaign.pk)
+    assert run.households_created == 2
+    assert rows_in(own_households) == 2
+    assert rows_in(HOUSEHOLDS_DEFAULT) == households_elsewhere
+    assert parent_indexes_of(own_households) == {"voters_household_pkey", "uniq_household_address"}
+    # Every voter points at a household of the campaign's own partition, by address.
+    assert not Voter.objects.filter(campaign=campaign, household__isnull=True).exists()
+    members = Voter.objects.filter(campaign=campaign).select_related("household")
+    assert sorted((v.address_key, v.household.address_key) for v in members) == [
+        ("12|OAK ST||27701", "12|OAK ST||27701"),
+        ("12|OAK ST||27701", "12|OAK ST||27701"),
+        ("5|ELM AVE|#2|27705", "5|ELM AVE|#2|27705"),
+    ]
     assert "attach_partition" in run.timings
     assert set(Voter.objects.filter(campaign=campaign).values_list("voter_id", flat=True)) == {
         "A1", "A2", "A3",
@@ -99,8 +118,8 @@ def test_a_reimport_writes_into_the_partition_it_made(campaign, tmp_path):
 
     assert (run.created, run.updated, run.unchanged) == (1, 1, 2)
     assert "attach_partition" not in run.timings
-    assert rows_in(partitions.partition_name(campaign.pk)) == 4
-    assert rows_in(partitions.DEFAULT_PARTITION, campaign.pk) == 0
+    assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 4
+    assert rows_in(VOTERS_DEFAULT, campaign.pk) == 0
     assert Voter.objects.get(campaign=campaign, voter_id="A1").first_name == "Anne"
 
 
@@ -110,8 +129,8 @@ def test_a_campaign_with_voters_in_the_default_partition_keeps_them_there(campai
     run = import_voter_file(campaign=campaign, paths=[write(tmp_path, "v.csv", LINES)])
 
     assert (run.created, run.updated) == (2, 1)
-    assert not exists(partitions.partition_name(campaign.pk))
-    assert rows_in(partitions.DEFAULT_PARTITION, campaign.pk) == 3
+    assert not exists(partitions.partition_name(partitions.VOTERS, campaign.pk))
+    assert rows_in(VOTERS_DEFAULT, campaign.pk) == 3
 
 
 def test_a_failed_first_import_leaves_no_partition_behind(campaign, tmp_path):
@@ -120,7 +139,7 @@ def test_a_failed_first_import_leaves_no_partition_behind(campaign, tmp_path):
     with pytest.raises(ImportFailed):
         import_voter_file(campaign=campaign, paths=[write(tmp_path, "v.csv", lines)])
 
-    assert not exists(partitions.partition_name(campaign.pk))
+    assert not exists(partitions.partition_name(partitions.VOTERS, campaign.pk))
     assert Voter.objects.filter(campaign=campaign).count() == 0
 
 
@@ -162,4 +181,39 @@ def test_two_first_imports_at_once_both_land(tmp_path):
 
     assert errors == []
     for campaign in campaigns:
-        assert rows_in(partitions.partition_name(campaign.pk)) == 3
+        assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_import_waits_for_a_contact_write_in_flight_instead_of_deadlocking(tmp_path):
+    """A transaction that wrote contact history checks its voter keys at commit, against the
+    default partition that attaching locks; attaching waits for it (its locks come first)."""
+    campaign = CampaignFactory(slug="new", state="NC")
+    other = CampaignFactory(slug="old", state="NC")
+    voter = VoterFactory(campaign=other)  # in the default partition
+    path = write(tmp_path, "v.csv", LINES)
+    written = threading.Event()
+    errors: list[BaseException] = []
+
+    def write_contact_then_commit_late() -> None:
+        try:
+            with transaction.atomic():
+                ContactAttemptFactory(voter=voter)
+                written.set()
+                time.sleep(3)  # longer than one attach attempt waits for its locks
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            written.set()
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write_contact_then_commit_late)
+    writer.start()
+    assert written.wait(timeout=30)
+    run = import_voter_file(campaign=campaign, paths=[path])
+    writer.join(timeout=60)
+
+    assert errors == []
+    assert run.created == 3
+    assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 3
+    assert ContactAttempt.objects.filter(voter=voter).count() == 1

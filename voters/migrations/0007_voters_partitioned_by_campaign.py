@@ -1,31 +1,32 @@
-"""Voters partitioned by campaign (PostgreSQL).
+"""Voters and households partitioned by campaign (PostgreSQL).
 
-A campaign's first import then fills a table of its own with no indexes, builds them by sort and
-attaches it as the campaign's partition (voters.partitions), instead of maintaining six indexes
-row by row across every campaign's voters. Campaigns whose voters were written another way live in
-the default partition.
+A campaign's first import then fills tables of its own with no indexes, builds the indexes by sort
+and attaches the tables as the campaign's partitions (voters.partitions), instead of maintaining
+every index row by row across every campaign's rows. Rows written another way (the admin, tests)
+live in the default partitions.
 
-A partitioned table's unique keys must hold the partition key, so the primary key becomes
+A partitioned table's unique keys must hold the partition key, so the primary keys become
 (id, campaign_id) and the tables that reference voters do so by (campaign_id, voter_id): their
-single-column constraints are dropped by the AlterFields below and the pairs added here.
-SQLite (the demo) keeps one plain table.
+single-column constraints are dropped by the AlterFields below and the pairs added here (nothing
+references households in the database). SQLite (the demo) keeps plain tables.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 
 # The tables that reference voters, each with its own campaign column.
-REFERENCING = (
+REFERENCING_VOTERS = (
     "voters_voterecord",
     "voters_assignment",
     "voters_contactattempt",
     "voters_surveyresponse",
     "voters_consentevent",
 )
+PARTITIONED = ("voters_household", "voters_voter")
 
 
 def _index_definitions(cursor, table: str) -> list[str]:
-    """CREATE INDEX statements of the table's indexes, except those of its key constraints."""
+    """CREATE INDEX statements of the table's indexes, except those of its constraints."""
     cursor.execute(
         """SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
            WHERE i.indrelid = %s::regclass
@@ -36,56 +37,71 @@ def _index_definitions(cursor, table: str) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _rebuild(cursor, *, partitioned: bool) -> None:
-    """Move voters into a new table (partitioned by campaign or plain) with the same columns,
-    defaults, constraints and index names, and point the referencing tables at it."""
-    definitions = _index_definitions(cursor, "voters_voter")
-    for table in REFERENCING:
-        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_voter_pair_fk")
-    cursor.execute("ALTER TABLE voters_voter RENAME TO voters_voter_old")
+def _constraints(cursor, table: str) -> list[tuple[str, str, str]]:
+    """(name, type, definition) of the table's own constraints, primary key first."""
+    cursor.execute(
+        """SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conrelid = %s::regclass AND contype IN ('p', 'u', 'f', 'c')
+           ORDER BY contype = 'p' DESC, conname""",
+        [table],
+    )
+    return cursor.fetchall()
+
+
+def _rebuild(cursor, table: str, *, partitioned: bool) -> None:
+    """Move the table's rows into a new table (partitioned by campaign, or plain) with the same
+    columns, defaults, constraints and index names."""
+    indexes = _index_definitions(cursor, table)
+    constraints = _constraints(cursor, table)
+    old = f"{table}_old"
+    cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
     cursor.execute(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE i.indrelid = 'voters_voter_old'::regclass"
+        " WHERE i.indrelid = %s::regclass",
+        [old],
     )
     for (name,) in cursor.fetchall():
         cursor.execute(f'ALTER INDEX "{name}" RENAME TO "{name[:50]}_old"')
-    cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM voters_voter_old")
+    cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {old}")
     next_id = cursor.fetchone()[0]
     partition_by = " PARTITION BY LIST (campaign_id)" if partitioned else ""
     cursor.execute(
-        "CREATE TABLE voters_voter (LIKE voters_voter_old INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
-        f" INCLUDING STORAGE INCLUDING COMMENTS){partition_by}"
+        f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING STORAGE"
+        f" INCLUDING COMMENTS){partition_by}"
     )
     # Identity columns cannot be partitioned (before PostgreSQL 17): a sequence owned by the
-    # column, which Django resets as it would a serial.
-    cursor.execute("ALTER TABLE voters_voter_old ALTER COLUMN id DROP IDENTITY IF EXISTS")
-    # The old table's sequence (the reverse direction's) goes; its rows keep their ids.
-    cursor.execute("DROP SEQUENCE IF EXISTS voters_voter_id_seq CASCADE")
-    cursor.execute(
-        f"CREATE SEQUENCE voters_voter_id_seq START {int(next_id)} OWNED BY voters_voter.id"
-    )
-    cursor.execute(
-        "ALTER TABLE voters_voter ALTER COLUMN id SET DEFAULT nextval('voters_voter_id_seq')"
-    )
-    key = "(id, campaign_id)" if partitioned else "(id)"
-    cursor.execute(f"ALTER TABLE voters_voter ADD CONSTRAINT voters_voter_pkey PRIMARY KEY {key}")
-    cursor.execute(
-        "ALTER TABLE voters_voter ADD CONSTRAINT uniq_voter_id UNIQUE (campaign_id, voter_id)"
-    )
-    for definition in definitions:
+    # column, which Django resets as it would a serial's. The old table's goes (its rows keep
+    # their ids).
+    sequence = f"{table}_id_seq"
+    cursor.execute(f"ALTER TABLE {old} ALTER COLUMN id DROP IDENTITY IF EXISTS")
+    cursor.execute(f"DROP SEQUENCE IF EXISTS {sequence} CASCADE")
+    cursor.execute(f"CREATE SEQUENCE {sequence} START {int(next_id)} OWNED BY {table}.id")
+    cursor.execute(f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT nextval('{sequence}')")
+    for name, kind, definition in constraints:
+        if kind == "p":
+            definition = "PRIMARY KEY (id, campaign_id)" if partitioned else "PRIMARY KEY (id)"
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for definition in indexes:
         cursor.execute(definition.replace(" ON ONLY public.", " ON public."))
     if partitioned:
-        cursor.execute("CREATE TABLE voters_voter_default PARTITION OF voters_voter DEFAULT")
-        cursor.execute("SELECT DISTINCT campaign_id FROM voters_voter_old ORDER BY 1")
+        cursor.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+        cursor.execute(f"SELECT DISTINCT campaign_id FROM {old} ORDER BY 1")
         for (campaign_id,) in cursor.fetchall():
             cursor.execute(
-                f"CREATE TABLE voters_voter_c{int(campaign_id)} PARTITION OF voters_voter"
+                f"CREATE TABLE {table}_c{int(campaign_id)} PARTITION OF {table}"
                 f" FOR VALUES IN ({int(campaign_id)})"
             )
-    cursor.execute("INSERT INTO voters_voter SELECT * FROM voters_voter_old")
-    cursor.execute("DROP TABLE voters_voter_old")
+    cursor.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+    cursor.execute(f"DROP TABLE {old}")
+
+
+def _rebuild_all(cursor, *, partitioned: bool) -> None:
+    for table in REFERENCING_VOTERS:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_voter_pair_fk")
+    for table in PARTITIONED:
+        _rebuild(cursor, table, partitioned=partitioned)
     if partitioned:
-        for table in REFERENCING:
+        for table in REFERENCING_VOTERS:
             cursor.execute(
                 f"ALTER TABLE {table} ADD CONSTRAINT {table}_voter_pair_fk"
                 " FOREIGN KEY (campaign_id, voter_id) REFERENCES voters_voter (campaign_id, id)"
@@ -96,14 +112,14 @@ def _rebuild(cursor, *, partitioned: bool) -> None:
 def partition(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         with schema_editor.connection.cursor() as cursor:
-            _rebuild(cursor, partitioned=True)
+            _rebuild_all(cursor, partitioned=True)
 
 
 def unpartition(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         with schema_editor.connection.cursor() as cursor:
             # The AlterFields, reversed next, add back Django's single-column constraints.
-            _rebuild(cursor, partitioned=False)
+            _rebuild_all(cursor, partitioned=False)
 
 
 class Migration(migrations.Migration):
