@@ -50,7 +50,7 @@ PARSE_AHEAD = 2
 # memory under 1 GiB (batches in flight dominate it).
 BATCH_ROWS = 50_000
 # Advisory lock keys: one campaign's imports (with the campaign id), and first imports that will
-# attach a new voter partition (see read_stored_digests in run_voter_import).
+# attach new partitions (see _first_load_partitions).
 CAMPAIGN_IMPORT_LOCK = 1_042
 FIRST_LOAD_LOCK = 1_044
 
