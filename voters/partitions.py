@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 VOTERS = "voters_voter"
 HOUSEHOLDS = "voters_household"
-# How long one attempt to attach waits for the default partition's lock before letting others
-# through and trying again; a queued exclusive lock request would stall every query behind it.
+# How long one attempt to attach waits for the locks it needs before letting the queries queued
+# behind it through and trying again (a waiting exclusive lock request stalls all of them).
 ATTACH_LOCK_TIMEOUT = "2s"
 ATTACH_ATTEMPTS = 30
 ATTACH_BACKOFF_SECONDS = 1.0
