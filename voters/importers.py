@@ -142,17 +142,6 @@ def _json(expr: str) -> str:
     return f"({expr})::jsonb" if _is_postgres() else f"json({expr})"
 
 
-def copy_frame(cursor, table: str, frame: pl.DataFrame) -> None:
-    """COPY a frame into the table's columns of the same names (PostgreSQL)."""
-    # CSV has no bytes: bytea goes as its hex text form.
-    binary = [c for c, t in frame.schema.items() if t == pl.Binary]
-    frame = frame.with_columns(("\\x" + pl.col(c).bin.encode("hex")).alias(c) for c in binary)
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
-    with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)") as cp:
-        cp.write(buffer.getbuffer())
-
-
 class StagingTable:
     """A temporary table shaped like a layout's canonical schema, dropped at commit."""
 
@@ -182,7 +171,15 @@ class StagingTable:
             self._insert(cursor, frame)
 
     def _copy(self, cursor, frame: pl.DataFrame) -> None:
-        copy_frame(cursor, self.name, frame)
+        # CSV has no bytes: bytea goes as its hex text form.
+        binary = [c for c, t in frame.schema.items() if t == pl.Binary]
+        frame = frame.with_columns(("\\x" + pl.col(c).bin.encode("hex")).alias(c) for c in binary)
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
+        with cursor.copy(
+            f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT csv)"
+        ) as cp:
+            cp.write(buffer.getbuffer())
 
     def _insert(self, cursor, frame: pl.DataFrame) -> None:
         dates = [c for c, t in frame.schema.items() if t == pl.Date]
@@ -264,7 +261,7 @@ def _parse_ahead(
 def _stage_files(
     *,
     cursor,
-    table: StagingTable | FirstLoad,
+    table: StagingTable,
     sources: list[ImportSource],
     reader: Callable[..., Iterator[layouts.ParsedBatch]],
     reader_options: dict,
@@ -456,19 +453,21 @@ def _timed(run: ImportRun, phase: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _merge_households(cursor, table: StagingTable, campaign_id: int, now) -> int:
+def _merge_households(
+    cursor, table: StagingTable, campaign_id: int, now, *, target: str = "voters_household"
+) -> int:
     # Ids in the order of the households' first lines: voter files list a household's members
     # together, so the voters' household index then grows at its end rather than at random pages
     # (a million-voter insert ran some seconds faster, for about two more here).
     cursor.execute(
         f"""
-        INSERT INTO voters_household
+        INSERT INTO {target}
             (campaign_id, address_key, address, city, zip5, latitude, longitude, created_at)
         SELECT %s, s.address_key, min(s.address), min(s.city), min(s.zip5),
                avg(s.latitude), avg(s.longitude), %s
         FROM {table.name} s
         WHERE s.address_key IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM voters_household h
+          AND NOT EXISTS (SELECT 1 FROM {target} h
                           WHERE h.campaign_id = %s AND h.address_key = s.address_key)
         GROUP BY s.address_key
         ORDER BY min(s.file_no), min(s.line_number)
@@ -517,6 +516,8 @@ def _insert_voters(
     now,
     *,
     campaign_was_empty: bool,
+    target: str = "voters_voter",
+    households: str = "voters_household",
 ) -> int:
     fields = Voter.IMPORTED_FIELDS
     # A campaign's first import need not look each voter up (a million index probes).
@@ -529,13 +530,13 @@ def _insert_voters(
     )
     cursor.execute(
         f"""
-        INSERT INTO voters_voter
+        INSERT INTO {target}
             (campaign_id, voter_id, {", ".join(fields)}, household_id, line_digest,
              created_at, updated_at)
         SELECT %s, s.voter_id, {", ".join(_voter_value(c) for c in fields)}, h.id,
                s.line_digest, %s, %s
         FROM {table.name} s
-        LEFT JOIN voters_household h ON h.campaign_id = %s AND h.address_key = s.address_key
+        LEFT JOIN {households} h ON h.campaign_id = %s AND h.address_key = s.address_key
         {only_new}
         """,
         [campaign_id, now, now, campaign_id],
@@ -613,153 +614,6 @@ def _insert_vote_records(cursor, table: StagingTable, campaign_id: int, run_id: 
 
 
 # --------------------------------------------------------------------------------------------
-# A campaign's first import on PostgreSQL: straight into its new partitions
-# --------------------------------------------------------------------------------------------
-
-# Seed of the 64-bit hashes that stand for address keys while a first import assigns households.
-HOUSEHOLD_HASH_SEED = 20_261_202
-
-
-def _address_hashes(keys: pl.Series) -> np.ndarray:
-    return keys.hash(seed=HOUSEHOLD_HASH_SEED).to_numpy()
-
-
-class HouseholdIds:
-    """Household ids for a first import, assigned as its batches stream past: one per distinct
-    address key, in the order of the households' first lines, drawn from the households' id
-    sequence. Keys are held as 64-bit hashes, sorted (16 bytes a household with its id: 60 MB
-    for a state of four million households); two addresses whose hashes collide get one id,
-    which `FirstLoad` finds and splits."""
-
-    def __init__(self) -> None:
-        self.hashes = np.empty(0, dtype=np.uint64)
-        self.ids = np.empty(0, dtype=np.int64)
-
-    def assign(self, cursor, keys: pl.Series) -> pl.Series:
-        present = keys.is_not_null().to_numpy()
-        hashed = _address_hashes(keys)[present]
-        unique, first_seen = np.unique(hashed, return_index=True)
-        where = np.searchsorted(self.hashes, unique)
-        known = where < len(self.hashes)
-        known[known] = self.hashes[where[known]] == unique[known]
-        new = ~known
-        if new.any():
-            ids = np.empty(int(new.sum()), dtype=np.int64)
-            ids[np.argsort(first_seen[new], kind="stable")] = self._draw(cursor, len(ids))
-            self.hashes = np.insert(self.hashes, where[new], unique[new])
-            self.ids = np.insert(self.ids, where[new], ids)
-        out = np.zeros(len(keys), dtype=np.int64)
-        out[present] = self.ids[np.searchsorted(self.hashes, hashed)]
-        return pl.Series("household_id", out).scatter(np.flatnonzero(~present), None)
-
-    @staticmethod
-    def _draw(cursor, count: int) -> np.ndarray:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('voters_household', 'id'))"
-            " FROM generate_series(1, %s)",
-            [count],
-        )
-        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=count)
-
-
-class FirstLoad:
-    """A campaign's first import on PostgreSQL: parsed batches are copied straight into the new
-    voters partition (household ids assigned on the way), instead of into a staging table and
-    then again into voters. Only the voter ids and line numbers are staged, for the duplicate
-    check. Households are then built from the loaded voters, and both partitions completed.
-    """
-
-    VOTER_COLUMNS = ("campaign_id", "voter_id", *Voter.IMPORTED_FIELDS, "household_id",
-                     "line_digest", "created_at", "updated_at")  # fmt: skip
-
-    def __init__(self, campaign_id: int, new: dict[str, partitions.NewPartition], now) -> None:
-        self.campaign_id = int(campaign_id)
-        self.voters = new[partitions.VOTERS]
-        self.households = new[partitions.HOUSEHOLDS]
-        self.partitions = new
-        self.now = now
-        self.keys = StagingTable("stage_voter_keys", {"voter_id": pl.Utf8})
-        self.household_ids = HouseholdIds()
-
-    @property
-    def name(self) -> str:
-        return self.keys.name
-
-    def create(self, cursor) -> None:
-        self.keys.create(cursor)
-        for partition in self.partitions.values():
-            partition.create(cursor)
-
-    def load(self, cursor, frame: pl.DataFrame, file_no: int) -> None:
-        self.keys.load(cursor, frame, file_no)
-        rows = frame.with_columns(
-            pl.lit(self.campaign_id, dtype=pl.Int64).alias("campaign_id"),
-            self.household_ids.assign(cursor, frame["address_key"]),
-            pl.lit(self.now).alias("created_at"),
-            pl.lit(self.now).alias("updated_at"),
-        ).select(self.VOTER_COLUMNS)
-        copy_frame(cursor, self.voters.name, rows)
-
-    def drop_duplicates(self, cursor) -> int:
-        """Remove every line but the first of each duplicated voter id (ids follow the lines)."""
-        cursor.execute(
-            f"""DELETE FROM {self.voters.name} v
-                USING (SELECT voter_id, min(id) AS first_id FROM {self.voters.name}
-                       GROUP BY voter_id HAVING count(*) > 1) d
-                WHERE v.voter_id = d.voter_id AND v.id > d.first_id"""
-        )
-        return cursor.rowcount
-
-    def build_households(self, cursor) -> int:
-        """One household per id the voters carry; returns how many were created."""
-        voters, households = self.voters.name, self.households.name
-        cursor.execute(
-            f"""WITH grouped AS MATERIALIZED (
-                    SELECT household_id, min(address_key) AS address_key,
-                           max(address_key) AS other_key, min(address) AS address,
-                           min(city) AS city, min(zip5) AS zip5, avg(latitude) AS latitude,
-                           avg(longitude) AS longitude
-                    FROM {voters} WHERE household_id IS NOT NULL GROUP BY household_id),
-                created AS (
-                    INSERT INTO {households} (id, campaign_id, address_key, address, city, zip5,
-                                              latitude, longitude, created_at)
-                    SELECT household_id, %s, address_key, address, city, zip5, latitude,
-                           longitude, %s
-                    FROM grouped WHERE address_key = other_key ORDER BY household_id
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM created),
-                       ARRAY(SELECT household_id FROM grouped WHERE address_key <> other_key)""",
-            [self.campaign_id, self.now],
-        )
-        created, collided = cursor.fetchone()
-        if collided:
-            created += self._split_collisions(cursor, collided)
-        return created
-
-    def _split_collisions(self, cursor, collided: list[int]) -> int:
-        """Give the voters of ids whose addresses only shared a hash one household per address."""
-        voters, households = self.voters.name, self.households.name
-        logger.info("first import: %s household hash collisions to split", len(collided))
-        cursor.execute(
-            f"""INSERT INTO {households} (campaign_id, address_key, address, city, zip5,
-                                          latitude, longitude, created_at)
-                SELECT %s, address_key, min(address), min(city), min(zip5), avg(latitude),
-                       avg(longitude), %s
-                FROM {voters} WHERE household_id = ANY(%s)
-                GROUP BY address_key ORDER BY min(id)""",
-            [self.campaign_id, self.now, collided],
-        )
-        created = cursor.rowcount
-        cursor.execute(
-            f"""UPDATE {voters} v SET household_id = h.id FROM {households} h
-                WHERE v.household_id = ANY(%s) AND h.address_key = v.address_key
-                  AND NOT h.id = ANY(%s)""",
-            [collided, collided],
-        )
-        return created
-
-
-# --------------------------------------------------------------------------------------------
 # The two imports
 # --------------------------------------------------------------------------------------------
 
@@ -776,20 +630,16 @@ def _lock_and_stage(
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     after_lock: Callable[[], dict] | None = None,
     seen_table: StagingTable | None = None,
-    destination: Callable[[], StagingTable | FirstLoad | None] | None = None,
 ) -> StageResult:
     """The start every import shares: wait for the campaign's lock, then parse every file into
     the staging table; the merge that follows is each import's own.
 
     `after_lock` returns more reader options, read under the lock (what the campaign holds);
-    `seen_table` receives the lines the reader left unparsed (`ParsedBatch.seen`); `destination`,
-    asked after `after_lock`, may name somewhere else than `table` for the parsed rows."""
+    `seen_table` receives the lines the reader left unparsed (`ParsedBatch.seen`)."""
     with _timed(run, "wait_for_lock"):
         _lock_campaign(cursor, run.campaign_id)
     if after_lock is not None:
         reader_options = {**reader_options, **after_lock()}
-    if destination is not None:
-        table = destination() or table
     table.create(cursor)
     if seen_table is not None:
         seen_table.create(cursor)
@@ -878,8 +728,7 @@ def run_voter_import(
     """Import voter files into `run.campaign` in one transaction; fills in the run's counts.
 
     Lines whose digest an earlier import stored on a voter are neither parsed nor written (see
-    `layouts.digests`); the rest are staged, compared value by value, and merged. A campaign's
-    first import on PostgreSQL goes straight into its new partitions instead (`FirstLoad`).
+    `layouts.digests`); the rest are staged, compared value by value, and merged.
     """
     campaign = run.campaign
     table = StagingTable("stage_voters", {**layouts.VOTER_COLUMNS, "line_digest": pl.Binary})
@@ -887,8 +736,7 @@ def run_voter_import(
     known: dict = {}
 
     def read_stored_digests() -> dict:
-        known["was_empty"], new = _first_load_partitions(cursor, campaign)
-        known["first_load"] = FirstLoad(campaign.pk, new, timezone.now()) if new else None
+        known["was_empty"], known["new_partitions"] = _first_load_partitions(cursor, campaign)
         with _timed(run, "read_digests"):
             stored = layouts.KnownDigests()
             if not known["was_empty"]:
@@ -910,89 +758,65 @@ def run_voter_import(
             on_progress=on_progress,
             after_lock=read_stored_digests,
             seen_table=seen,
-            destination=lambda: known["first_load"],
         )
-        first_load: FirstLoad | None = known["first_load"]
-        if first_load is not None:
-            _complete_first_load(cursor, run, first_load, staged, sources)
-        else:
-            _merge_staged_voters(cursor, run, table, seen, staged, sources, known["was_empty"])
+        was_empty = known["was_empty"]
+        present = None
+        with _timed(run, "check_duplicates"):
+            if staged.seen:
+                present = _resolve_seen_lines(cursor, seen, campaign.pk)
+                present.analyze(cursor, keys=("voter_id",))
+            table.analyze(cursor, keys=("voter_id", "address_key"))
+            duplicates = _reject_duplicate_voters(cursor, table, sources, present)
+        _fail_if_strict(run, staged, duplicates)
+        if duplicates:
+            _save_rejects(run, duplicates)
+        now = timezone.now()
+        new = known["new_partitions"]
+        for partition in new.values():
+            partition.create(cursor)
+        households = new[partitions.HOUSEHOLDS].name if new else "voters_household"
+        with _timed(run, "merge_households"):
+            run.households_created = _merge_households(
+                cursor, table, campaign.pk, now, target=households
+            )
+            if new:  # a new table has no statistics: the voter insert joins it by address
+                cursor.execute(f"ANALYZE {households}")
+        if not was_empty:  # a first import has nothing to update
+            with _timed(run, "update_voters"):
+                run.updated = _update_voters(cursor, table, campaign.pk, now)
+        with _timed(run, "insert_voters"):
+            run.created = _insert_voters(
+                cursor,
+                table,
+                campaign.pk,
+                now,
+                campaign_was_empty=was_empty,
+                target=new[partitions.VOTERS].name if new else "voters_voter",
+                households=households,
+            )
+        if new:
+            with _timed(run, "index_partitions"):
+                for partition in new.values():
+                    partition.complete(cursor)
+        good = staged.staged + staged.seen - len(duplicates)
+        run.unchanged = good - run.created - run.updated
+        if run.is_full and not was_empty:  # nobody to remove from an empty campaign
+            with _timed(run, "remove_absent"):
+                run.removed = _remove_absent_voters(cursor, table, present, campaign.pk, now)
         run.rows_read = staged.rows_read
+        run.rejected = staged.rejected + len(duplicates)
         run.invalid_phones = staged.invalid_phones
         table.drop(cursor)
         seen.drop(cursor)
-        analyzed: set[str] = set()
-        if first_load is not None:
+        if present is not None:
+            present.drop(cursor)
+        if new:
             # Last, right before the commit: attaching locks tables every campaign uses.
             with _timed(run, "attach_partition"):
-                for partition in first_load.partitions.values():
+                for partition in new.values():
                     partition.attach(cursor)
-                    analyzed.add(partition.name)
-        _finish(run, analyzed=analyzed)
+        _finish(run, analyzed={partition.name for partition in new.values()})
     return run
-
-
-def _complete_first_load(
-    cursor,
-    run: ImportRun,
-    first_load: FirstLoad,
-    staged: StageResult,
-    sources: list[ImportSource],
-) -> None:
-    with _timed(run, "check_duplicates"):
-        first_load.keys.analyze(cursor, keys=("voter_id",))
-        duplicates = _reject_duplicate_voters(cursor, first_load.keys, sources)
-    _fail_if_strict(run, staged, duplicates)
-    dropped = 0
-    if duplicates:
-        _save_rejects(run, duplicates)
-        dropped = first_load.drop_duplicates(cursor)
-    with _timed(run, "merge_households"):
-        run.households_created = first_load.build_households(cursor)
-    run.created = staged.staged - dropped
-    run.rejected = staged.rejected + len(duplicates)
-    with _timed(run, "index_partitions"):
-        for partition in first_load.partitions.values():
-            partition.complete(cursor)
-    first_load.keys.drop(cursor)
-
-
-def _merge_staged_voters(
-    cursor,
-    run: ImportRun,
-    table: StagingTable,
-    seen: StagingTable,
-    staged: StageResult,
-    sources: list[ImportSource],
-    was_empty: bool,
-) -> None:
-    campaign = run.campaign
-    present = None
-    with _timed(run, "check_duplicates"):
-        if staged.seen:
-            present = _resolve_seen_lines(cursor, seen, campaign.pk)
-            present.analyze(cursor, keys=("voter_id",))
-        table.analyze(cursor, keys=("voter_id", "address_key"))
-        duplicates = _reject_duplicate_voters(cursor, table, sources, present)
-    _fail_if_strict(run, staged, duplicates)
-    if duplicates:
-        _save_rejects(run, duplicates)
-    now = timezone.now()
-    with _timed(run, "merge_households"):
-        run.households_created = _merge_households(cursor, table, campaign.pk, now)
-    if not was_empty:  # a first import has nothing to update
-        with _timed(run, "update_voters"):
-            run.updated = _update_voters(cursor, table, campaign.pk, now)
-    with _timed(run, "insert_voters"):
-        run.created = _insert_voters(cursor, table, campaign.pk, now, campaign_was_empty=was_empty)
-    good = staged.staged + staged.seen - len(duplicates)
-    run.unchanged = good - run.created - run.updated
-    if run.is_full and not was_empty:  # nobody to remove from an empty campaign
-        with _timed(run, "remove_absent"):
-            run.removed = _remove_absent_voters(cursor, table, present, campaign.pk, now)
-    run.rejected = staged.rejected + len(duplicates)
-    if present is not None:
-        present.drop(cursor)
 
 
 def run_history_import(

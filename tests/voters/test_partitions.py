@@ -7,14 +7,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
 from tests.factories import CampaignFactory, ContactAttemptFactory, VoterFactory
 from voters import partitions
 from voters.importers import ImportFailed
-from voters.models import ContactAttempt, Household, RejectedRow, Voter
+from voters.models import ContactAttempt, Voter
 from voters.services import import_voter_file
 
 pytestmark = pytest.mark.skipif(
@@ -218,39 +217,3 @@ def test_a_first_import_waits_for_a_contact_write_in_flight_instead_of_deadlocki
     assert run.created == 3
     assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 3
     assert ContactAttempt.objects.filter(voter=voter).count() == 1
-
-
-def test_addresses_whose_hashes_collide_still_get_a_household_each(campaign, tmp_path, monkeypatch):
-    """A first import assigns households by 64-bit hashes of the address key; two addresses with
-    one hash (forced here: every address hashes alike) are split back apart."""
-    from voters import importers
-
-    monkeypatch.setattr(importers, "_address_hashes", lambda keys: np.zeros(len(keys), np.uint64))
-    lines = [*LINES, "A4,Di,Ng,1950-05-05,DEM,I,9 Pine Rd,Durham,27701,"]
-
-    run = import_voter_file(campaign=campaign, paths=[write(tmp_path, "v.csv", lines)])
-
-    assert run.households_created == 3
-    members = Voter.objects.filter(campaign=campaign).select_related("household")
-    by_household: dict[int, set[str]] = {}
-    for voter in members:
-        assert voter.household.address_key == voter.address_key
-        by_household.setdefault(voter.household_id, set()).add(voter.voter_id)
-    assert sorted(map(sorted, by_household.values())) == [["A1", "A2"], ["A3"], ["A4"]]
-    assert Household.objects.filter(campaign=campaign).count() == 3
-
-
-def test_a_first_import_reports_duplicate_ids_and_keeps_each_first_line(campaign, tmp_path):
-    lines = [*LINES, "A1,Ann,Again,1980-02-03,DEM,A,7 Birch Ln,Durham,27701,"]
-
-    run = import_voter_file(
-        campaign=campaign, paths=[write(tmp_path, "v.csv", lines)], mode="quarantine"
-    )
-
-    assert (run.created, run.rejected, run.households_created) == (3, 1, 2)
-    assert Voter.objects.get(campaign=campaign, voter_id="A1").last_name == "Lee"
-    rejected = RejectedRow.objects.get(import_run=run)
-    assert rejected.line_number == 5
-    assert rejected.errors == [
-        {"field": "voter_id", "reason": "duplicate voter_id (first seen on line 2)"}
-    ]
