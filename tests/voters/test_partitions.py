@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from tests.factories import CampaignFactory, ContactAttemptFactory, VoterFactory
 from voters import partitions
 from voters.importers import ImportFailed
-from voters.models import ContactAttempt, Voter
+from voters.models import ContactAttempt, RejectedRow, Voter
 from voters.services import import_voter_file
 
 pytestmark = pytest.mark.skipif(
@@ -217,3 +217,20 @@ def test_a_first_import_waits_for_a_contact_write_in_flight_instead_of_deadlocki
     assert run.created == 3
     assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 3
     assert ContactAttempt.objects.filter(voter=voter).count() == 1
+
+
+def test_a_first_import_reports_duplicate_ids_and_keeps_each_first_line(campaign, tmp_path):
+    lines = [*LINES, "A1,Ann,Again,1980-02-03,DEM,A,7 Birch Ln,Durham,27701,"]
+
+    run = import_voter_file(
+        campaign=campaign, paths=[write(tmp_path, "v.csv", lines)], mode="quarantine"
+    )
+
+    assert (run.created, run.rejected, run.households_created) == (3, 1, 2)
+    assert rows_in(partitions.partition_name(partitions.VOTERS, campaign.pk)) == 3
+    assert Voter.objects.get(campaign=campaign, voter_id="A1").last_name == "Lee"
+    rejected = RejectedRow.objects.get(import_run=run)
+    assert rejected.line_number == 5
+    assert rejected.errors == [
+        {"field": "voter_id", "reason": "duplicate voter_id (first seen on line 2)"}
+    ]
