@@ -78,6 +78,13 @@ def run_manage(url: str, args: list[str]) -> tuple[float, int, str]:
     return elapsed, peak, out
 
 
+def copy_file_in(conn: psycopg.Connection, statement: str, path: Path) -> None:
+    """Stream a file into a COPY ... FROM STDIN statement, 8 MB at a time."""
+    with conn.cursor() as cur, cur.copy(statement) as copy, open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            copy.write(chunk)
+
+
 def baseline_copy(url: str, path: Path) -> float:
     """Seconds to COPY the file as-is into an unindexed table with one text column per field."""
     with open(path, encoding="utf-8") as handle:
@@ -87,16 +94,12 @@ def baseline_copy(url: str, path: Path) -> float:
         conn.execute(f"CREATE TABLE raw_ncvoter ({columns})")
         conn.commit()
         started = time.perf_counter()
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY raw_ncvoter FROM STDIN (FORMAT csv, DELIMITER E'\\t', HEADER true, "
-                "QUOTE E'\\x01')"
-            ) as copy,
-            open(path, "rb") as handle,
-        ):
-            while chunk := handle.read(8 << 20):
-                copy.write(chunk)
+        copy_file_in(
+            conn,
+            "COPY raw_ncvoter FROM STDIN (FORMAT csv, DELIMITER E'\\t', HEADER true, "
+            "QUOTE E'\\x01')",
+            path,
+        )
         conn.commit()
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE raw_ncvoter")
@@ -132,13 +135,7 @@ def storage_floor(url: str, tmp: Path) -> tuple[float, float, int]:
         conn.execute("CREATE TABLE floor_voters (LIKE voters_voter INCLUDING DEFAULTS)")
         conn.commit()
         started = time.perf_counter()
-        with (
-            conn.cursor() as cur,
-            cur.copy("COPY floor_voters FROM STDIN") as copy,
-            open(dump, "rb") as handle,
-        ):
-            while chunk := handle.read(8 << 20):
-                copy.write(chunk)
+        copy_file_in(conn, "COPY floor_voters FROM STDIN", dump)
         conn.commit()
         copy_s = time.perf_counter() - started
         # The same memory for sorting as the import's attach (voters.partitions).
