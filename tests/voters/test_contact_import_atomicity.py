@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from campaign.services import create_campaign
+from tests.killed_commands import start_command, wait_for_sessions_to_end
 from voters.models import ConsentEvent, ContactAttempt, Program, ProgramArm, SurveyResponse
 from voters.services import import_contact_history, import_voter_file
 
@@ -28,7 +26,6 @@ pytestmark = [
 
 VOTERS = 20_000
 CONTACT_ROWS = 150_000
-ROOT = Path(settings.BASE_DIR)
 CHANNEL_RESULTS = [("door", "contacted"), ("door", "not_home"), ("phone", "refused"),
                    ("sms", "delivered")]  # fmt: skip
 
@@ -93,17 +90,8 @@ def state(campaign) -> tuple:
     return contacts, responses, consent, programs, arms
 
 
-def import_in_subprocess(slug: str, path: Path) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "campaign.settings",
-    }
-    command = [sys.executable, "manage.py", "import_contacts", "--campaign", slug, str(path)]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def import_in_subprocess(slug: str, path: Path) -> tuple[Popen, str]:
+    return start_command("import_contacts", "--campaign", slug, str(path))
 
 
 def fresh_campaign(slug: str, voters: Path, first: Path):
@@ -118,7 +106,7 @@ def test_killed_contacts_import_leaves_campaign_before_or_after(tmp_path):
     reference = fresh_campaign("reference", voters, first)
     before = state(reference)
     started = time.monotonic()
-    finished = import_in_subprocess("reference", second)
+    finished, _ = import_in_subprocess("reference", second)
     assert finished.wait(timeout=300) == 0, finished.stderr.read().decode()
     duration = time.monotonic() - started
     after = state(reference)
@@ -132,12 +120,18 @@ def test_killed_contacts_import_leaves_campaign_before_or_after(tmp_path):
         campaign = fresh_campaign(f"kill-{attempt}", voters, first)
         # Spread the kills over start-up, parsing and COPY, and the merge at the end.
         delay = rng.uniform(0.1, 1.05) * duration
-        process = import_in_subprocess(campaign.slug, second)
+        process, session = import_in_subprocess(campaign.slug, second)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         observed = state(campaign)
         assert observed in (before, after), f"half-written state (seed {seed}, delay {delay:.2f}s)"
-        outcomes.append("after" if observed == after else "before")
+        # The server may still be finishing the killed session's statement. Once it is done,
+        # the campaign must still be whole, and a commit seen cannot have been undone.
+        wait_for_sessions_to_end(session)
+        final = state(campaign)
+        assert final in (before, after), f"half-written after the kill (seed {seed})"
+        assert (observed, final) != (after, before), f"a commit went away (seed {seed})"
+        outcomes.append("after" if final == after else "before")
     # At least one kill must have landed mid-import, or the test proved nothing.
     assert "before" in outcomes, f"every import had finished before its kill (seed {seed})"
