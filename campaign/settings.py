@@ -129,6 +129,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # this many seconds; longer than any task may run, or a slow task would be delivered twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # Workers look for such messages every this many seconds. Kombu 5.7 looks only on every
+    # tenth of these sweeps by default (every 100 s); one sweep is a single range query on one
+    # Redis key, cheap enough to run every time.
+    "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": 1,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Threads each scoring worker process gives xgboost (0: all cores). With several worker processes

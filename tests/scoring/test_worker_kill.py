@@ -40,6 +40,7 @@ def start_worker() -> subprocess.Popen:
         "CELERY_TASK_ALWAYS_EAGER": "false",
         # The killed worker's message returns to the queue this soon, not after an hour.
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
+        "CELERY_RESTORE_INTERVAL": "1",
     }
     command = [sys.executable, "-m", "celery", "-A", "campaign", "worker", "-Q", "scoring",
                "-c", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
