@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -40,6 +42,7 @@ from voters.models import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Strict imports stop listing bad rows past this many (they are all counted): a file that bad is
 # the wrong file or the wrong layout, and the first hundred thousand reasons say so.
@@ -142,6 +145,24 @@ def _json(expr: str) -> str:
     return f"({expr})::jsonb" if _is_postgres() else f"json({expr})"
 
 
+def _copy_csv(frame: pl.DataFrame) -> bytes:
+    """`frame` as COPY's CSV: an empty string quoted, NULL as nothing."""
+    # CSV has no bytes: bytea goes as its hex text form.
+    binary = [c for c, t in frame.schema.items() if t == pl.Binary]
+    frame = frame.with_columns(("\\x" + pl.col(c).bin.encode("hex")).alias(c) for c in binary)
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class EncodedRows:
+    """A batch ready to load into a staging table, and how many rows it holds."""
+
+    payload: bytes | pl.DataFrame
+    rows: int
+
+
 class StagingTable:
     """A temporary table shaped like a layout's canonical schema, dropped at commit."""
 
@@ -162,24 +183,23 @@ class StagingTable:
         schema = "pg_temp" if _is_postgres() else "temp"
         cursor.execute(f"DROP TABLE IF EXISTS {schema}.{self.name}")
 
-    def load(self, cursor, frame: pl.DataFrame, file_no: int) -> None:
+    def encode(self, frame: pl.DataFrame, file_no: int, *, postgres: bool) -> EncodedRows:
+        """The rows as `load_encoded` takes them: COPY's CSV on PostgreSQL, the frame on SQLite.
+        Safe to call from the parser's thread (it touches no connection)."""
         frame = frame.with_columns(pl.lit(file_no, dtype=pl.Int32).alias("file_no"))
         frame = frame.select(self.columns)
-        if _is_postgres():
-            self._copy(cursor, frame)
-        else:
-            self._insert(cursor, frame)
+        return EncodedRows(_copy_csv(frame) if postgres else frame, frame.height)
 
-    def _copy(self, cursor, frame: pl.DataFrame) -> None:
-        # CSV has no bytes: bytea goes as its hex text form.
-        binary = [c for c, t in frame.schema.items() if t == pl.Binary]
-        frame = frame.with_columns(("\\x" + pl.col(c).bin.encode("hex")).alias(c) for c in binary)
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False, null_value="", date_format="%Y-%m-%d")
-        with cursor.copy(
-            f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT csv)"
-        ) as cp:
-            cp.write(buffer.getbuffer())
+    def load(self, cursor, frame: pl.DataFrame, file_no: int) -> None:
+        self.load_encoded(cursor, self.encode(frame, file_no, postgres=_is_postgres()))
+
+    def load_encoded(self, cursor, rows: EncodedRows) -> None:
+        if isinstance(rows.payload, pl.DataFrame):
+            self._insert(cursor, rows.payload)
+            return
+        columns = ", ".join(self.columns)
+        with cursor.copy(f"COPY {self.name} ({columns}) FROM STDIN (FORMAT csv)") as cp:
+            cp.write(rows.payload)
 
     def _insert(self, cursor, frame: pl.DataFrame) -> None:
         dates = [c for c, t in frame.schema.items() if t == pl.Date]
@@ -213,10 +233,11 @@ class StagingTable:
 
 def _parse_ahead(
     batches: Iterator[layouts.ParsedBatch],
-    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-) -> Iterator[layouts.ParsedBatch]:
-    """Run the parser one or two batches ahead of the consumer, in a thread (polars and the
-    database driver both release the GIL, so parsing and COPY overlap on two cores)."""
+    encode: Callable[[layouts.ParsedBatch], T],
+) -> Iterator[tuple[layouts.ParsedBatch, T]]:
+    """Run the parser one or two batches ahead of the consumer, in a thread, with `encode`
+    (polars and the database driver both release the GIL, so parsing and COPY overlap on two
+    cores). Yields each batch with what `encode` made of it."""
     handoff: queue.Queue = queue.Queue(maxsize=PARSE_AHEAD)
     done = object()
     stop = threading.Event()  # set when the consumer gives up (a database error, say)
@@ -233,9 +254,7 @@ def _parse_ahead(
     def produce() -> None:
         try:
             for batch in batches:
-                if prepare is not None and batch.rows.height:
-                    batch.rows = prepare(batch.rows)
-                if not hand_over(batch):
+                if not hand_over((batch, encode(batch))):
                     return
             hand_over(done)
         except BaseException as exc:  # re-raised in the consumer, where it can be reported
@@ -274,9 +293,18 @@ def _stage_files(
     strict = run.mode == ImportMode.STRICT
     bytes_total = sum(layouts.file_size(s.path) for s in sources)
     bytes_before = 0
+    postgres = _is_postgres()
     for file_no, source in enumerate(sources):
         batches = reader(source.path, display_name=source.display_name, **reader_options)
-        for batch in _parse_ahead(batches, prepare):
+        encode = partial(
+            _encode_batch,
+            file_no=file_no,
+            table=table,
+            seen_table=seen_table,
+            prepare=prepare,
+            postgres=postgres,
+        )
+        for batch, (rows, seen) in _parse_ahead(batches, encode):
             result.rows_read += batch.lines_read
             result.invalid_phones += batch.invalid_phones
             result.rejected += len(batch.rejects)
@@ -286,13 +314,13 @@ def _stage_files(
             else:
                 _save_rejects(run, batch.rejects)
             # A strict import that already failed only goes on reading, to list every bad row.
-            if not (strict and result.rejected) and batch.rows.height:
-                table.load(cursor, batch.rows, file_no)
-                result.staged += batch.rows.height
-            if seen_table is not None and batch.seen is not None and batch.seen.height:
+            if rows is not None and not (strict and result.rejected):
+                table.load_encoded(cursor, rows)
+                result.staged += rows.rows
+            if seen is not None:
                 if not (strict and result.rejected):
-                    seen_table.load(cursor, batch.seen, file_no)
-                result.seen += batch.seen.height
+                    seen_table.load_encoded(cursor, seen)
+                result.seen += seen.rows
             if on_progress:
                 on_progress(
                     ImportProgress(
@@ -306,6 +334,28 @@ def _stage_files(
                 )
         bytes_before += layouts.file_size(source.path)
     return result
+
+
+def _encode_batch(
+    batch: layouts.ParsedBatch,
+    *,
+    file_no: int,
+    table: StagingTable,
+    seen_table: StagingTable | None,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None,
+    postgres: bool,
+) -> tuple[EncodedRows | None, EncodedRows | None]:
+    """A batch's staged and seen rows, encoded for loading (in the parser's thread). The
+    batch's frames are let go: from here on the encoded rows are what is kept."""
+    rows = seen = None
+    if batch.rows.height:
+        frame = prepare(batch.rows) if prepare is not None else batch.rows
+        rows = table.encode(frame, file_no, postgres=postgres)
+    if seen_table is not None and batch.seen is not None and batch.seen.height:
+        seen = seen_table.encode(batch.seen, file_no, postgres=postgres)
+    batch.rows = batch.rows.clear()
+    batch.seen = None
+    return rows, seen
 
 
 def _save_rejects(run: ImportRun, rejects: list[layouts.RejectedLine]) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from campaign.models import Election
 from tests.factories import VoterFactory
-from voters.importers import ImportFailed, _parse_ahead
+from voters.importers import ImportFailed, StagingTable, _parse_ahead
 from voters.layouts import ParsedBatch
 from voters.models import Household, ImportRun, RejectedRow, Voter, VoteRecord
 from voters.services import import_vote_history, import_voter_file
@@ -346,9 +347,39 @@ def test_parser_thread_stops_when_the_import_gives_up_midway():
         for n in range(50):
             yield ParsedBatch(f"f{n}", pl.DataFrame({"a": [n]}), [], 1, n)
 
-    consumer = _parse_ahead(batches())
-    first = next(consumer)
+    consumer = _parse_ahead(batches(), lambda batch: batch.rows.height)
+    first, encoded = next(consumer)
     consumer.close()  # what a database error in the consumer's loop does
 
-    assert first.file_name == "f0"
+    assert (first.file_name, encoded) == ("f0", 1)
     assert [t for t in threading.enumerate() if t.name == "import-parser"] == []
+
+
+STAGED_VALUES = {
+    "name": ["back\\slash", "tab\there", "line\nbreak\r", "\\N", "", None, 'a "quote"'],
+    "born": [dt.date(1950, 1, 31), None, dt.date(2000, 2, 29), None, None, None, None],
+    "age": [75, None, 26, 0, -1, 2**40, None],
+    "lat": [35.123456789012, None, -0.5, 1e-7, 0.0, None, None],
+    "active": [True, False, None, True, False, None, True],
+    "digest": [b"\x00\\\t\xff", None, b"", b"N", None, None, b"\n"],
+    "line_number": list(range(2, 9)),
+}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY into staging")
+def test_staged_values_arrive_exactly_as_parsed(db):
+    """Backslashes, tabs, quotes, line breaks, a literal \\N, empty strings and NULLs of every
+    type arrive in staging as parsed."""
+    frame = pl.DataFrame(
+        STAGED_VALUES,
+        schema={"name": pl.Utf8, "born": pl.Date, "age": pl.Int64, "lat": pl.Float64,
+                "active": pl.Boolean, "digest": pl.Binary, "line_number": pl.Int64},
+    )  # fmt: skip
+    table = StagingTable("stage_values", dict(frame.drop("line_number").schema))
+    with connection.cursor() as cursor:
+        table.create(cursor)
+        table.load(cursor, frame, file_no=3)
+        cursor.execute(f"SELECT file_no, {', '.join(frame.columns)} FROM {table.name}")
+        rows = cursor.fetchall()
+
+    assert rows == [(3, *values) for values in frame.iter_rows()]
