@@ -234,3 +234,16 @@ def test_a_first_import_reports_duplicate_ids_and_keeps_each_first_line(campaign
     assert rejected.errors == [
         {"field": "voter_id", "reason": "duplicate voter_id (first seen on line 2)"}
     ]
+
+
+def test_a_first_imports_households_span_batches_in_first_line_order(campaign, tmp_path):
+    lines = [*LINES, "A4,Di,Lee,1950-05-05,DEM,A,12 Oak St,Durham,27701,"]
+
+    # One line a batch: the members of 12 Oak St arrive three batches apart.
+    run = import_voter_file(
+        campaign=campaign, paths=[write(tmp_path, "v.csv", lines)], batch_rows=1
+    )
+
+    assert (run.created, run.households_created) == (4, 2)
+    household = dict(Voter.objects.filter(campaign=campaign).values_list("voter_id", "household"))
+    assert household["A1"] == household["A2"] == household["A4"] < household["A3"]
