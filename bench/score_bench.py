@@ -7,8 +7,9 @@ On a fresh scratch database (issue 4 §9):
      contact history (support answers) through the real import services;
   2. trains and approves the turnout model (label: the program's general), the support model (if
      the answers suffice) and the K-arm persuasion model (DR-learner on the program's voters,
-     `--folds` 2 by default: the folds only cross-fit the out-of-fold evaluation, the final
-     per-arm models that score are fitted on every program voter whatever the folds);
+     `--folds` 3 by default, the fewest nested cross-fitting allows: the folds only cross-fit
+     the out-of-fold evaluation, the final per-arm models that score are fitted on every
+     program voter whatever the folds);
   3. FULL RUN: `manage.py score --campaign bench --wait` through Celery with two worker processes
      (`celery -A campaign worker -Q scoring -c 1 --pool solo`, twice, one xgboost thread each) on
      a Redis db of its own; wall time from the command's start to the run's completion and where
@@ -395,7 +396,7 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
     from django.db import transaction
 
     from scoring.features import build_features
-    from scoring.ml import shap_values
+    from scoring.ml import calibrated_points, shap_values
     from scoring.models import ScoringRun
     from scoring.services.runs import ChunkData, _write_scores
 
@@ -416,9 +417,15 @@ def chunk_breakdown(scorer, run, chunk) -> dict[str, float]:
         booster = model.artifact.boosters["model"]
         x, dmatrix = timed("predict", lambda m=model: data.of(m))
         raw = timed("predict", lambda b=booster, d=dmatrix: b.predict(d))
-        timed("predict", lambda m=model, raw=raw: m.artifact.calibrators["model"].predict(raw))
-        contributions, _ = timed("SHAP", lambda b=booster, x=x, d=dmatrix: shap_values(b, x, d))
-        scale = raw * (1 - raw)
+        calibrator = model.artifact.calibrators["model"]
+        calibrated = timed("predict", lambda c=calibrator, raw=raw: c.predict(raw))
+        contributions, base = timed("SHAP", lambda b=booster, x=x, d=dmatrix: shap_values(b, x, d))
+        scale = timed(
+            "reasons",
+            lambda c=contributions, b=base, p=calibrated, k=calibrator: calibrated_points(
+                c, b, p, k
+            ),
+        )
         timed(
             "reasons",
             lambda c=contributions, m=model, s=scale, label=label: parts.append(
@@ -496,7 +503,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voters", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED)
-    parser.add_argument("--folds", type=int, default=2, help="persuasion cross-fitting folds")
+    parser.add_argument("--folds", type=int, default=3, help="persuasion cross-fitting folds")
     parser.add_argument("--chunk-voters", type=int, default=20_000)
     parser.add_argument(
         "--worker-threads",

@@ -891,6 +891,12 @@ class ScoringRunAdmin(CampaignScopedAdmin):
 # -- a voter's scores, shown on the voter's page ------------------------------------------------
 
 REASON_ORDER = ("uplift", "turnout", "support")
+REASON_UNITS = (
+    "A reason's points are its exact SHAP share of the voter's difference from the average "
+    "voter: for turnout and support in points of calibrated probability, for a message in "
+    "points of predicted uplift. Each model's reasons, with the rest of its features, add up "
+    "to that difference."
+)
 
 
 def _reason_rank(model: str) -> tuple[int, str]:
@@ -907,26 +913,24 @@ def voter_scores(voter_id: int) -> SafeString:
     )
     score = (
         VoterScore.objects.filter(voter_id=voter_id, run__in=runs)
-        .select_related("run")
+        .select_related("run__persuasion_model")
         .order_by("-run__finished_at", "-run_id")
         .first()
     )
     if score is None:
         return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
-    best = score.best_arm or DASH
-    if score.is_backlash:
-        best += " (every message predicted to backfire: leave alone)"
     rows = [
         ("turnout", _pct(score.turnout)),
         ("support", _pct(score.support)),
-        ("best message", best),
+        ("best message", score.best_action or DASH),
+        ("why", score.best_arm_reason() or DASH),
         *((f"uplift of {arm}", _pp(value)) for arm, value in sorted(score.uplift.items())),
     ]
     heading = f"run {score.run_id}, features as of {score.run.as_of:%Y-%m-%d}"
     grouped = by_model(score.reasons)
     models_in_order = sorted(grouped, key=_reason_rank)
     reasons = html_table(
-        ("model", "reason", "effect"),
+        ("model", "reason", "points vs the average voter"),
         (
             (model, text, f"{100 * value:+.1f} pts")
             for model in models_in_order
@@ -934,4 +938,9 @@ def voter_scores(voter_id: int) -> SafeString:
         ),
         "No reasons recorded.",
     )
-    return format_html("{}{}", html_table(("score", heading), rows, ""), reasons)
+    return format_html(
+        '{}{}<p class="help">{}</p>',
+        html_table(("score", heading), rows, ""),
+        reasons,
+        REASON_UNITS,
+    )

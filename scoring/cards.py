@@ -12,6 +12,19 @@ LIMITS = (
 )
 
 
+NOT_FEATURES = (
+    "Never a feature: registration status (active, inactive, removed). List maintenance sets it "
+    "after missed elections, so the very election a model learns from can cause it, and a model "
+    "would learn that inactive voters stay home because staying home made them inactive. For "
+    "the same reason household size counts every member on the file, whatever their status."
+)
+
+
+def features_line(names: tuple[str, ...] | list[str]) -> str:
+    """The model's features, by name, and what is left out and why."""
+    return f"**Features** ({len(names)}): {', '.join(names)}.\n\n{NOT_FEATURES}\n\n"
+
+
 def _metrics_lines(metrics: dict) -> str:
     raw = metrics.get("uncalibrated", {})
     return (
@@ -33,18 +46,19 @@ def _learner(params: dict) -> str:
     )
 
 
-def turnout_card(election: Election, metrics: dict, params: dict) -> str:
+def turnout_card(election: Election, metrics: dict, params: dict, features: tuple[str, ...]) -> str:
     return (
         f"## Turnout model\n\n**Predicts** the probability that a voter casts a ballot, trained "
         f"on who voted in {election}.\n\n**Data**: every voter registered and 18 or older by "
         f"{election.election_on:%Y-%m-%d}; features use only history before that day.\n\n"
+        f"{features_line(features)}"
         f"**Metrics**\n{_metrics_lines(metrics)}\n\n**Learner**: {_learner(params)}\n\n"
         f"**Limits**: {LIMITS} A model trained on one election predicts another of the same "
         "kind best (a midterm model is weaker for a presidential year)."
     )
 
 
-def support_card(metrics: dict, params: dict) -> str:
+def support_card(metrics: dict, params: dict, features: tuple[str, ...]) -> str:
     answers = metrics.get("answers", {})
     return (
         "## Support model\n\n**Predicts** the probability that a voter supports us: answers 1-2 "
@@ -52,6 +66,7 @@ def support_card(metrics: dict, params: dict) -> str:
         f"of the labels and scored like everyone else.\n\n**Data**: latest answers per voter "
         f"({', '.join(f'{k}: {v:,}' for k, v in answers.items())}). The model does not see past "
         "answers or contact counts (every labelled voter was reached).\n\n"
+        f"{features_line(features)}"
         f"**Metrics**\n{_metrics_lines(metrics)}\n\n**Learner**: {_learner(params)}\n\n"
         f"**Limits**: {LIMITS} Voters who answered a canvasser differ from those who did not; "
         "the model learns from the first group and is applied to both."
@@ -99,6 +114,7 @@ def persuasion_card(
     question: SurveyQuestion | None,
     evaluation: dict,
     folds: int,
+    features: tuple[str, ...],
 ) -> str:
     outcome = f"voting in {election}" if election else f"answering 1-2 to '{question.slug}'"
     policies = "\n".join(
@@ -113,28 +129,44 @@ def persuasion_card(
     return (
         f"## Persuasion model: {program.name}\n\n**Predicts**, per message arm, the change in "
         f"the chance of {outcome} if the voter gets that message instead of nothing.\n\n"
-        f"**Data**: the {evaluation['n']:,} voters of the randomized program; features as of "
-        "its assignment date, so nothing the program changed is used.\n\n"
-        f"**Learner**: DR-learner on XGBoost, cross-fitted over {folds} folds. The program's "
-        "assignment probabilities are known, so the doubly-robust pseudo-outcome of each arm "
-        "against control is unbiased whatever the outcome models' errors; the X-learner would "
-        "lean on those models instead. Reasons are exact TreeSHAP of the chosen arm's uplift "
-        "model (the DR-learner's second stage), not of a surrogate.\n\n"
+        f"**Data**: {_kept(evaluation)}; features as of its assignment date, so nothing the "
+        "program changed is used.\n\n"
+        f"{features_line(features)}"
+        f"**Learner**: DR-learner on XGBoost, cross-fitted over {folds} folds of whole "
+        "households (the unit a door program randomizes), and nested: each fold's uplifts come "
+        "from a second stage trained on pseudo-outcomes whose outcome models were themselves "
+        "cross-fitted without that fold, so no model behind a voter's reported uplift saw that "
+        "voter's outcome. The program's assignment probabilities are known, so the "
+        "doubly-robust pseudo-outcome of each arm against control is unbiased whatever the "
+        "outcome models' errors; the X-learner would lean on those models instead. Reasons are "
+        "exact TreeSHAP of the chosen arm's uplift model (the DR-learner's second stage), not of "
+        "a surrogate.\n\n"
         f"**Arms**\n{arms}\n\n**Policy values** (estimated outcome rate if applied to these "
         f"voters; 95% CIs clustered by household)\n{policies}\n\n"
         f"{_uplift_size(evaluation)}"
-        f"**Personalization**: a voter leaves the best single arm "
-        f"({evaluation['best_single_arm']}) only where another arm's predicted advantage exceeds "
-        f"a margin ({_margin(evaluation.get('margin'))}) chosen on the cross-fitted predictions "
-        "of every program voter; that is the rule scoring applies. The personalized policy value "
-        "above is honest about that choice: each fold's voters are evaluated under the default "
-        "arm and margin chosen on the other folds only "
-        f"({_fold_margins(evaluation)}). "
-        f"{evaluation['share_departing']:.1%} of voters leave the best single arm. "
-        f"{evaluation['backlash_share']:.1%} are predicted to react against every message.\n\n"
+        "**Personalization**: a voter whom every message is predicted to hurt is left alone. "
+        f"Anyone else gets the best single arm ({evaluation['best_single_arm']}) unless another "
+        f"arm's predicted advantage exceeds a margin ({_margin(evaluation.get('margin'))}) "
+        "chosen on the cross-fitted predictions of every program voter; that is the rule scoring "
+        "applies. The personalized policy value above is honest about that choice: each fold's "
+        "voters are evaluated under the default arm and margin chosen without that fold's "
+        f"outcomes ({_fold_margins(evaluation)}). "
+        f"{evaluation['share_departing']:.1%} of voters leave the best single arm; "
+        f"{evaluation['backlash_share']:.1%} are predicted to react against every message and "
+        "left alone.\n\n"
         f"**Limits**: {LIMITS} Effects are learned from one program's voters, messages and "
         "season; they transfer to others only as far as those resemble them."
     )
+
+
+def _kept(evaluation: dict) -> str:
+    """How many assigned voters the data kept, and why the others were left out."""
+    kept = f"the {evaluation['n']:,} voters of the randomized program"
+    dropped = {reason: n for reason, n in (evaluation.get("dropped") or {}).items() if n}
+    if not evaluation.get("assigned"):
+        return kept
+    left_out = "; ".join(f"{n:,} {reason}" for reason, n in dropped.items()) or "none"
+    return f"{kept} ({evaluation['assigned']:,} assigned; left out: {left_out})"
 
 
 def persuasion_summary(metrics: dict) -> str:

@@ -10,8 +10,19 @@ Eligibility: an election a voter could not vote in (registered after it, or unde
 is missing (NaN), not a skipped election, so a young voter is not mistaken for a habitual
 non-voter.
 
-Known limit: households and precincts are today's, not as they were on `as_of` (the voter file
-keeps no address history).
+What a label can cause is never a feature. Every model learns from a past outcome (who voted in
+a past election, how a past program moved people) with features as of a day before it, but the
+voter file is today's. A field that list maintenance sets *because* someone missed elections
+(registration status: inactive, removed) can be caused by the very election used as the label,
+and would teach the model that inactive voters do not vote because not voting made them
+inactive. So status is not a feature, and household size counts every member on the file
+whatever their status. Fields the label cannot cause stay: birth date, gender, party of
+registration, registration date, address, precinct, and everything read from history, contacts
+and answers strictly before the date.
+
+Known limits: households and precincts are today's, not as they were on `as_of` (the voter file
+keeps no address history). A state that records party by the primary ballot a voter last took
+(Ohio) makes party a trace of later votes; there, party of registration is not what it says.
 """
 
 from __future__ import annotations
@@ -26,7 +37,9 @@ from django.db import connection
 
 from voters.models import ContactResult, SurveyQuestion
 
-FEATURE_SPEC_VERSION = "1"
+# 2: no registration status, and households counted whatever their members' status (both can be
+# caused by the label; see "What a label can cause" above).
+FEATURE_SPEC_VERSION = "2"
 LAST_N = 4
 ELECTION_GROUPS = {
     "general": ("general",),
@@ -212,7 +225,6 @@ def _spec_features() -> list[Feature]:
             "tenure_years",
             _simple("registered {:.0f} years", "tenure_years", "registration date unknown"),
         ),
-        Feature("is_active", _flag("active registration", "inactive registration", "is_active")),
         Feature("household_size", _simple("{:.0f} voters in household", "household_size", "")),
         Feature("has_unit", _flag("lives in an apartment or unit", "lives in a house", "has_unit")),
         Feature(
@@ -298,7 +310,6 @@ def _household_figures(campaign_id: int, generals: list[ElectionSlot]) -> Househ
             LEFT JOIN voters_voterecord r ON r.voter_id = v.id AND r.voted
                  AND r.election_id IN ({_marks(ids) if ids else "NULL"})
             WHERE v.campaign_id = %s AND v.household_id IS NOT NULL
-              AND (v.status IS NULL OR v.status <> 'removed')
             GROUP BY v.household_id
             HAVING COUNT(DISTINCT v.id) > 1
             """,
@@ -376,8 +387,8 @@ def build_features(
 
 def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[str, np.ndarray]:
     sql = (
-        "SELECT id, birth_date, birth_year, gender, party, registered_on, status, household_id, "
-        "precinct, unit FROM voters_voter WHERE campaign_id = %s "
+        "SELECT id, birth_date, birth_year, gender, party, registered_on, household_id, precinct, "
+        "unit FROM voters_voter WHERE campaign_id = %s "
         "AND (registered_on IS NULL OR registered_on <= %s)"
     )
     params: list = [context.campaign_id, context.as_of]
@@ -385,7 +396,7 @@ def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[s
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY id", params)
         rows = cursor.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
     birth_dates = [_as_date(d) for d in columns[1]]
     registered = [_as_date(d) for d in columns[5]]
     return {
@@ -405,10 +416,9 @@ def _voters(context: FeatureContext, pk_range: tuple[int, int] | None) -> dict[s
         ),
         "gender": np.array(columns[3], dtype=object),
         "party": np.array(columns[4], dtype=object),
-        "status": np.array(columns[6], dtype=object),
-        "household": np.array([h or 0 for h in columns[7]], dtype=np.int64),
-        "precinct": np.array(columns[8], dtype=object),
-        "has_unit": np.array([bool(u and u.strip()) for u in columns[9]], dtype=bool),
+        "household": np.array([h or 0 for h in columns[6]], dtype=np.int64),
+        "precinct": np.array(columns[7], dtype=object),
+        "has_unit": np.array([bool(u and u.strip()) for u in columns[8]], dtype=bool),
     }
 
 
@@ -425,7 +435,6 @@ def _demographics(values: np.ndarray, voters: dict[str, np.ndarray], as_of: dt.d
     for p in PARTIES:
         values[:, COLUMN[f"party_{p}"]] = voters["party"] == p
     values[:, COLUMN["tenure_years"]] = (as_of.toordinal() - voters["registered"]) / 365.25
-    values[:, COLUMN["is_active"]] = voters["status"] == "active"
     values[:, COLUMN["has_unit"]] = voters["has_unit"]
 
 

@@ -166,6 +166,27 @@ def shap_values(
     return contribs[:, :-1], contribs[:, -1]
 
 
+def calibrated_points(
+    contributions: np.ndarray, base: np.ndarray, calibrated: np.ndarray, calibrator
+) -> np.ndarray:
+    """Per row, the factor that turns log-odds contributions into points of calibrated
+    probability, such that a row's reasons add up to its calibrated probability minus that of a
+    voter at the model's base value (the average voter).
+
+    SHAP contributions add up to the row's log-odds minus the base log-odds; the calibrated
+    probability is not linear in log-odds, so each row's contributions are scaled by the slope of
+    the straight line between the base and the row (calibrated probability gained per unit of
+    log-odds). Where the row sits at the base itself, the curve's own slope there is used.
+    """
+    base_probability = 1.0 / (1.0 + np.exp(-base.astype(np.float64)))
+    base_calibrated = calibrator.predict(base_probability)
+    gap = contributions.sum(axis=1, dtype=np.float64)
+    at_base = np.abs(gap) < 1e-6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        secant = (calibrated - base_calibrated) / np.where(at_base, 1.0, gap)
+    return np.where(at_base, base_probability * (1 - base_probability), secant)
+
+
 def top_contributions(contributions: np.ndarray, k: int) -> np.ndarray:
     """Column indices (n x k) of each row's k largest contributions by size, largest first."""
     # k passes of a row-wise argmax, each blanking what it found: half the time of a row-wise
@@ -192,8 +213,8 @@ def top_reasons(
 ) -> list[tuple[str, float]]:
     """The k largest contributions of one voter, in plain words with their signed size.
 
-    `scale` converts log-odds contributions to probability points near the voter's prediction
-    (p(1-p) for a logistic model), so "-0.05" reads as "5 points less likely".
+    `scale` converts log-odds contributions to points of calibrated probability
+    (`calibrated_points`), so "-0.05" reads as "5 points less likely than the average voter".
     """
     order = np.argsort(-np.abs(contributions), kind="stable")[:k]
     return [

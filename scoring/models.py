@@ -6,7 +6,11 @@ from django.conf import settings
 from django.db import models
 
 from campaign.models import Campaign, Election
+from scoring.uplift import explain_choice
 from voters.models import Program, SurveyQuestion, Voter
+
+# What the page and the export say for a voter whose best arm is control: no message at all.
+LEAVE_ALONE = "leave alone (no message)"
 
 
 class ModelKind(models.TextChoices):
@@ -205,3 +209,20 @@ class VoterScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter_id} in run {self.run_id}"
+
+    @property
+    def best_action(self) -> str:
+        """The one thing to do with this voter: a message, or leave them alone."""
+        return LEAVE_ALONE if self.best_arm == "control" else self.best_arm
+
+    def best_arm_reason(self) -> str:
+        """Why the persuasion model's safe policy chose `best_arm`, in words."""
+        model = self.run.persuasion_model
+        if model is None or not self.best_arm:
+            return ""
+        return explain_choice(
+            self.uplift,
+            self.best_arm,
+            model.metrics.get("best_single_arm"),
+            model.metrics.get("margin"),
+        )

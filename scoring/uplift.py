@@ -10,12 +10,16 @@ The learner is the DR-learner (Kennedy 2023) for K arms against control. Why thi
   and its evaluation share one estimator;
 - it extends to K arms by one pseudo-outcome per arm, each against the common control.
 
-Everything is cross-fitted over k folds: every voter's outcome predictions and uplifts come from
-models that never saw that voter, so the evaluation on them is out-of-sample.
+Everything is cross-fitted over k folds of whole households (the unit a door program randomizes),
+and nested: every voter's uplift, and the policy their fold is evaluated under, come from models
+and choices that never saw that voter's outcome, nor any outcome of their fold. Plain
+cross-fitting is not enough for a two-stage learner: the second stage of fold f trains on the
+other folds' pseudo-outcomes, and those were built by outcome models that saw fold f.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,14 +63,25 @@ class UpliftFit:
     """Cross-fitted outcome predictions and uplifts for the voters of one program."""
 
     arm_names: list[str]  # index 0 is control
-    fold: np.ndarray  # fold of each voter
-    outcome_oof: np.ndarray  # n x (K+1): P(outcome | arm a, x), out of fold
+    fold: np.ndarray  # fold of each voter (whole households share one)
+    outcome_oof: np.ndarray  # n x (K+1): P(outcome | arm a, x), from models that never saw x's fold
     uplift_oof: np.ndarray  # n x K: uplift of treated arm k over control, out of fold
-    pseudo: np.ndarray  # n x K: the doubly-robust pseudo-outcomes
+    pseudo: np.ndarray  # n x K: the doubly-robust pseudo-outcomes (of the outer cross-fit)
     final_models: list[xgb.XGBRegressor] = field(default_factory=list)  # one per treated arm
     # The second stage's size and how every candidate size validated (`choose_uplift_size`).
     size: dict = field(default_factory=dict)
     size_candidates: list[dict] = field(default_factory=list)
+    # Fold -> (default arm, margin) of the safe policy applied to that fold's voters, chosen
+    # without that fold's outcomes (`FoldPolicy`).
+    fold_policy: dict[int, FoldPolicy] = field(default_factory=dict)
+    nested: bool = True
+
+
+@dataclass(frozen=True)
+class FoldPolicy:
+    default_arm: int
+    margin: float  # infinity: never depart from the default arm
+    size: dict = field(default_factory=dict)  # the second stage's size chosen for this fold
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,15 @@ class PolicyValue:
     dr_ci: tuple[float, float]
 
 
+def household_folds(clusters: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Each voter's fold, whole households together: the household is the unit a door or mail
+    program randomizes, and members share habits, so a split by voter would let a household's
+    outcome leak from training into the fold evaluated."""
+    _, group = np.unique(clusters, return_inverse=True)
+    order = np.random.default_rng(seed).permutation(int(group.max()) + 1 if len(group) else 0)
+    return (order % folds)[group.ravel()].astype(np.int64)
+
+
 def fit_dr_learner(
     features: np.ndarray,
     arm: np.ndarray,
@@ -85,34 +109,149 @@ def fit_dr_learner(
     propensity: np.ndarray,
     *,
     arm_names: list[str],
+    clusters: np.ndarray | None = None,
     folds: int = 5,
     seed: int = 0,
     params: dict | None = None,
     uplift_params: dict | None = None,
     fold: np.ndarray | None = None,
     sizes: tuple[tuple[int, int], ...] = UPLIFT_SIZES,
+    nested: bool = True,
 ) -> UpliftFit:
     """Cross-fitted DR-learner. `arm` holds indices into `arm_names` (0 = control);
-    `propensity` is n x (K+1), each voter's known probability of each arm. `params` tune the
-    outcome models, `uplift_params` the second stage, whose depth and trees are chosen among
-    `sizes` by validation unless `uplift_params` fixes them."""
+    `propensity` is n x (K+1), each voter's known probability of each arm; `clusters` the unit
+    randomized (households; each voter alone when None), which folds never split. `params` tune
+    the outcome models, `uplift_params` the second stage, whose depth and trees are chosen among
+    `sizes` by validation unless `uplift_params` fixes them.
+
+    Nested (the default): a fold's uplifts, and the default arm and margin of the policy
+    evaluated on it, come only from models and choices that never saw that fold's outcomes (see
+    `_nested_fold`). `nested=False` is the plain cross-fit, kept to measure what nesting changes:
+    its second stage learns from pseudo-outcomes built by outcome models that did see the fold.
+    """
     params = {**DEFAULT_PARAMS, **(params or {})}
     tau_params = {**UPLIFT_PARAMS, **(uplift_params or {})}
     if uplift_params and {"max_depth", "n_estimators"} <= set(uplift_params):
         sizes = ((tau_params["max_depth"], tau_params["n_estimators"]),)
     n = len(outcome)
     if fold is None:
-        fold = np.random.default_rng(seed).permutation(n) % folds
-    outcome_oof = _cross_fit_outcomes(features, arm, outcome, fold, len(arm_names), params, seed)
+        fold = household_folds(np.arange(n) if clusters is None else clusters, folds, seed)
+    if clusters is None:
+        clusters = np.arange(n)
+    if nested and len(np.unique(fold)) < 3:
+        raise ValueError("nested cross-fitting needs at least 3 folds")
+    outcomes = OutcomeModels(features, arm, outcome, fold, len(arm_names), params, seed)
+    outcome_oof = outcomes.outer()
     pseudo = dr_pseudo_outcomes(arm, outcome, propensity, outcome_oof)
-    size, candidates, uplift_oof = choose_uplift_size(
-        features, pseudo, fold, tau_params, sizes, seed
-    )
-    tau_params = {**tau_params, **size}
+    if nested:
+        uplift_oof = np.zeros_like(pseudo)
+        fold_policy, loss_sum, seen = {}, np.zeros((len(sizes), n)), np.zeros(n)
+        for f in np.unique(fold).tolist():
+            test = fold == f
+            uplift_oof[test], fold_policy[f], losses = _nested_fold(
+                f, features, arm, outcome, propensity, clusters, fold, outcomes, tau_params,
+                sizes, seed,
+            )  # fmt: skip
+            loss_sum[:, ~test] += losses
+            seen[~test] += 1
+        # The deployed size: each voter's loss averaged over the folds that validated it, all of
+        # them out of (inner) fold, so no extra round of fits is needed to choose it.
+        chosen, candidates = pick_size(sizes, loss_sum / np.maximum(seen, 1))
+        size = _size(sizes[chosen])
+    else:
+        size, candidates, uplift_oof = choose_uplift_size(
+            features, pseudo, fold, tau_params, sizes, seed
+        )
+        fold_policy = policies_from_other_folds(
+            uplift_oof, arm, outcome, propensity, outcome_oof, clusters, fold
+        )
+    # The deployed second stage: every program voter's pseudo-outcome.
     final = [
-        _regressor(tau_params, seed).fit(features, pseudo[:, k]) for k in range(pseudo.shape[1])
+        _regressor({**tau_params, **size}, seed).fit(features, pseudo[:, k])
+        for k in range(pseudo.shape[1])
     ]
-    return UpliftFit(arm_names, fold, outcome_oof, uplift_oof, pseudo, final, size, candidates)
+    return UpliftFit(
+        arm_names, fold, outcome_oof, uplift_oof, pseudo, final, size, candidates, fold_policy,
+        nested,
+    )  # fmt: skip
+
+
+def _nested_fold(
+    f, features, arm, outcome, propensity, clusters, fold, outcomes, tau_params, sizes, seed
+) -> tuple[np.ndarray, FoldPolicy, np.ndarray]:
+    """Fold f's uplifts and policy from the other folds alone, and the other folds' voters'
+    losses under each second-stage size (sizes x voters outside f).
+
+    Within the other folds, outcome models are cross-fitted again (each trained without f and
+    without the inner fold it predicts), giving pseudo-outcomes that owe nothing to f's outcomes;
+    the second stage's size is chosen, and the model fitted, on those; the default arm and the
+    margin are chosen on the other folds' inner out-of-fold uplifts. Flipping every outcome of
+    fold f changes none of what this returns.
+    """
+    train, test = fold != f, fold == f
+    inner_mu = outcomes.without(f)[train]
+    inner_pseudo = dr_pseudo_outcomes(arm[train], outcome[train], propensity[train], inner_mu)
+    oofs, losses = size_losses(features[train], inner_pseudo, fold[train], tau_params, sizes, seed)
+    chosen, _ = pick_size(sizes, losses)
+    size, inner_uplift = _size(sizes[chosen]), oofs[chosen]
+    uplift = np.column_stack(
+        [
+            _regressor({**tau_params, **size}, seed)
+            .fit(features[train], inner_pseudo[:, k])
+            .predict(features[test])
+            for k in range(inner_pseudo.shape[1])
+        ]
+    )
+    y, e = outcome[train], propensity[train]
+    default = best_single_arm(arm[train], y, e, inner_mu)
+    margin = choose_margin(inner_uplift, default, arm[train], y, e, inner_mu, clusters[train])
+    return uplift, FoldPolicy(default, margin, size), losses
+
+
+class OutcomeModels:
+    """Per-arm outcome models cross-fitted over the folds, and again without each fold.
+
+    `outer()`: each voter's predictions from models trained on every other fold. `without(f)`:
+    for voters outside fold f, predictions from models trained on neither f nor the voter's own
+    fold. A model trained without folds {f, g} serves both `without(f)` (predicting g) and
+    `without(g)` (predicting f), so the nested predictions cost K(K-1)/2 models per arm, not
+    K(K-1); they are built on first use.
+    """
+
+    def __init__(self, features, arm, outcome, fold, n_arms, params, seed):
+        self.features, self.arm, self.outcome, self.fold = features, arm, outcome, fold
+        self.n_arms, self.params, self.seed = n_arms, params, seed
+        self.folds = np.unique(fold).tolist()
+        self._without: dict[int, np.ndarray] = {}
+
+    def outer(self) -> np.ndarray:
+        predictions = np.zeros((len(self.outcome), self.n_arms))
+        for f in self.folds:
+            test = self.fold == f
+            for a in range(self.n_arms):
+                predictions[test, a] = self._model(self.fold != f, a)(self.features[test])
+        return np.clip(predictions, CLIP, 1 - CLIP)
+
+    def without(self, f: int) -> np.ndarray:
+        if not self._without:
+            self._build_pairs()
+        return self._without[f]
+
+    def _build_pairs(self) -> None:
+        n = len(self.outcome)
+        self._without = {f: np.full((n, self.n_arms), np.nan) for f in self.folds}
+        for f, g in itertools.combinations(self.folds, 2):
+            in_f, in_g = self.fold == f, self.fold == g
+            for a in range(self.n_arms):
+                model = self._model(~in_f & ~in_g, a)
+                self._without[f][in_g, a] = model(self.features[in_g])
+                self._without[g][in_f, a] = model(self.features[in_f])
+        for f in self.folds:
+            np.clip(self._without[f], CLIP, 1 - CLIP, out=self._without[f])
+
+    def _model(self, rows: np.ndarray, a: int):
+        train = rows & (self.arm == a)
+        return _outcome_model(self.features[train], self.outcome[train], self.params, self.seed)
 
 
 def choose_uplift_size(
@@ -132,8 +271,22 @@ def choose_uplift_size(
     its differences between sizes are differences in how well each recovers the effects. The
     standard error is that of the paired per-voter difference from the best size.
     """
-    fitted = []
-    for depth, trees in sizes:
+    oofs, losses = size_losses(features, pseudo, fold, tau_params, sizes, seed)
+    chosen, candidates = pick_size(sizes, losses)
+    return _size(sizes[chosen]), candidates, oofs[chosen]
+
+
+def size_losses(
+    features: np.ndarray,
+    pseudo: np.ndarray,
+    fold: np.ndarray,
+    tau_params: dict,
+    sizes: tuple[tuple[int, int], ...],
+    seed: int,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each size's cross-fitted uplifts, and each voter's loss under each size (sizes x n)."""
+    oofs, losses = [], np.empty((len(sizes), len(pseudo)))
+    for i, (depth, trees) in enumerate(sizes):
         size_params = {**tau_params, "max_depth": depth, "n_estimators": trees}
         oof = np.zeros_like(pseudo)
         for k in range(pseudo.shape[1]):
@@ -141,25 +294,31 @@ def choose_uplift_size(
                 train = fold != f
                 model = _regressor(size_params, seed).fit(features[train], pseudo[train, k])
                 oof[fold == f, k] = model.predict(features[fold == f])
-        fitted.append((depth, trees, oof, ((pseudo - oof) ** 2).mean(axis=1)))
-    best = min(range(len(fitted)), key=lambda i: fitted[i][3].mean())
+        oofs.append(oof)
+        losses[i] = ((pseudo - oof) ** 2).mean(axis=1)
+    return oofs, losses
+
+
+def pick_size(sizes: tuple[tuple[int, int], ...], losses: np.ndarray) -> tuple[int, list[dict]]:
+    """The index of the cheapest size within one standard error of the best, and every size's
+    figures; `losses` is sizes x voters, the standard error that of the paired difference."""
+    best = int(losses.mean(axis=1).argmin())
     candidates, chosen = [], None
-    for i, (depth, trees, _, loss) in enumerate(fitted):
-        gap = loss - fitted[best][3]
+    for i, (depth, trees) in enumerate(sizes):
+        gap = losses[i] - losses[best]
         se = float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else 0.0
         candidates.append(
             {
                 "max_depth": depth,
                 "n_estimators": trees,
-                "dr_mse": float(loss.mean()),
+                "dr_mse": float(losses[i].mean()),
                 "above_best": float(gap.mean()),
                 "se": se,
             }
         )
         if chosen is None and gap.mean() <= se:
             chosen = i
-    depth, trees, oof, _ = fitted[chosen]
-    return {"max_depth": depth, "n_estimators": trees}, candidates, oof
+    return chosen, candidates
 
 
 def dr_pseudo_outcomes(
@@ -192,11 +351,41 @@ def backlash(uplift: np.ndarray) -> np.ndarray:
 
 
 def safe_policy(uplift: np.ndarray, default_arm: int, margin: float) -> np.ndarray:
-    """Depart from `default_arm` only where another arm's predicted advantage exceeds `margin`."""
+    """Depart from `default_arm` only where another arm's predicted advantage exceeds `margin`;
+    leave alone (control, 0) every voter whom every message is predicted to hurt, whatever the
+    margin: no message is the one answer for them."""
     with_control = np.column_stack([np.zeros(len(uplift)), uplift])
     best = with_control.argmax(axis=1)
     advantage = with_control[np.arange(len(best)), best] - with_control[:, default_arm]
-    return np.where(advantage > margin, best, default_arm)
+    chosen = np.where(advantage > margin, best, default_arm)
+    return np.where(backlash(uplift), 0, chosen)
+
+
+def explain_choice(
+    uplift: dict[str, float], chosen: str, default: str | None, margin: float | None
+) -> str:
+    """In words, why the safe policy gave this voter `chosen` (an arm name, "control" for
+    none): the same rule as `safe_policy`, read back from one voter's predicted uplifts."""
+    if uplift and all(value < 0 for value in uplift.values()):
+        return "leave alone: every message is predicted to backfire"
+    if default is None:
+        return ""
+    if chosen == default:
+        if margin is None:
+            return (
+                f"{default}, the best single message: no personalization beat it beyond noise "
+                "when tested"
+            )
+        return (
+            f"{default}, the best single message: no other choice beats it by more than the "
+            f"safety margin ({100 * margin:.1f} pts)"
+        )
+    advantage = uplift.get(chosen, 0.0) - uplift.get(default, 0.0)
+    what = "leaving them alone" if chosen == "control" else chosen
+    return (
+        f"{what} is predicted to beat {default}, the best single message, by "
+        f"{100 * advantage:.1f} pts, more than the safety margin ({100 * (margin or 0):.1f} pts)"
+    )
 
 
 def policy_scores(
@@ -274,6 +463,20 @@ def best_single_arm(
 
 
 def cross_fitted_safe_policy(
+    uplift: np.ndarray, fold: np.ndarray, fold_policy: dict[int, FoldPolicy]
+) -> np.ndarray:
+    """Each fold's voters under the safe policy whose default arm and margin were chosen without
+    that fold's outcomes, so the policy's estimated value is not flattered by having picked the
+    margin that looks best on the very voters it is evaluated on (which matters most for small
+    programs, where the best-looking margin is often noise)."""
+    chosen = np.empty(len(uplift), dtype=np.int64)
+    for f, policy in fold_policy.items():
+        test = fold == f
+        chosen[test] = safe_policy(uplift[test], policy.default_arm, policy.margin)
+    return chosen
+
+
+def policies_from_other_folds(
     uplift: np.ndarray,
     arm: np.ndarray,
     outcome: np.ndarray,
@@ -281,15 +484,13 @@ def cross_fitted_safe_policy(
     outcome_pred: np.ndarray,
     cluster: np.ndarray,
     fold: np.ndarray,
-) -> tuple[np.ndarray, list[dict]]:
-    """Each fold's voters get the safe policy whose default arm and margin were chosen on the
-    other folds only, so the policy's estimated value is not flattered by having picked the
-    margin that looks best on the very voters it is evaluated on (which matters most for small
-    programs, where the best-looking margin is often noise)."""
-    chosen = np.empty(len(arm), dtype=np.int64)
-    per_fold = []
+) -> dict[int, FoldPolicy]:
+    """Each fold's default arm and margin chosen on the other folds' uplifts and outcomes: the
+    plain cross-fit's policies (those other folds' uplifts were learned with this fold's
+    outcomes in their pseudo-outcomes, which nesting avoids)."""
+    policies = {}
     for f in np.unique(fold).tolist():
-        test, train = fold == f, fold != f
+        train = fold != f
         default = best_single_arm(
             arm[train], outcome[train], propensity[train], outcome_pred[train]
         )
@@ -302,11 +503,8 @@ def cross_fitted_safe_policy(
             outcome_pred[train],
             cluster[train],
         )
-        chosen[test] = safe_policy(uplift[test], default, margin)
-        per_fold.append(
-            {"fold": int(f), "default_arm": default, "margin": None if np.isinf(margin) else margin}
-        )
-    return chosen, per_fold
+        policies[f] = FoldPolicy(default, margin)
+    return policies
 
 
 # -- ranking quality --------------------------------------------------------------------------
@@ -343,18 +541,6 @@ def uplift_at(
 # --------------------------------------------------------------------------------------------
 
 
-def _cross_fit_outcomes(features, arm, outcome, fold, n_arms, params, seed) -> np.ndarray:
-    predictions = np.zeros((len(outcome), n_arms))
-    for f in np.unique(fold):
-        test = fold == f
-        for a in range(n_arms):
-            train = (fold != f) & (arm == a)
-            predictions[test, a] = _outcome_model(features[train], outcome[train], params, seed)(
-                features[test]
-            )
-    return np.clip(predictions, CLIP, 1 - CLIP)
-
-
 def _outcome_model(x: np.ndarray, y: np.ndarray, params: dict, seed: int):
     if len(np.unique(y)) < 2:  # an arm where everyone (or no one) voted in the training folds
         constant = float(y.mean()) if len(y) else 0.5
@@ -363,6 +549,11 @@ def _outcome_model(x: np.ndarray, y: np.ndarray, params: dict, seed: int):
 
     model = xgb.XGBClassifier(**params, random_state=seed, eval_metric="logloss").fit(x, y)
     return lambda rows: model.predict_proba(rows)[:, 1]
+
+
+def _size(size: tuple[int, int]) -> dict:
+    depth, trees = size
+    return {"max_depth": depth, "n_estimators": trees}
 
 
 def _regressor(params: dict, seed: int) -> xgb.XGBRegressor:

@@ -13,6 +13,7 @@ from scoring import artifacts
 from scoring.models import ModelKind, ModelStatus, ModelVersion, VoterScore
 from scoring.reasons import by_model
 from scoring.services.runs import latest_complete_run
+from scoring.uplift import explain_choice
 from voters.models import Program, Voter
 
 REASONS = 3
@@ -30,7 +31,8 @@ def export_scores(
     actor: str = "",
     client_ip: str | None = None,
 ) -> int:
-    """The latest complete run: voter_id, turnout, support, uplift_<arm>…, best_arm, reasons.
+    """The latest complete run: voter_id, turnout, support, uplift_<arm>…, best_arm (control:
+    leave alone), why (the safe policy's choice in words), reasons.
 
     The reasons are the persuasion model's for the voter's best arm when there is one, else the
     turnout model's. Returns the number of voters written.
@@ -39,9 +41,11 @@ def export_scores(
     if run is None:
         raise ExportError(f"{campaign.slug} has no complete scoring run: run `score` first")
     arms = _arms(run.persuasion_model)
+    policy = run.persuasion_model.metrics if run.persuasion_model else {}
+    default, margin = policy.get("best_single_arm"), policy.get("margin")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["voter_id", "turnout", "support", *[f"uplift_{a}" for a in arms], "best_arm"]
+        ["voter_id", "turnout", "support", *[f"uplift_{a}" for a in arms], "best_arm", "why"]
         + [f"reason_{i}" for i in range(1, REASONS + 1)]
     )
     rows = (
@@ -52,8 +56,9 @@ def export_scores(
     written = 0
     for voter_id, turnout, support, uplift, best, reasons in rows.iterator(chunk_size=5_000):
         upl = [_num(uplift.get(a)) for a in arms]
+        why = explain_choice(uplift, best, default, margin) if best else ""
         writer.writerow(
-            [voter_id, _num(turnout), _num(support), *upl, best, *_reason_cells(reasons)]
+            [voter_id, _num(turnout), _num(support), *upl, best, why, *_reason_cells(reasons)]
         )
         written += 1
     record_audit_event(
@@ -132,5 +137,6 @@ def _reason_cells(reasons: dict | list) -> list[str]:
     grouped = by_model(reasons)
     uplift = next((items for model, items in grouped.items() if model.startswith("uplift")), None)
     chosen = (uplift or grouped.get("turnout") or [])[:REASONS]
-    cells = [f"{text}: {value:+.3f}" for text, value in chosen]
+    # Points vs the average voter: of uplift for a message, of calibrated probability otherwise.
+    cells = [f"{text}: {100 * value:+.1f} pts" for text, value in chosen]
     return cells + [""] * (REASONS - len(cells))

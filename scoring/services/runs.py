@@ -38,7 +38,7 @@ from scoring.features import (
     build_context,
     build_features,
 )
-from scoring.ml import shap_values
+from scoring.ml import calibrated_points, shap_values
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -423,9 +423,12 @@ class Scorer:
         booster = model.artifact.boosters["model"]
         raw = booster.predict(dmatrix)
         calibrated = model.artifact.calibrators["model"].predict(raw)
-        contributions, _ = shap_values(booster, x, dmatrix)
-        # Log-odds contributions in probability points near the voter's own prediction.
-        scale = raw * (1 - raw)
+        contributions, base = shap_values(booster, x, dmatrix)
+        # Reasons in points of calibrated probability, adding up to the voter's difference from
+        # the average voter (the model's base value).
+        scale = calibrated_points(
+            contributions, base, calibrated, model.artifact.calibrators["model"]
+        )
         parts.append(
             self.reasons.parts(label, contributions, data.matrix, model.spec.names, scale=scale)
         )

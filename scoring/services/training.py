@@ -29,6 +29,7 @@ from scoring.uplift import (
     policy_scores,
     policy_value,
     qini_coefficient,
+    safe_policy,
     uplift_at,
 )
 from voters.models import Program, SurveyQuestion
@@ -100,7 +101,7 @@ def train_turnout_model(
         metrics={**model.metrics, "reliability": model.reliability},
         artifact=bundle,
         user=user,
-        card=cards.turnout_card(election, model.metrics, model.params),
+        card=cards.turnout_card(election, model.metrics, model.params, SPEC.names),
     )
     return approve_model(version=version, user=user) if approve else version
 
@@ -135,7 +136,7 @@ def train_support_model(
         metrics=metrics,
         artifact=bundle,
         user=user,
-        card=cards.support_card(metrics, model.params),
+        card=cards.support_card(metrics, model.params, spec.names),
     )
     return approve_model(version=version, user=user) if approve else version
 
@@ -164,11 +165,12 @@ def train_persuasion_model(
         experiment.outcome,
         experiment.propensity,
         arm_names=experiment.arm_names,
+        clusters=experiment.clusters,
         folds=folds,
         seed=seed,
         params=params,
     )
-    evaluation = evaluate_uplift(experiment, fit)
+    evaluation = {**evaluate_uplift(experiment, fit), **experiment.counts()}
     bundle = artifacts.Artifact(
         boosters={
             f"uplift_{name}": m.get_booster()
@@ -190,11 +192,17 @@ def train_persuasion_model(
         question=question,
         as_of=experiment.as_of,
         spec=SPEC,
-        params={"learner": "DR-learner", "folds": folds, "seed": seed, **(params or {})},
+        params={
+            "learner": "DR-learner, nested cross-fitting",
+            "folds": folds,
+            "folds_by": "household",
+            "seed": seed,
+            **(params or {}),
+        },
         metrics=evaluation,
         artifact=bundle,
         user=user,
-        card=cards.persuasion_card(program, election, question, evaluation, folds),
+        card=cards.persuasion_card(program, election, question, evaluation, folds, SPEC.names),
     )
     return approve_model(version=version, user=user) if approve else version
 
@@ -209,6 +217,16 @@ class ProgramData:
     outcome: np.ndarray
     propensity: np.ndarray
     clusters: np.ndarray
+    assigned: int = 0  # every assignment of the program
+    dropped: dict[str, int] | None = None  # assigned voters left out of the data, by reason
+    answered_share: dict[str, float] | None = None  # a question outcome: who answered, by arm
+
+    def counts(self) -> dict:
+        """How many assigned voters the data kept and why the others were left out."""
+        figures = {"assigned": self.assigned, "dropped": self.dropped or {}}
+        if self.answered_share is not None:
+            figures["answered_share"] = self.answered_share
+        return figures
 
 
 def evaluate_uplift(experiment: ProgramData, fit) -> dict:
@@ -234,8 +252,18 @@ def evaluate_uplift(experiment: ProgramData, fit) -> dict:
     best_single = max(singles, key=lambda k: singles[k].dr)
     # What scoring deploys: the margin chosen on every program voter's out-of-fold uplift.
     margin = choose_margin(fit.uplift_oof, best_single, a, y, e, mu, clusters)
-    # What is evaluated: each fold's voters under the default arm and margin the other folds chose.
-    chosen, per_fold = cross_fitted_safe_policy(fit.uplift_oof, a, y, e, mu, clusters, fit.fold)
+    # What is evaluated: each fold's voters under the default arm and margin chosen without that
+    # fold's outcomes.
+    chosen = cross_fitted_safe_policy(fit.uplift_oof, fit.fold, fit.fold_policy)
+    per_fold = [
+        {
+            "fold": f,
+            "default_arm": policy.default_arm,
+            "margin": None if np.isinf(policy.margin) else policy.margin,
+            **({"uplift_size": policy.size} if policy.size else {}),
+        }
+        for f, policy in sorted(fit.fold_policy.items())
+    ]
     personalized_ips, personalized_dr = policy_scores(chosen, a, y, e, mu)
     values.append(policy_value("personalized", personalized_ips, personalized_dr, clusters))
     # The gain over the best single arm voter by voter: its CI is far narrower than the two
@@ -266,6 +294,11 @@ def evaluate_uplift(experiment: ProgramData, fit) -> dict:
         "margin_by_fold": per_fold,
         "personalized_gain": vars(gain),
         "share_departing": float((chosen != best_single).mean()),
+        "share_left_alone": float((chosen == 0).mean()),
+        "deployed_share_departing": float(
+            (safe_policy(fit.uplift_oof, best_single, margin) != best_single).mean()
+        ),
+        "nested": fit.nested,
         "uplift_size": fit.size,
         "uplift_sizes": fit.size_candidates,
         "backlash_share": float(backlash(fit.uplift_oof).mean()),
@@ -339,11 +372,12 @@ def experiment_report(
     bands = {
         "turnout": np.where(generals >= 3, "3-4 of last 4 generals",
                             np.where(generals >= 1, "1-2 of last 4 generals", "none of last 4")),
-        "age": np.select([age < 30, age < 45, age < 65], ["18-29", "30-44", "45-64"], "65+"),
+        "age": age_bands(age),
     }  # fmt: skip
     return {
         "program": program.name,
         "outcome": str(election) if election else f"question {question.slug}",
+        **data.counts(),
         "n": result.n,
         "households": result.clusters,
         "arms": [
@@ -363,6 +397,15 @@ def experiment_report(
             for kind, band_of in bands.items()
         },
     }
+
+
+def age_bands(age: np.ndarray) -> np.ndarray:
+    """The report's age band of each voter; an unknown age (NaN) is a band of its own, not 65+."""
+    return np.select(
+        [np.isnan(age), age < 30, age < 45, age < 65],
+        ["age unknown", "18-29", "30-44", "45-64"],
+        "65+",
+    )
 
 
 # -- datasets -------------------------------------------------------------------------------
@@ -416,9 +459,15 @@ def _program_dataset(campaign, program, election, question) -> ProgramData:
     arm_names = _arm_names(assignments)
     arm_of = {name: i for i, name in enumerate(arm_names)}
     kept = [(position[v], arm_of[arm]) for v, arm, _ in assignments if v in position]
+    dropped = {NOT_REGISTERED: len(assignments) - len(kept)}
     rows = np.array([r for r, _ in kept], dtype=np.int64)
     arm = np.array([k for _, k in kept], dtype=np.int64)
     outcome, has_outcome = _program_outcome(matrix.voter_pks[rows], election, question, as_of)
+    answered_share = None
+    if question is not None:
+        answered_share = _answered_share(arm, has_outcome, arm_names)
+        _require_answers_sought_in_control(question, answered_share)
+        dropped[NO_ANSWER] = int((~has_outcome).sum())
     rows, arm, outcome = rows[has_outcome], arm[has_outcome], outcome[has_outcome]
     shares = np.bincount(arm, minlength=len(arm_names)) / len(arm)
     return ProgramData(
@@ -432,6 +481,40 @@ def _program_dataset(campaign, program, election, question) -> ProgramData:
         # voter's probability of each arm, so nothing is estimated.
         propensity=np.tile(shares, (len(arm), 1)),
         clusters=household_clusters(matrix)[rows],
+        assigned=len(assignments),
+        dropped=dropped,
+        answered_share=answered_share,
+    )
+
+
+NOT_REGISTERED = "not registered by the program's start"
+NO_ANSWER = "no answer to the question after the program's start"
+# A question outcome compares answers across arms, which is fair only if the control group was
+# asked too: when canvassing is what produces answers, the treated arms answer and control does
+# not, and those who answer differ from those who do not. Below half the treated arms' rate, the
+# answers were not sought in control in any comparable way.
+MIN_CONTROL_ANSWER_RATIO = 0.5
+
+
+def _answered_share(arm: np.ndarray, has_outcome: np.ndarray, arm_names: list[str]) -> dict:
+    return {
+        name: float(has_outcome[arm == k].mean()) if (arm == k).any() else 0.0
+        for k, name in enumerate(arm_names)
+    }
+
+
+def _require_answers_sought_in_control(question: SurveyQuestion, answered: dict) -> None:
+    treated = [share for name, share in answered.items() if name != "control"]
+    treated_share = float(np.mean(treated)) if treated else 0.0
+    control_share = answered.get("control", 0.0)
+    if control_share > 0 and control_share >= MIN_CONTROL_ANSWER_RATIO * treated_share:
+        return
+    raise TrainingError(
+        f"question {question.slug!r} cannot measure this program: after it started, "
+        f"{control_share:.1%} of the control group answered it against {treated_share:.1%} of "
+        "the treated arms. Being canvassed is what produced the answers, so comparing answers "
+        "across arms would be biased. Use an election outcome, or a survey that asked the "
+        "control group as well."
     )
 
 

@@ -487,6 +487,7 @@ def test_voter_page_shows_the_latest_complete_runs_scores_and_reasons(staff_clie
     assert "<td>turnout</td><td>62.5%</td>" in text
     assert "<td>support</td><td>—</td>" in text
     assert "<td>best message</td><td>door</td>" in text
+    assert "<td>why</td><td>—</td>" in text  # the factory's run has no persuasion model
     assert "<td>uplift of door</td><td>+3.1 pp</td>" in text
     assert "<td>uplift of mail</td><td>-0.4 pp</td>" in text
     # The chosen message's reasons first, then turnout's.
@@ -497,6 +498,46 @@ def test_voter_page_shows_the_latest_complete_runs_scores_and_reasons(staff_clie
     assert door < primaries
     assert "90.0%" not in text  # the failed run's score is not shown
     assert "10.0%" not in text  # nor the older run's
+
+
+def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+    persuasion = ModelVersionFactory(
+        campaign=campaign, persuasion=True, approved=True,
+        metrics={"best_single_arm": "plan_making", "margin": 0.01},
+    )  # fmt: skip
+    run = ScoringRunFactory(campaign=campaign, status="complete", persuasion_model=persuasion)
+    VoterScoreFactory(
+        run=run, voter=voter, uplift={"plan_making": -0.01, "mail": -0.03},
+        best_arm="control", is_backlash=True,
+    )  # fmt: skip
+
+    text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+    assert "<td>best message</td><td>leave alone (no message)</td>" in text
+    assert "<td>why</td><td>leave alone: every message is predicted to backfire</td>" in text
+    assert "plan_making (every message" not in text
+    assert "points of calibrated probability" in text
+
+
+def test_voter_page_says_why_the_safe_policy_kept_the_best_single_message(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+    persuasion = ModelVersionFactory(
+        campaign=campaign, persuasion=True, approved=True,
+        metrics={"best_single_arm": "plan_making", "margin": 0.02},
+    )  # fmt: skip
+    run = ScoringRunFactory(campaign=campaign, status="complete", persuasion_model=persuasion)
+    VoterScoreFactory(
+        run=run, voter=voter, uplift={"plan_making": 0.01, "mail": 0.025}, best_arm="plan_making"
+    )
+
+    text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+    assert "<td>best message</td><td>plan_making</td>" in text
+    assert (
+        "<td>why</td><td>plan_making, the best single message: no other choice beats it by more "
+        "than the safety margin (2.0 pts)</td>"
+    ) in text
 
 
 def test_voter_page_says_when_a_voter_was_never_scored(staff_client, campaign):

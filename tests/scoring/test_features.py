@@ -24,6 +24,7 @@ from tests.factories import (
     VoteRecordFactory,
     VoterFactory,
 )
+from voters.models import Voter
 
 AS_OF = dt.date(2024, 11, 5)
 
@@ -117,6 +118,23 @@ def test_household_and_precinct_features(campaign, county):
     # Precinct P1 of this campaign: Ann, Bob, Late; one of three voted in the 2022 general.
     assert ann["precinct_turnout"] == pytest.approx(1 / 3)
     assert ann["precinct_dem_share"] == pytest.approx(2 / 3)  # Ann and Late
+
+
+@pytest.mark.django_db
+def test_registration_status_changes_no_feature(campaign, county):
+    """List maintenance marks voters inactive or removed after they miss elections, so status
+    can be caused by the very election a model learns from: no feature may read it."""
+    before = features_of(campaign)
+    Voter.objects.filter(pk=county["bob"].pk).update(status="removed")
+    Voter.objects.filter(pk=county["ann"].pk).update(status="inactive")
+
+    after = features_of(campaign)
+
+    assert "is_active" not in SPEC.names
+    assert sorted(after) == sorted(before)
+    for pk, row in before.items():
+        assert row == pytest.approx(after[pk], nan_ok=True), pk
+    assert after[county["ann"].pk]["household_size"] == 2  # Bob, removed, still counted
 
 
 @pytest.mark.django_db

@@ -8,6 +8,7 @@ import shap
 import xgboost as xgb
 
 from scoring.ml import (
+    calibrated_points,
     classification_metrics,
     household_split,
     reliability_bins,
@@ -87,6 +88,25 @@ def test_shap_values_equal_shap_tree_explainer_and_sum_to_the_raw_margin(trained
     assert np.abs(contributions - reference).max() < 1e-4
     margin = trained.booster.predict(xgb.DMatrix(x), output_margin=True)
     assert np.abs(base + contributions.sum(axis=1) - margin).max() < 1e-4
+
+
+def test_reasons_in_calibrated_points_add_up_to_the_voters_difference_from_the_average(
+    trained, voters
+):
+    x = voters[0][:500]
+    contributions, base = shap_values(trained.booster, x)
+    calibrated = trained.predict(x)
+
+    points = (
+        contributions
+        * calibrated_points(contributions, base, calibrated, trained.calibrator)[:, None]
+    )
+
+    average = trained.calibrator.predict(1 / (1 + np.exp(-base.astype(np.float64))))
+    assert np.abs(points.sum(axis=1) - (calibrated - average)).max() < 1e-6
+    # Signs follow the log-odds contributions where the calibration rises with the score.
+    moved = np.abs(calibrated - average) > 0.01
+    assert (np.sign(points[moved]) == np.sign(contributions[moved])).mean() > 0.99
 
 
 def test_top_reasons_are_the_largest_contributions_in_plain_words():

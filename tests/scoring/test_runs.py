@@ -39,7 +39,7 @@ def models(campaign, staff_user, generated_county):
         campaign=campaign,
         program=generated_county["program"],
         election=generated_county["election"],
-        folds=2,
+        folds=3,
         params=QUICK_UPLIFT,
     )
     return {"turnout": turnout, "persuasion": persuasion, "staff": staff_user}
@@ -113,10 +113,22 @@ def test_a_run_scores_every_voter_exactly_once_with_reasons(
     assert written == len(rows) == voters
     assert list(rows[0]) == [
         "voter_id", "turnout", "support", "uplift_civic_duty", "uplift_neighbors",
-        "uplift_plan_making", "uplift_social_pressure", "best_arm",
+        "uplift_plan_making", "uplift_social_pressure", "best_arm", "why",
         "reason_1", "reason_2", "reason_3",
     ]  # fmt: skip
     assert AuditEvent.objects.filter(action="export", row_count=voters).count() == 1
+    # One answer per voter: whom every message would hurt is left alone, and the row says why.
+    uplift_columns = [c for c in rows[0] if c.startswith("uplift_")]
+    for row in rows:
+        every_arm_hurts = all(float(row[c]) < 0 for c in uplift_columns)
+        assert (row["best_arm"] == "control") == every_arm_hurts, row
+        assert (row["why"] == "leave alone: every message is predicted to backfire") == (
+            every_arm_hurts
+        )
+        assert row["why"], row
+        assert row["reason_1"].endswith(" pts"), row
+    backlash = scores.filter(is_backlash=True)
+    assert set(backlash.values_list("best_arm", flat=True)) <= {"control"}
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -14,14 +15,16 @@ from scoring import artifacts
 from scoring.features import SPEC, build_context, build_features
 from scoring.models import ModelStatus, ModelVersion
 from scoring.services import (
+    TrainingError,
     approve_model,
     experiment_report,
+    train_persuasion_model,
     train_support_model,
     train_turnout_model,
 )
-from scoring.services.training import SUPPORT_EXCLUDED
-from tests.factories import MembershipFactory, UserFactory
-from voters.models import Voter
+from scoring.services.training import SUPPORT_EXCLUDED, age_bands
+from tests.factories import MembershipFactory, SurveyResponseFactory, UserFactory
+from voters.models import Assignment, SurveyQuestion, Voter
 
 SMALL = ((2, 60), (3, 100))  # model sizes to choose from: enough to learn, quick to train
 
@@ -107,3 +110,81 @@ def test_support_model_learns_the_hidden_support_propensity(campaign, county_wit
     truth = ground_truth(county_with_answers["files"].ground_truth_csv)
     true_p = np.array([truth[ids[int(pk)]] for pk in matrix.voter_pks])
     assert np.corrcoef(predicted, true_p)[0, 1] > 0.6
+
+
+@pytest.mark.django_db
+def test_a_question_outcome_is_refused_when_only_the_treated_were_asked(
+    campaign, county_with_answers
+):
+    """The generated program's answers come from its own door knocks: control was never asked."""
+    program, question = (
+        county_with_answers["program"],
+        SurveyQuestion.objects.get(campaign=campaign, slug="support"),
+    )
+    versions = ModelVersion.objects.count()
+
+    with pytest.raises(TrainingError, match="cannot measure this program") as refused:
+        train_persuasion_model(campaign=campaign, program=program, question=question)
+    with pytest.raises(TrainingError, match="cannot measure this program"):
+        experiment_report(campaign=campaign, program=program, question=question)
+
+    assert "0.8% of the control group answered it against 12.5% of the treated arms" in str(
+        refused.value
+    )
+    assert ModelVersion.objects.count() == versions
+
+
+@pytest.mark.django_db
+def test_a_question_outcome_is_measured_when_control_was_asked_too(campaign, county_with_answers):
+    program = county_with_answers["program"]
+    question = SurveyQuestion.objects.get(campaign=campaign, slug="support")
+    start = Assignment.objects.filter(program=program).order_by("assigned_at")[0].assigned_at
+    after = start + dt.timedelta(days=40)
+    # A follow-up poll reaches every arm alike: one voter in three, control included.
+    for i, assignment in enumerate(Assignment.objects.filter(program=program).order_by("pk")):
+        if i % 3 == 0:
+            SurveyResponseFactory(
+                voter_id=assignment.voter_id, campaign=campaign, support="2", answered_at=after
+            )
+
+    report = experiment_report(campaign=campaign, program=program, question=question)
+
+    shares = report["answered_share"]
+    assert set(shares) == {"control", "civic_duty", "neighbors", "plan_making", "social_pressure"}
+    assert 0.3 < shares["control"] < 0.37
+    assert report["dropped"]["no answer to the question after the program's start"] == (
+        report["assigned"] - report["dropped"]["not registered by the program's start"]
+        - report["n"]
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_training_and_the_report_say_how_many_assigned_voters_were_left_out(
+    campaign, generated_county
+):
+    program = generated_county["program"]
+    late = Assignment.objects.filter(program=program).order_by("pk")[:7]
+    start = Assignment.objects.order_by("assigned_at")[0].assigned_at.date()
+    Voter.objects.filter(pk__in=[a.voter_id for a in late]).update(
+        registered_on=start + dt.timedelta(days=1)
+    )
+    Voter.objects.filter(
+        pk__in=Assignment.objects.filter(program=program).values("voter_id")[100:140]
+    ).update(birth_date=None, birth_year=None)
+
+    report = experiment_report(
+        campaign=campaign, program=program, election=generated_county["election"]
+    )
+
+    assigned = sum(generated_county["files"].arm_counts.values())
+    assert report["assigned"] == assigned
+    assert report["dropped"] == {"not registered by the program's start": 7}
+    assert report["n"] == assigned - 7
+    unknown = sum(row["n"] for row in report["by_band"]["age"]["age unknown"])
+    assert unknown == 40
+    assert "65+" in report["by_band"]["age"]
+
+
+def test_an_unknown_age_is_a_band_of_its_own():
+    ages = np.array([22.0, 44.0, np.nan, 70.0, 64.9])
+    assert age_bands(ages).tolist() == ["18-29", "30-44", "age unknown", "65+", "45-64"]

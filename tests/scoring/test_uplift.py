@@ -13,7 +13,9 @@ from scoring.uplift import (
     choose_uplift_size,
     cross_fitted_safe_policy,
     dr_pseudo_outcomes,
+    explain_choice,
     fit_dr_learner,
+    household_folds,
     policy_scores,
     qini_coefficient,
     safe_policy,
@@ -49,7 +51,28 @@ def test_best_arm_safe_policy_and_backlash_on_fixed_uplifts():
     assert backlash(uplift).tolist() == [False, False, True, False]
     # Default arm 1 for all; switch only when another arm is better by more than 0.01.
     assert safe_policy(uplift, 1, 0.01).tolist() == [1, 2, 0, 1]
-    assert safe_policy(uplift, 1, float("inf")).tolist() == [1, 1, 1, 1]
+    # However wide the margin, a voter every message is predicted to hurt is left alone: the
+    # third voter's one answer is control, never the default message.
+    assert safe_policy(uplift, 1, float("inf")).tolist() == [1, 1, 0, 1]
+    assert safe_policy(uplift, 2, 0.5).tolist() == [2, 2, 0, 2]
+
+
+def test_the_choice_is_explained_in_words_by_the_same_rule():
+    backfire = {"one": -0.02, "two": -0.04}
+    assert explain_choice(backfire, "control", "one", 0.01) == (
+        "leave alone: every message is predicted to backfire"
+    )
+    assert explain_choice({"one": 0.05, "two": 0.055}, "one", "one", 0.01) == (
+        "one, the best single message: no other choice beats it by more than the safety "
+        "margin (1.0 pts)"
+    )
+    assert explain_choice({"one": 0.05, "two": 0.01}, "one", "one", None) == (
+        "one, the best single message: no personalization beat it beyond noise when tested"
+    )
+    assert explain_choice({"one": -0.02, "two": 0.03}, "two", "one", 0.01) == (
+        "two is predicted to beat one, the best single message, by 5.0 pts, more than the "
+        "safety margin (1.0 pts)"
+    )
 
 
 def test_qini_and_top_share_uplift_reward_a_ranking_that_finds_responders():
@@ -109,6 +132,7 @@ def test_personalized_policy_beats_every_single_arm(simulated_program):
     )
     chosen = safe_policy(fit.uplift_oof, best_single, margin)
     _, dr = policy_scores(chosen, arm, outcome, propensity, fit.outcome_oof)
+    assert fit.nested
     assert margin < float("inf")
     assert dr.mean() > max(values.values()) + 0.03
     # Against the truth: the oracle gains mean(max(0, t1, t2)) over control.
@@ -117,29 +141,78 @@ def test_personalized_policy_beats_every_single_arm(simulated_program):
     assert achieved / oracle > 0.8
 
 
-def test_the_cross_fitted_policy_of_a_fold_ignores_that_folds_outcomes(simulated_program):
-    _, arm, outcome, propensity, truth, fit = simulated_program
-    clusters = np.arange(len(arm))
-    args = (fit.uplift_oof, arm)
-    chosen, per_fold = cross_fitted_safe_policy(
-        *args, outcome, propensity, fit.outcome_oof, clusters, fit.fold
-    )
-    assert [f["fold"] for f in per_fold] == [0, 1, 2]
-    assert all(f["margin"] is not None for f in per_fold)
+def test_the_cross_fitted_policy_recovers_most_of_the_oracle(simulated_program):
+    _, arm, _, _, truth, fit = simulated_program
+    chosen = cross_fitted_safe_policy(fit.uplift_oof, fit.fold, fit.fold_policy)
+    assert sorted(fit.fold_policy) == [0, 1, 2]
+    assert all(np.isfinite(p.margin) for p in fit.fold_policy.values())
     oracle = np.column_stack([np.zeros(len(arm)), truth]).max(axis=1).mean()
     achieved = np.column_stack([np.zeros(len(arm)), truth])[np.arange(len(arm)), chosen].mean()
     assert achieved / oracle > 0.8
 
-    # Flip fold 0's outcomes: fold 0's voters keep their arms (chosen on folds 1 and 2); the
-    # other folds' margins, chosen with fold 0 among their data, move.
-    flipped = outcome.copy()
-    flipped[fit.fold == 0] = 1 - flipped[fit.fold == 0]
-    again, again_per_fold = cross_fitted_safe_policy(
-        *args, flipped, propensity, fit.outcome_oof, clusters, fit.fold
-    )
-    assert np.array_equal(again[fit.fold == 0], chosen[fit.fold == 0])
-    assert again_per_fold[0] == per_fold[0]
-    assert again_per_fold[1:] != per_fold[1:]
+
+def _flip_fold_zero(simulated_program, *, nested: bool):
+    """Fit on the program, then again with every outcome of fold 0 flipped."""
+    x, arm, outcome, propensity, _, _ = simulated_program
+    x, arm, outcome, propensity = x[:4_500], arm[:4_500], outcome[:4_500], propensity[:4_500]
+    households = np.arange(len(arm)) // 2  # pairs of voters, as a door program randomizes
+    kwargs = {
+        "arm_names": ["control", "one", "two"],
+        "clusters": households,
+        "folds": 3,
+        "seed": 3,
+        "params": {"n_estimators": 40, "max_depth": 3},
+        "sizes": ((1, 60), (2, 80)),
+        "nested": nested,
+    }
+    fit = fit_dr_learner(x, arm, outcome, propensity, **kwargs)
+    flipped = np.where(fit.fold == 0, 1 - outcome, outcome)
+    refit = fit_dr_learner(x, arm, flipped, propensity, **kwargs)
+    assert np.array_equal(refit.fold, fit.fold)
+    return fit, refit
+
+
+def test_flipping_one_folds_outcomes_changes_nothing_that_fold_is_scored_or_judged_by(
+    simulated_program,
+):
+    fit, refit = _flip_fold_zero(simulated_program, nested=True)
+    zero = fit.fold == 0
+    # Its uplifts, and the default arm, margin and size of the policy it is evaluated under,
+    # owe nothing to its own outcomes: bit for bit the same.
+    assert np.array_equal(refit.uplift_oof[zero], fit.uplift_oof[zero])
+    assert refit.fold_policy[0] == fit.fold_policy[0]
+    assert np.array_equal(refit.outcome_oof[zero], fit.outcome_oof[zero])
+    # The other folds learned from fold 0's outcomes, so theirs move.
+    assert not np.array_equal(refit.uplift_oof[~zero], fit.uplift_oof[~zero])
+
+
+def test_plain_cross_fitting_leaks_a_folds_outcomes_into_its_uplifts(simulated_program):
+    """Why nesting: without it, fold 0's 'out-of-fold' uplifts move with fold 0's outcomes."""
+    fit, refit = _flip_fold_zero(simulated_program, nested=False)
+    zero = fit.fold == 0
+    moved = np.abs(refit.uplift_oof[zero] - fit.uplift_oof[zero]).max()
+    assert moved > 0.005, moved
+
+
+def test_folds_keep_households_whole_and_balanced():
+    households = np.repeat(np.arange(3_000), np.random.default_rng(2).integers(1, 5, 3_000))
+    fold = household_folds(households, 5, seed=1)
+    per_household = [np.unique(fold[households == h]) for h in range(0, 3_000, 7)]
+    assert all(len(folds) == 1 for folds in per_household)
+    assert sorted(np.unique(fold).tolist()) == [0, 1, 2, 3, 4]
+    # Households (not voters) are dealt out evenly: 600 each.
+    first_members = np.unique(households, return_index=True)[1]
+    assert np.bincount(fold[first_members]).tolist() == [600] * 5
+    assert np.array_equal(household_folds(households, 5, seed=1), fold)
+
+
+def test_nested_cross_fitting_needs_three_folds(simulated_program):
+    x, arm, outcome, propensity, _, _ = simulated_program
+    with pytest.raises(ValueError, match="at least 3 folds"):
+        fit_dr_learner(
+            x[:300], arm[:300], outcome[:300], propensity[:300],
+            arm_names=["control", "one", "two"], folds=2,
+        )  # fmt: skip
 
 
 def test_the_uplift_size_is_the_cheapest_within_one_standard_error_of_the_best():
@@ -171,10 +244,11 @@ def test_fixed_uplift_params_skip_the_size_search(simulated_program):
     x, arm, outcome, propensity, _, _ = simulated_program
     fit = fit_dr_learner(
         x[:3000], arm[:3000], outcome[:3000], propensity[:3000],
-        arm_names=["control", "one", "two"], folds=2, seed=0,
+        arm_names=["control", "one", "two"], folds=3, seed=0,
         params={"n_estimators": 20, "max_depth": 2},
         uplift_params={"max_depth": 3, "n_estimators": 40},
     )  # fmt: skip
     assert fit.size == {"max_depth": 3, "n_estimators": 40}
+    assert {p.size["max_depth"] for p in fit.fold_policy.values()} == {3}
     assert len(fit.size_candidates) == 1
     assert fit.final_models[0].get_params()["max_depth"] == 3
