@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services lint bench-import bench-consent bench-score
+.PHONY: demo test install services lint bench-import bench-consent bench-score bench-uplift
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ bench-consent: install services
 ## A full scoring run through two Celery workers against the in-memory floor (BENCH_ARGS=--voters N).
 bench-score: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/score_bench.py $(BENCH_ARGS)
+
+## Nested against plain cross-fitting of the persuasion model, graded on the generated county's
+## stored truth (BENCH_ARGS=--voters N --folds K).
+bench-uplift: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/uplift_eval.py $(BENCH_ARGS)

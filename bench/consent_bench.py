@@ -24,12 +24,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import recreate_database, setup_django  # noqa: E402
 
 BENCH_DB = "segment_one_bench_consent"
 OPT_OUT_EVERY = 50  # 2 % of voters opt out of SMS
@@ -37,30 +38,6 @@ OPT_BACK_IN_EVERY = 500  # a tenth of them later opt back in
 EARLIER_OPT_IN_EVERY = 100  # an opt-in older than the opt-out: still opted out
 PHONE_RESIDUE = 10  # i % 50 == 10: a phone-channel opt-out, not SMS
 OTHER_RESIDUE = 25  # i % 50 == 25: opted out in the other campaign only
-
-
-def scratch_url(base_url: str) -> str:
-    return urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(base_url: str) -> str:
-    # Through the server's maintenance database: DATABASE_URL's own need not exist yet.
-    admin_url = urlunsplit(urlsplit(base_url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return scratch_url(base_url)
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "campaign.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def load(url: str, campaign_id: int, other_id: int, voters: int) -> None:
@@ -130,7 +107,7 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
     started = time.perf_counter()
-    url = recreate_database(base_url)
+    url = recreate_database(base_url, BENCH_DB)
     setup_django(url)
     from django.db import connection
 

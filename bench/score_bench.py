@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psutil
@@ -46,6 +45,7 @@ import xgboost as xgb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import recreate_database, scratch_url, setup_django  # noqa: E402
 from voters import synthetic  # noqa: E402
 
 BENCH_DB = "segment_one_bench_score"
@@ -78,19 +78,6 @@ class Timer:
 # -- setup ------------------------------------------------------------------------------------
 
 
-def scratch_url(base_url: str) -> str:
-    return urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(base_url: str) -> str:
-    # Through the server's maintenance database: DATABASE_URL's own need not exist yet.
-    admin_url = urlunsplit(urlsplit(base_url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return scratch_url(base_url)
-
-
 def analyze(url: str) -> None:
     """Statistics for the freshly imported tables, as autovacuum would gather them in time.
 
@@ -113,19 +100,6 @@ def reuse_database(url: str):
         conn.execute("TRUNCATE scoring_voterscore, scoring_scoringchunk, scoring_scoringrun")
     say("  reusing the imported county and approved models of an earlier run")
     return Campaign.objects.get(slug=SLUG)
-
-
-def setup_django(url: str) -> None:
-    # No REDIS_URL in this process: it never starts a run, it only reads and measures.
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "campaign.settings"
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def load_county(county: synthetic.CountyFiles):
@@ -535,13 +509,13 @@ def main() -> None:
                     Path(tmp) / "county", voters=args.voters, seed=args.seed
                 )
         if args.reuse:
-            url = scratch_url(base_url)
+            url = scratch_url(base_url, BENCH_DB)
             setup_django(url)
             campaign = reuse_database(url)
             if not args.no_analyze:
                 analyze(url)
         else:
-            url = recreate_database(base_url)
+            url = recreate_database(base_url, BENCH_DB)
             with Timer("migrate"):
                 setup_django(url)
             campaign = load_county(county)

@@ -27,14 +27,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import recreate_database, setup_django  # noqa: E402
 from voters import synthetic  # noqa: E402
 
 BENCH_DB = "segment_one_bench_uplift"
@@ -42,26 +41,6 @@ BENCH_DB = "segment_one_bench_uplift"
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def recreate_database(base_url: str) -> str:
-    admin_url = urlunsplit(urlsplit(base_url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunsplit(urlsplit(base_url)._replace(path=f"/{BENCH_DB}"))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "campaign.settings"
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def load_program(county: synthetic.CountyFiles):
@@ -194,7 +173,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/segment_one")
-    setup_django(recreate_database(base))
+    setup_django(recreate_database(base, BENCH_DB))
     with tempfile.TemporaryDirectory() as tmp:
         say(f"generating and importing a county of {args.voters:,} voters")
         county = synthetic.generate_county(Path(tmp), voters=args.voters, seed=args.seed)

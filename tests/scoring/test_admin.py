@@ -500,19 +500,23 @@ def test_voter_page_shows_the_latest_complete_runs_scores_and_reasons(staff_clie
     assert "10.0%" not in text  # nor the older run's
 
 
-def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_client, campaign):
+def _voter_page_with_uplifts(client, campaign, *, margin: float, **score) -> str:
+    """The voter page of a voter scored by an approved persuasion model with `margin`."""
     voter = VoterFactory(campaign=campaign)
     persuasion = ModelVersionFactory(
         campaign=campaign, persuasion=True, approved=True,
-        metrics={"best_single_arm": "plan_making", "margin": 0.01},
+        metrics={"best_single_arm": "plan_making", "margin": margin},
     )  # fmt: skip
     run = ScoringRunFactory(campaign=campaign, status="complete", persuasion_model=persuasion)
-    VoterScoreFactory(
-        run=run, voter=voter, uplift={"plan_making": -0.01, "mail": -0.03},
-        best_arm="control", is_backlash=True,
-    )  # fmt: skip
+    VoterScoreFactory(run=run, voter=voter, **score)
+    return client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
 
-    text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_client, campaign):
+    text = _voter_page_with_uplifts(
+        staff_client, campaign, margin=0.01,
+        uplift={"plan_making": -0.01, "mail": -0.03}, best_arm="control", is_backlash=True,
+    )  # fmt: skip
 
     assert "<td>best message</td><td>leave alone (no message)</td>" in text
     assert "<td>why</td><td>leave alone: every message is predicted to backfire</td>" in text
@@ -521,17 +525,10 @@ def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_
 
 
 def test_voter_page_says_why_the_safe_policy_kept_the_best_single_message(staff_client, campaign):
-    voter = VoterFactory(campaign=campaign)
-    persuasion = ModelVersionFactory(
-        campaign=campaign, persuasion=True, approved=True,
-        metrics={"best_single_arm": "plan_making", "margin": 0.02},
+    text = _voter_page_with_uplifts(
+        staff_client, campaign, margin=0.02,
+        uplift={"plan_making": 0.01, "mail": 0.025}, best_arm="plan_making",
     )  # fmt: skip
-    run = ScoringRunFactory(campaign=campaign, status="complete", persuasion_model=persuasion)
-    VoterScoreFactory(
-        run=run, voter=voter, uplift={"plan_making": 0.01, "mail": 0.025}, best_arm="plan_making"
-    )
-
-    text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
 
     assert "<td>best message</td><td>plan_making</td>" in text
     assert (
