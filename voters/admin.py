@@ -48,9 +48,10 @@ from campaign.admin import (
     count_of,
     html_table,
     is_superuser,
+    register_count_column,
     scoped_related_queryset,
 )
-from campaign.models import AuditAction, Election, Role
+from campaign.models import AuditAction, Campaign, Election, Role
 from campaign.services import record_audit_event
 from campaign.views import client_ip
 from voters import consent, layouts
@@ -579,6 +580,16 @@ def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingH
 # --------------------------------------------------------------------------------------------
 # Voters, households, history
 # --------------------------------------------------------------------------------------------
+
+# Columns of campaign's pages that count voters' rows (campaign may not import voters).
+register_count_column(
+    Campaign, name="voter_count", description="voters", annotation="voter_total",
+    counted=Voter, through="campaign", before="election_count",
+)  # fmt: skip
+register_count_column(
+    Election, name="votes_cast", description="votes cast", annotation="votes",
+    counted=VoteRecord, through="election", voted=True,
+)  # fmt: skip
 
 
 def sees_contact_details(request: HttpRequest, obj: Voter | ConsentEvent | None = None) -> bool:
