@@ -57,6 +57,7 @@ from scoring.models import (
 )
 from scoring.reasons import by_model
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
+from voters.admin_panels import register_voter_panel
 from voters.models import Program, SurveyQuestion, Voter
 
 PERSONALIZED = "personalized"
@@ -944,3 +945,12 @@ def voter_scores(voter_id: int) -> SafeString:
         reasons,
         REASON_UNITS,
     )
+
+
+register_voter_panel(
+    name="latest_scores",
+    title="Scores",
+    label="latest scores and their reasons",
+    after="Consent",
+    render=lambda voter: voter_scores(voter.pk),
+)

@@ -55,6 +55,7 @@ from campaign.models import AuditAction, Campaign, Election, Role
 from campaign.services import record_audit_event
 from campaign.views import client_ip
 from voters import consent, layouts
+from voters.admin_panels import voter_panels, with_panels
 from voters.importers import PHASES
 from voters.models import (
     Assignment,
@@ -630,7 +631,7 @@ class VoterAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
-        "program_assignments", "latest_scores",
+        "program_assignments",
     )  # fmt: skip
     actions = ("export_csv",)
     fieldsets = (
@@ -681,8 +682,8 @@ class VoterAdmin(CampaignScopedAdmin):
                 )
             },
         ),
+        # Later apps' sections (scoring's "Scores", after "Consent") come from voters.admin_panels.
         ("Consent", {"fields": ("consent_state",)}),
-        ("Scores", {"fields": ("latest_scores",)}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Programs", {"fields": ("program_assignments",)}),
         ("Household members", {"fields": ("household_members",)}),
@@ -694,10 +695,13 @@ class VoterAdmin(CampaignScopedAdmin):
     # Viewers read the file without contact details, as the API serves it to them: a phone or
     # an email is what a leaked screen would cost most.
     def get_fieldsets(self, request: HttpRequest, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
+        fieldsets = with_panels(super().get_fieldsets(request, obj))
         if sees_contact_details(request, obj):
             return fieldsets
         return [(name, opts) for name, opts in fieldsets if name != "Contact"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple:
+        return (*super().get_readonly_fields(request, obj), *(p.field for p in voter_panels()))
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -761,13 +765,6 @@ class VoterAdmin(CampaignScopedAdmin):
     @admin.display(description="program assignments")
     def program_assignments(self, obj: Voter) -> SafeString:
         return _assignments_table(obj)
-
-    @admin.display(description="latest scores and their reasons")
-    def latest_scores(self, obj: Voter) -> SafeString:
-        # Imported here: the scoring app builds on voters, not the other way round.
-        from scoring.admin import voter_scores
-
-        return voter_scores(obj.pk)
 
     def get_list_display(self, request):
         shown = self.list_display
