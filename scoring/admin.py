@@ -22,8 +22,6 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,12 +51,12 @@ from scoring.models import (
     RunStatus,
     ScoringChunk,
     ScoringRun,
-    VoterScore,
 )
 from scoring.reasons import by_model
+from scoring.selectors import approved_peer, latest_voter_score, voters_done
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
 from voters.admin_panels import register_voter_panel
-from voters.models import Program, SurveyQuestion, Voter
+from voters.models import Program, SurveyQuestion
 
 PERSONALIZED = "personalized"
 REFRESH_SECONDS = 5
@@ -177,29 +175,6 @@ def headline(version: ModelVersion) -> str:
             f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
         )
     return text
-
-
-def approved_peer(version: ModelVersion) -> ModelVersion | None:
-    """The campaign's approved version of the same kind (and program) that this one would replace.
-
-    Kept on the instance, since several fields of one change page ask for it.
-    """
-    if not hasattr(version, "_approved_peer"):
-        peer = None
-        if version.status != ModelStatus.APPROVED:
-            peer = (
-                ModelVersion.objects.filter(
-                    campaign=version.campaign_id,
-                    kind=version.kind,
-                    program=version.program_id,
-                    status=ModelStatus.APPROVED,
-                )
-                .defer("artifact")
-                .order_by("-approved_at", "-id")
-                .first()
-            )
-        version._approved_peer = peer
-    return version._approved_peer
 
 
 CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -736,18 +711,6 @@ def _band_tables(by_band: dict) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 
 
-def _voters_done() -> Coalesce:
-    """Voters in the run's finished chunks, counted through the chunk table's (run, …) index."""
-    done = (
-        ScoringChunk.objects.filter(run=OuterRef("pk"), done_at__isnull=False)
-        .order_by()
-        .values("run")
-        .annotate(total=Sum("voters"))
-        .values("total")
-    )
-    return Coalesce(Subquery(done, output_field=BigIntegerField()), 0)
-
-
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
     if seconds < 60:
@@ -798,7 +761,7 @@ class ScoringRunAdmin(CampaignScopedAdmin):
             .get_queryset(request)
             .annotate(
                 chunks_done=count_of(ScoringChunk, "run", done_at__isnull=False),
-                voters_done=_voters_done(),
+                voters_done=voters_done(),
             )
         )
 
@@ -907,17 +870,7 @@ def _reason_rank(model: str) -> tuple[int, str]:
 
 def voter_scores(voter_id: int) -> SafeString:
     """The voter's scores from the latest complete run that scored them, with the reasons."""
-    # Through the unique (run, voter) index, one probe per complete run of the voter's campaign:
-    # scores have no index on the voter alone (it would be written for every score of every run).
-    runs = ScoringRun.objects.complete().filter(
-        campaign_id=Subquery(Voter.objects.filter(pk=voter_id).values("campaign_id"))
-    )
-    score = (
-        VoterScore.objects.filter(voter_id=voter_id, run__in=runs)
-        .select_related("run__persuasion_model")
-        .order_by("-run__finished_at", "-run_id")
-        .first()
-    )
+    score = latest_voter_score(voter_id)
     if score is None:
         return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
     rows = [
