@@ -9,7 +9,8 @@ a 404 and never appears in a list, a filter, a dropdown or an autocomplete.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -230,10 +231,16 @@ class CampaignScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         qs = super().get_queryset(request)
+        counts = {c.annotation: c.expression() for c in count_columns(self.model)}
+        if counts:
+            qs = qs.annotate(**counts)
         if is_superuser(request):
             return qs
         lookup = f"{self.campaign_path}__in" if self.campaign_path else "pk__in"
         return qs.filter(**{lookup: campaign_ids(request, self.view_roles)})
+
+    def get_list_display(self, request: HttpRequest) -> tuple:
+        return with_count_columns(self.model, super().get_list_display(request))
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         # The stock admin answers a missing object with a redirect and a message; a foreign
@@ -309,6 +316,76 @@ def count_of(model: type[models.Model], fk: str, **filters) -> Coalesce:
 
 
 # --------------------------------------------------------------------------------------------
+# Count columns that later apps add to these pages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountColumn:
+    """A list column counting another app's rows per row of the page (voters per campaign).
+
+    Imports flow one way (campaign <- voters <- ...), so the campaign pages cannot name the
+    models they would count; the app that owns them registers a column here from its admin
+    module, and every `CampaignScopedAdmin` of `model` annotates and shows it.
+    """
+
+    model: type[models.Model]
+    annotation: str
+    counted: type[models.Model]
+    through: str
+    filters: dict
+    before: str | None
+    display: Callable[[models.Model], str]
+
+    def expression(self) -> Coalesce:
+        return count_of(self.counted, self.through, **self.filters)
+
+
+_count_columns: dict[tuple[type[models.Model], str], CountColumn] = {}
+
+
+def register_count_column(
+    model: type[models.Model],
+    *,
+    name: str,
+    description: str,
+    annotation: str,
+    counted: type[models.Model],
+    through: str,
+    before: str | None = None,
+    **filters,
+) -> CountColumn:
+    """Show on `model`'s list a column `name` counting `counted` rows whose `through` foreign key
+    points at the row (and that match `filters`), kept on each row as `annotation`; placed
+    before the column `before`, or last. Registering a name again replaces the column."""
+
+    def display(obj: models.Model) -> str:
+        return f"{getattr(obj, annotation):,}"
+
+    display.__name__ = name  # the column's CSS class, as a method of that name would have
+    display.short_description = description
+    column = CountColumn(model, annotation, counted, through, filters, before, display)
+    _count_columns[(model, name)] = column
+    return column
+
+
+def unregister_count_column(model: type[models.Model], name: str) -> None:
+    _count_columns.pop((model, name), None)
+
+
+def count_columns(model: type[models.Model]) -> list[CountColumn]:
+    return [column for (owner, _), column in _count_columns.items() if owner is model]
+
+
+def with_count_columns(model: type[models.Model], list_display: Sequence) -> tuple:
+    shown = list(list_display)
+    for column in count_columns(model):
+        at = shown.index(column.before) if column.before in shown else len(shown)
+        shown.insert(at, column.display)
+    return tuple(shown)
+
+
+# --------------------------------------------------------------------------------------------
 # Registrations
 # --------------------------------------------------------------------------------------------
 
@@ -319,25 +396,13 @@ class CampaignAdmin(CampaignScopedAdmin):
     # Changing a campaign's identity is for its admins; creating a tenant is for superusers
     # (a campaign created by a member would have no membership and vanish from their view).
     edit_roles = frozenset({Role.ADMIN})
-    list_display = ("name", "slug", "state", "time_zone", "voter_count", "election_count")
+    # The voters column is registered by voters' admin (`register_count_column`).
+    list_display = ("name", "slug", "state", "time_zone", "election_count")
     search_fields = ("name", "slug")
     readonly_fields = ("created_at",)
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        from voters.models import Voter  # voters depends on campaign, not the other way round
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                voter_total=count_of(Voter, "campaign"),
-                election_total=count_of(Election, "campaign"),
-            )
-        )
-
-    @admin.display(description="voters")
-    def voter_count(self, obj: Campaign) -> str:
-        return f"{obj.voter_total:,}"
+        return super().get_queryset(request).annotate(election_total=count_of(Election, "campaign"))
 
     @admin.display(description="elections")
     def election_count(self, obj: Campaign) -> str:
@@ -352,24 +417,12 @@ class CampaignAdmin(CampaignScopedAdmin):
 
 @admin.register(Election)
 class ElectionAdmin(CampaignScopedAdmin):
-    list_display = ("election_on", "election_type", "label", "campaign", "votes_cast")
+    # The votes-cast column is registered by voters' admin (`register_count_column`).
+    list_display = ("election_on", "election_type", "label", "campaign")
     list_filter = ("election_type", ("campaign", ScopedRelatedFieldListFilter))
     list_select_related = ("campaign",)
     search_fields = ("label",)
     object_select_related = ("campaign",)
-
-    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        from voters.models import VoteRecord
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(votes=count_of(VoteRecord, "election", voted=True))
-        )
-
-    @admin.display(description="votes cast")
-    def votes_cast(self, obj: Election) -> str:
-        return f"{obj.votes:,}"
 
 
 @admin.register(Membership)

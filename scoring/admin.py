@@ -8,12 +8,15 @@ own: one row per voter and run is millions of rows, read through the API and the
 
 Charts are PNGs drawn by `scoring.plots` and served by views of this admin, scoped like its pages:
 another campaign's model version or program is a 404 there too. Selections travel as ids only.
+
+What the pages show is read by `scoring.selectors` and worded by `scoring.reports`; this module
+decides who sees it and lays it out. A voter's scores appear on the voter's page through the
+panel registered at the end of this module (`voters.admin_panels`).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import re
 from collections.abc import Sequence
@@ -22,12 +25,9 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import BigIntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
@@ -53,55 +53,36 @@ from scoring.models import (
     RunStatus,
     ScoringChunk,
     ScoringRun,
-    VoterScore,
 )
 from scoring.reasons import by_model
+from scoring.reports import (
+    CLASSIFIER_ROWS,
+    DASH,
+    PERSUASION_ROWS,
+    arm_rows,
+    band_tables,
+    cell,
+    chart_title,
+    duration,
+    headline,
+    interval,
+    metric,
+    number,
+    per_second,
+    percent,
+    points,
+    reason_rank,
+)
+from scoring.selectors import approved_peer, latest_voter_score, voters_done
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
-from voters.models import Program, SurveyQuestion, Voter
+from voters.admin_panels import register_voter_panel
+from voters.models import Program, SurveyQuestion
 
-PERSONALIZED = "personalized"
 REFRESH_SECONDS = 5
 
 # --------------------------------------------------------------------------------------------
 # Formatting
 # --------------------------------------------------------------------------------------------
-
-DASH = "—"
-
-
-def _num(value, digits: int = 3) -> str:
-    if value is None:
-        return DASH
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
-
-
-def _pct(value) -> str:
-    return DASH if value is None else f"{100 * value:.1f}%"
-
-
-def _pp(value) -> str:
-    """A lift in percentage points."""
-    return DASH if value is None else f"{100 * value:+.1f} pp"
-
-
-def _ci_pp(low, high) -> str:
-    return DASH if low is None or high is None else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
-
-
-def _ci(pair: Sequence[float] | None, digits: int = 4) -> str:
-    if not pair or pair[0] is None or pair[1] is None:
-        return DASH
-    return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
-
-
-def _p_value(value) -> str:
-    if value is None:
-        return DASH
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _side_by_side(panels: Sequence[tuple[str, SafeString]]) -> SafeString:
@@ -151,97 +132,6 @@ def render_card(text: str) -> SafeString:
 # --------------------------------------------------------------------------------------------
 
 
-def headline(version: ModelVersion) -> str:
-    """One number to compare versions in a list: held-out AUC, or the personalized policy's DR
-    value and its gain over giving everyone the best single arm."""
-    metrics = version.metrics or {}
-    if version.kind != ModelKind.PERSUASION:
-        auc = metrics.get("auc")
-        return DASH if auc is None else f"AUC {auc:.3f}"
-    policies = {p.get("policy"): p for p in metrics.get("policies") or []}
-    personalized = policies.get(PERSONALIZED)
-    if personalized is None or personalized.get("dr") is None:
-        return DASH
-    best = policies.get(f"everyone: {metrics.get('best_single_arm')}")
-    text = f"personalized DR {personalized['dr']:.4f}"
-    gain = metrics.get("personalized_gain")
-    if gain is not None:
-        low, high = gain["dr_ci"]
-        text += (
-            f" ({gain['dr']:+.4f} [{low:+.4f}, {high:+.4f}] vs everyone: "
-            f"{metrics['best_single_arm']})"
-        )
-    elif best is not None and best.get("dr") is not None:
-        text += (
-            f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
-        )
-    return text
-
-
-def approved_peer(version: ModelVersion) -> ModelVersion | None:
-    """The campaign's approved version of the same kind (and program) that this one would replace.
-
-    Kept on the instance, since several fields of one change page ask for it.
-    """
-    if not hasattr(version, "_approved_peer"):
-        peer = None
-        if version.status != ModelStatus.APPROVED:
-            peer = (
-                ModelVersion.objects.filter(
-                    campaign=version.campaign_id,
-                    kind=version.kind,
-                    program=version.program_id,
-                    status=ModelStatus.APPROVED,
-                )
-                .defer("artifact")
-                .order_by("-approved_at", "-id")
-                .first()
-            )
-        version._approved_peer = peer
-    return version._approved_peer
-
-
-CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("held-out AUC", ("auc",), "3"),
-    ("log loss", ("log_loss",), "4"),
-    ("Brier score", ("brier",), "4"),
-    ("AUC before calibration", ("uncalibrated", "auc"), "3"),
-    ("log loss before calibration", ("uncalibrated", "log_loss"), "4"),
-    ("Brier score before calibration", ("uncalibrated", "brier"), "4"),
-    ("AUC given up for a smaller model", ("auc_given_up",), "4"),
-    ("base rate (training part)", ("base_rate",), "%"),
-    ("voters trained", ("n_train",), "3"),
-    ("voters validated and calibrated", ("n_validation",), "3"),
-    ("voters tested", ("n_test",), "3"),
-)
-PERSUASION_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("voters in the program with an outcome", ("n",), "3"),
-    ("best single arm", ("best_single_arm",), "text"),
-    ("uplift model depth (per arm)", ("uplift_size", "max_depth"), "3"),
-    ("uplift model trees (per arm)", ("uplift_size", "n_estimators"), "3"),
-    ("margin before departing from it", ("margin",), "4"),
-    ("share of voters given another arm", ("share_departing",), "%"),
-    ("share flagged backlash (every arm negative)", ("backlash_share",), "%"),
-)
-
-
-def _dig(metrics: dict, keys: tuple[str, ...]):
-    value = metrics
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _cell(value, style: str) -> str:
-    if style == "%":
-        return _pct(value)
-    if style == "text":
-        return DASH if value in (None, "") else str(value)
-    return _num(value, int(style))
-
-
 def metrics_table(version: ModelVersion, peer: ModelVersion | None) -> SafeString:
     rows_spec = PERSUASION_ROWS if version.kind == ModelKind.PERSUASION else CLASSIFIER_ROWS
     shown = [version] if peer is None else [version, peer]
@@ -249,7 +139,7 @@ def metrics_table(version: ModelVersion, peer: ModelVersion | None) -> SafeStrin
     if peer is not None:
         headers.append(f"approved now (v{peer.pk})")
     rows = [
-        [label, *(_cell(_dig(v.metrics or {}, keys), style) for v in shown)]
+        [label, *(cell(metric(v.metrics or {}, keys), style) for v in shown)]
         for label, keys, style in rows_spec
     ]
     if version.kind == ModelKind.PERSUASION:
@@ -271,7 +161,7 @@ def sizes_table(version: ModelVersion) -> SafeString:
             (
                 s.get("max_depth"),
                 s.get("trees"),
-                _num(s.get("auc"), 4),
+                number(s.get("auc"), 4),
                 "chosen" if (s.get("max_depth"), s.get("trees")) == chosen else "",
             )
             for s in (version.metrics or {}).get("sizes") or []
@@ -289,9 +179,9 @@ def _uplift_sizes_table(metrics: dict) -> SafeString:
             (
                 c.get("max_depth"),
                 c.get("n_estimators"),
-                _num(c.get("dr_mse"), 5),
-                _num(c.get("above_best"), 5),
-                _num(c.get("se"), 5),
+                number(c.get("dr_mse"), 5),
+                number(c.get("above_best"), 5),
+                number(c.get("se"), 5),
                 "chosen" if (c.get("max_depth"), c.get("n_estimators")) == chosen else "",
             )
             for c in metrics.get("uplift_sizes") or []
@@ -306,9 +196,9 @@ def reliability_table(version: ModelVersion) -> SafeString:
         (
             (
                 f"{b['bin'] / 10:.1f}-{(b['bin'] + 1) / 10:.1f}",
-                _num(b.get("predicted")),
-                _num(b.get("observed")),
-                _num(b.get("n")),
+                number(b.get("predicted")),
+                number(b.get("observed")),
+                number(b.get("n")),
             )
             for b in (version.metrics or {}).get("reliability") or []
         ),
@@ -322,10 +212,10 @@ def policy_table(version: ModelVersion) -> SafeString:
         (
             (
                 p.get("policy"),
-                _num(p.get("dr"), 4),
-                _ci(p.get("dr_ci")),
-                _num(p.get("ips"), 4),
-                _ci(p.get("ips_ci")),
+                number(p.get("dr"), 4),
+                interval(p.get("dr_ci")),
+                number(p.get("ips"), 4),
+                interval(p.get("ips_ci")),
             )
             for p in (version.metrics or {}).get("policies") or []
         ),
@@ -340,11 +230,11 @@ def arm_uplift_table(version: ModelVersion) -> SafeString:
         (
             (
                 name,
-                _pp(a.get("ate_dr")),
-                _num(a.get("qini"), 4),
-                _pp(a.get("uplift_top_10")),
-                _pp(a.get("uplift_top_20")),
-                _pp(a.get("uplift_top_30")),
+                points(a.get("ate_dr")),
+                number(a.get("qini"), 4),
+                points(a.get("uplift_top_10")),
+                points(a.get("uplift_top_20")),
+                points(a.get("uplift_top_30")),
             )
             for name, a in arms.items()
         ),
@@ -649,7 +539,7 @@ class ModelVersionAdmin(CampaignScopedAdmin):
                 except (ExperimentError, ValidationError) as failure:
                     error = "; ".join(getattr(failure, "messages", None) or [str(failure)])
         if report is not None:
-            png = plots.experiment_png(report["arms"], title=_chart_title(report))
+            png = plots.experiment_png(report["arms"], title=chart_title(report))
             chart = "data:image/png;base64," + base64.b64encode(png).decode()
         context = {
             **self.admin_site.each_context(request),
@@ -658,8 +548,8 @@ class ModelVersionAdmin(CampaignScopedAdmin):
             "choices": self._experiment_choices(request),
             "picked": {name: obj.pk for name, obj in picked.items()},
             "report": report,
-            "rows": _arm_rows(report["arms"]) if report else [],
-            "bands": _band_tables(report["by_band"]) if report else [],
+            "rows": arm_rows(report["arms"]) if report else [],
+            "bands": band_tables(report["by_band"]) if report else [],
             "chart": chart,
             "chart_url": (
                 f"{reverse('admin:scoring_modelversion_experiment_chart')}?{request.GET.urlencode()}"
@@ -680,7 +570,7 @@ class ModelVersionAdmin(CampaignScopedAdmin):
             report = self._experiment_report(picked)
         except (ExperimentError, ValidationError):
             raise Http404 from None
-        png = plots.experiment_png(report["arms"], title=_chart_title(report))
+        png = plots.experiment_png(report["arms"], title=chart_title(report))
         return HttpResponse(png, content_type="image/png")
 
     def _experiment_choices(self, request: HttpRequest) -> dict[str, list[tuple[int, str]]]:
@@ -699,73 +589,9 @@ class ModelVersionAdmin(CampaignScopedAdmin):
         return is_superuser(request) or len(campaign_ids(request, self.view_roles)) > 1
 
 
-def _chart_title(report: dict) -> str:
-    return f"{report['program']}: {report['outcome']}"
-
-
-def _arm_rows(arms: Sequence[dict]) -> list[dict]:
-    return [
-        {
-            "arm": a["arm"],
-            "n": _num(a["n"]),
-            "rate": _pct(a["rate"]),
-            "lift": _pp(a["lift"]) if a["arm"] != plots.CONTROL else "(baseline)",
-            "ci": _ci_pp(a["ci_low"], a["ci_high"]) if a["arm"] != plots.CONTROL else "",
-            "p_value": _p_value(a.get("p_value")),
-        }
-        for a in arms
-    ]
-
-
-BAND_TITLES = {"turnout": "By turnout band", "age": "By age band"}
-
-
-def _band_tables(by_band: dict) -> list[dict]:
-    return [
-        {
-            "title": BAND_TITLES.get(kind, f"By {kind}"),
-            "bands": [{"band": band, "rows": _arm_rows(arms)} for band, arms in bands.items()],
-        }
-        for kind, bands in by_band.items()
-    ]
-
-
 # --------------------------------------------------------------------------------------------
 # Scoring runs
 # --------------------------------------------------------------------------------------------
-
-
-def _voters_done() -> Coalesce:
-    """Voters in the run's finished chunks, counted through the chunk table's (run, …) index."""
-    done = (
-        ScoringChunk.objects.filter(run=OuterRef("pk"), done_at__isnull=False)
-        .order_by()
-        .values("run")
-        .annotate(total=Sum("voters"))
-        .values("total")
-    )
-    return Coalesce(Subquery(done, output_field=BigIntegerField()), 0)
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def _elapsed(run: ScoringRun) -> float:
-    if run.started_at is None:
-        return 0.0
-    end = run.finished_at or timezone.now()
-    return max((end - run.started_at) / dt.timedelta(seconds=1), 0.0)
-
-
-def _per_second(run: ScoringRun) -> float:
-    elapsed = _elapsed(run)
-    return run.voters_done / elapsed if elapsed > 0 else 0.0
 
 
 @admin.register(ScoringRun)
@@ -797,7 +623,7 @@ class ScoringRunAdmin(CampaignScopedAdmin):
             .get_queryset(request)
             .annotate(
                 chunks_done=count_of(ScoringChunk, "run", done_at__isnull=False),
-                voters_done=_voters_done(),
+                voters_done=voters_done(),
             )
         )
 
@@ -854,7 +680,7 @@ class ScoringRunAdmin(CampaignScopedAdmin):
 
     @admin.display(description="voters/s")
     def speed(self, obj: ScoringRun) -> str:
-        rate = _per_second(obj)
+        rate = per_second(obj)
         return f"{rate:,.0f}" if rate > 0 else DASH
 
     @admin.display(description="time left")
@@ -863,10 +689,10 @@ class ScoringRunAdmin(CampaignScopedAdmin):
             return "done"
         if obj.status != RunStatus.RUNNING:
             return DASH
-        rate = _per_second(obj)
+        rate = per_second(obj)
         if rate <= 0:
             return DASH
-        return "about " + _duration(max(obj.voters_total - obj.voters_done, 0) / rate)
+        return "about " + duration(max(obj.voters_total - obj.voters_done, 0) / rate)
 
     @admin.display(description="error")
     def short_error(self, obj: ScoringRun) -> str:
@@ -890,7 +716,6 @@ class ScoringRunAdmin(CampaignScopedAdmin):
 
 # -- a voter's scores, shown on the voter's page ------------------------------------------------
 
-REASON_ORDER = ("uplift", "turnout", "support")
 REASON_UNITS = (
     "A reason's points are its exact SHAP share of the voter's difference from the average "
     "voter: for turnout and support in points of calibrated probability, for a message in "
@@ -899,36 +724,21 @@ REASON_UNITS = (
 )
 
 
-def _reason_rank(model: str) -> tuple[int, str]:
-    kind = model.split(" ", 1)[0]
-    return (REASON_ORDER.index(kind) if kind in REASON_ORDER else len(REASON_ORDER), model)
-
-
 def voter_scores(voter_id: int) -> SafeString:
     """The voter's scores from the latest complete run that scored them, with the reasons."""
-    # Through the unique (run, voter) index, one probe per complete run of the voter's campaign:
-    # scores have no index on the voter alone (it would be written for every score of every run).
-    runs = ScoringRun.objects.complete().filter(
-        campaign_id=Subquery(Voter.objects.filter(pk=voter_id).values("campaign_id"))
-    )
-    score = (
-        VoterScore.objects.filter(voter_id=voter_id, run__in=runs)
-        .select_related("run__persuasion_model")
-        .order_by("-run__finished_at", "-run_id")
-        .first()
-    )
+    score = latest_voter_score(voter_id)
     if score is None:
         return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
     rows = [
-        ("turnout", _pct(score.turnout)),
-        ("support", _pct(score.support)),
+        ("turnout", percent(score.turnout)),
+        ("support", percent(score.support)),
         ("best message", score.best_action or DASH),
         ("why", score.best_arm_reason() or DASH),
-        *((f"uplift of {arm}", _pp(value)) for arm, value in sorted(score.uplift.items())),
+        *((f"uplift of {arm}", points(value)) for arm, value in sorted(score.uplift.items())),
     ]
     heading = f"run {score.run_id}, features as of {score.run.as_of:%Y-%m-%d}"
     grouped = by_model(score.reasons)
-    models_in_order = sorted(grouped, key=_reason_rank)
+    models_in_order = sorted(grouped, key=reason_rank)
     reasons = html_table(
         ("model", "reason", "points vs the average voter"),
         (
@@ -944,3 +754,12 @@ def voter_scores(voter_id: int) -> SafeString:
         reasons,
         REASON_UNITS,
     )
+
+
+register_voter_panel(
+    name="latest_scores",
+    title="Scores",
+    label="latest scores and their reasons",
+    after="Consent",
+    render=lambda voter: voter_scores(voter.pk),
+)

@@ -3,7 +3,8 @@ programs, the consent ledger and imports.
 
 Voters and their history are written only by imports, so their pages are read-only. The writes
 here go through services: the upload form (`voters.services.queue_uploaded_import`), staff consent
-changes (`voters.consent`), and the audited voter export (`campaign.services.record_audit_event`).
+changes (`voters.consent`), and the audited voter export (`voters.exports`). What the pages show is
+read by `voters.selectors`; this module decides who sees it and how it looks.
 Survey questions, programs and VAN code mappings are small per-campaign tables edited in place.
 Changelists run on tables of millions of rows: searches are prefix or exact matches that an index
 serves, counts are bounded (`BoundedCountPaginator`), and per-row columns never query. Phones and
@@ -12,21 +13,14 @@ emails never go into a URL: nothing here searches or links by them.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
-import re
 import zoneinfo
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Upper
+from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -48,12 +42,14 @@ from campaign.admin import (
     count_of,
     html_table,
     is_superuser,
+    register_count_column,
     scoped_related_queryset,
 )
-from campaign.models import AuditAction, Election, Role
-from campaign.services import record_audit_event
+from campaign.models import Campaign, Election, Role
 from campaign.views import client_ip
 from voters import consent, layouts
+from voters.admin_panels import voter_panels, with_panels
+from voters.exports import CONTACT_EXPORT_ROLES, export_voters
 from voters.importers import PHASES
 from voters.models import (
     Assignment,
@@ -79,80 +75,27 @@ from voters.models import (
     VoteRecord,
 )
 from voters.phones import phone_exact
+from voters.selectors import (
+    AGE_BANDS,
+    TIMELINE_LIMIT,
+    age_between,
+    household_members,
+    households_at,
+    of_voter_id,
+    precincts,
+    rejected_rows,
+    search_voters,
+    user_name,
+    vote_history,
+    voted_in,
+    voter_assignments,
+    voter_timeline,
+)
 from voters.services import import_progress, queue_uploaded_import
-
-# --------------------------------------------------------------------------------------------
-# Search
-# --------------------------------------------------------------------------------------------
-
-_PHONE_SHAPE = re.compile(r"^\+?[\d\s().\-]+$")
-
-
-def phone_e164(term: str) -> str | None:
-    """What staff typed as a phone number, in the E.164 form voters are stored under."""
-    if not _PHONE_SHAPE.match(term) or len(re.sub(r"\D", "", term)) < 10:
-        return None
-    # The importers' own rule, so what staff type finds what an import stored.
-    return phone_exact(term)
-
-
-def search_voters(queryset: QuerySet[Voter], term: str) -> QuerySet[Voter]:
-    """Voters matching an admin search, using only indexed prefix and exact matches.
-
-    - "(919) 555-0123": the phone, normalized to E.164 (index voter_phone), or that voter id
-    - "123 main": house number and street prefix of the residence address
-    - "smith" / "smith john" / "smith, john": last-name prefix (index voter_last_name_prefix),
-      then first-name prefix; a single word may also be an exact voter id (index uniq_voter_id)
-    A `%term%` match would read every voter of the campaign, so there is none.
-    """
-    term = term.strip()
-    exact_id = Q(voter_id__in={term, term.upper()})
-    phone = phone_e164(term)
-    if phone:
-        return queryset.filter(Q(phone=phone) | exact_id)
-    words = term.replace(",", " ").upper().split()
-    if len(words) >= 2 and words[0][0].isdigit():
-        return queryset.alias(address_upper=Upper("address")).filter(
-            address_upper__startswith=" ".join(words)
-        )
-    # UPPER(last_name) LIKE 'SMI%' is exactly the expression voter_last_name_prefix indexes.
-    queryset = queryset.alias(last_upper=Upper("last_name"))
-    if len(words) == 1:
-        return queryset.filter(Q(last_upper__startswith=words[0]) | exact_id)
-    return queryset.alias(first_upper=Upper("first_name")).filter(
-        last_upper__startswith=words[0], first_upper__startswith=words[1]
-    )
-
 
 # --------------------------------------------------------------------------------------------
 # Filters
 # --------------------------------------------------------------------------------------------
-
-AGE_BANDS: dict[str, tuple[int, int | None]] = {
-    "18-24": (18, 24),
-    "25-34": (25, 34),
-    "35-49": (35, 49),
-    "50-64": (50, 64),
-    "65+": (65, None),
-}
-
-
-def _years_before(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year that has none
-        return day.replace(year=day.year - years, day=28)
-
-
-def age_between(low: int, high: int | None, today: dt.date) -> Q:
-    """Voters aged low..high (inclusive) on `today`, as `Voter.age_on` counts age: from the birth
-    date when known, else from the birth year alone."""
-    by_date = Q(birth_date__lte=_years_before(today, low))
-    by_year = Q(birth_year__lte=today.year - low)
-    if high is not None:
-        by_date &= Q(birth_date__gt=_years_before(today, high + 1))
-        by_year &= Q(birth_year__gte=today.year - high)
-    return by_date | (Q(birth_date__isnull=True) & by_year)
 
 
 class AgeBandFilter(admin.SimpleListFilter):
@@ -177,15 +120,7 @@ class PrecinctFilter(admin.SimpleListFilter):
     max_choices = 500
 
     def lookups(self, request, model_admin):
-        precincts = (
-            model_admin.get_queryset(request)
-            .exclude(precinct__isnull=True)
-            .exclude(precinct="")
-            .order_by("precinct")
-            .values_list("precinct", flat=True)
-            .distinct()[: self.max_choices]
-        )
-        return [(p, p) for p in precincts]
+        return [(p, p) for p in precincts(model_admin.get_queryset(request), self.max_choices)]
 
     def queryset(self, request, queryset):
         # Not checked against the capped list: a precinct past the cap is still a valid filter.
@@ -215,9 +150,7 @@ class VotedInElectionFilter(admin.SimpleListFilter):
         if self.value() not in {value for value, _ in self.lookup_choices}:
             return queryset.none()
         election_id, answer = self.value().split(":")
-        voted = Exists(
-            VoteRecord.objects.filter(voter=OuterRef("pk"), election_id=election_id, voted=True)
-        )
+        voted = voted_in(election_id)
         return queryset.filter(voted if answer == "yes" else ~voted)
 
 
@@ -238,14 +171,7 @@ def _yes_no(value: bool) -> str:
 def _members_table(
     campaign_id: int, household_id: int, exclude_pk: int | None, limit: int
 ) -> SafeString:
-    # The campaign filter is belt and braces: nothing in the schema stops a voter of one campaign
-    # from pointing at another campaign's household.
-    members = Voter.objects.filter(campaign_id=campaign_id, household_id=household_id).order_by(
-        "last_name", "first_name"
-    )
-    if exclude_pk is not None:
-        members = members.exclude(pk=exclude_pk)
-    members = list(members.only(*_MEMBER_FIELDS)[: limit + 1])
+    members = household_members(campaign_id, household_id, exclude_pk, limit)
     table = html_table(
         ("voter id", "name", "age", "party", "status"),
         (
@@ -266,118 +192,9 @@ def _members_table(
     return table
 
 
-_MEMBER_FIELDS = (
-    "pk", "voter_id", "first_name", "middle_name", "last_name", "suffix", "birth_date",
-    "birth_year", "party", "status", "household_id",
-)  # fmt: skip
-
-
 # --------------------------------------------------------------------------------------------
 # The voter page: timeline, consent, programs (a fixed number of queries, however long the history)
 # --------------------------------------------------------------------------------------------
-
-# Newest items shown per voter page; a voter with more gets a note and the filtered lists.
-TIMELINE_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    at: dt.datetime
-    what: str
-    channel: str
-    detail: str
-    by: str
-    source: str
-    # Ties on `at`: consent changes above the contact that caused them, answers above their contact.
-    rank: int = 0
-    pk: int = 0
-
-
-def voter_timeline(voter: Voter, limit: int = TIMELINE_LIMIT) -> tuple[list[TimelineItem], bool]:
-    """The voter's contacts, survey answers and consent changes, newest first, in three queries.
-
-    Returns the newest `limit` items and whether there were more. Taking `limit + 1` of each kind
-    is enough: the newest `limit` of the merge are among the newest `limit` of each kind.
-    """
-    contacts = (
-        ContactAttempt.objects.filter(voter=voter)
-        .select_related("program", "arm", "user")
-        .order_by("-occurred_at", "-id")[: limit + 1]
-    )
-    answers = (
-        SurveyResponse.objects.filter(voter=voter)
-        .select_related("question", "option")
-        .order_by("-answered_at", "-id")[: limit + 1]
-    )
-    consents = voter_consent_events(voter).select_related("user")[: limit + 1]
-    items = [
-        *(_contact_item(c) for c in contacts),
-        *(_answer_item(a) for a in answers),
-        *(_consent_item(e, voter) for e in consents),
-    ]
-    items.sort(key=lambda i: (i.at, i.rank, i.pk), reverse=True)
-    return items[:limit], len(items) > limit
-
-
-def voter_consent_events(voter: Voter) -> QuerySet[ConsentEvent]:
-    """Consent changes recorded against the voter or keyed to their phone or email (an opt-out
-    of their number recorded against another voter's record still applies to them)."""
-    mine = Q(voter=voter)
-    for channel in (Channel.SMS, Channel.PHONE, Channel.EMAIL):
-        address = consent.voter_address(voter, channel)
-        if address:
-            mine |= Q(channel=channel, address=address)
-    return ConsentEvent.objects.filter(mine, campaign_id=voter.campaign_id).order_by(
-        "-occurred_at", "-id"
-    )
-
-
-def _username(user) -> str:
-    return user.get_username() if user is not None else ""
-
-
-def _contact_item(c: ContactAttempt) -> TimelineItem:
-    program = " / ".join(str(p) for p in (c.program, c.arm, c.variant) if p)
-    detail = c.get_result_display() + (f" ({program})" if program else "")
-    return TimelineItem(
-        at=c.occurred_at,
-        what="contact",
-        channel=c.get_channel_display(),
-        detail=detail,
-        by=c.canvasser or _username(c.user),
-        source=c.get_source_display(),
-        rank=0,
-        pk=c.pk,
-    )
-
-
-def _answer_item(a: SurveyResponse) -> TimelineItem:
-    return TimelineItem(
-        at=a.answered_at,
-        what="answer",
-        channel="",
-        detail=f"{a.question.slug}: {a.option.code} {a.option.label}",
-        by="",
-        source=a.get_source_display(),
-        rank=1,
-        pk=a.pk,
-    )
-
-
-def _consent_item(e: ConsentEvent, voter: Voter) -> TimelineItem:
-    detail = e.get_kind_display() + (f": {e.reason}" if e.reason else "")
-    if e.voter_id is not None and e.voter_id != voter.pk:
-        detail += " (recorded against another voter with this address)"
-    return TimelineItem(
-        at=e.occurred_at,
-        what="consent",
-        channel=e.get_channel_display(),
-        detail=detail,
-        by=_username(e.user) or e.actor,
-        source=e.get_source_display(),
-        rank=2,
-        pk=e.pk,
-    )
 
 
 def _local(at: dt.datetime, zone: str) -> str:
@@ -428,7 +245,7 @@ def _consent_table(voter: Voter) -> SafeString:
 
 
 def _assignments_table(voter: Voter) -> SafeString:
-    rows = voter.assignments.select_related("program", "arm").order_by("-assigned_at", "-id")
+    rows = voter_assignments(voter)
     return html_table(
         ("program", "arm", "control", "assigned"),
         (
@@ -503,74 +320,29 @@ class VoterConsentForm(forms.Form):
 # The audited voter export
 # --------------------------------------------------------------------------------------------
 
-EXPORT_FIELDS = (
-    "voter_id", "first_name", "middle_name", "last_name", "suffix", "birth_year", "gender",
-    "race", "ethnicity", "party", "registered_on", "status", "address", "city", "state", "zip5",
-    "county", "precinct", "congressional_district", "state_senate_district",
-    "state_house_district", "municipality", "ward",
-)  # fmt: skip
-# Phones and emails are the most sensitive columns (bought or matched, and what vendors contact),
-# so only a campaign's admins export them; staff get the public voter-file columns.
-CONTACT_EXPORT_FIELDS = ("phone", "email")
-CONTACT_EXPORT_ROLES = frozenset({Role.ADMIN})
-EXPORT_CHUNK = 2_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+$")
 
+def export_response(
+    request: HttpRequest, queryset: QuerySet[Voter]
+) -> StreamingHttpResponse | None:
+    """The selected voters the user may export as a CSV download (audited by
+    `voters.exports.export_voters`), or None if they may export none of them.
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value) -> object:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection); a voter file is
-    # untrusted text. Plain numbers (an E.164 phone) are left alone.
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
-def _export_rows(pks: list[int], fields: tuple[str, ...]) -> Iterable[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(fields)
-    for start in range(0, len(pks), EXPORT_CHUNK):
-        chunk = pks[start : start + EXPORT_CHUNK]
-        rows = Voter.objects.filter(pk__in=chunk).order_by("pk").values_list(*fields)
-        for row in rows:
-            yield writer.writerow([_csv_cell(v) for v in row])
-
-
-def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingHttpResponse | None:
-    """Stream the selected voters as CSV, after one audit event per campaign with its row count.
-
-    The ids are read first, so the audited count is exactly the rows written even if an import
-    changes the selection meanwhile (voters are never deleted).
+    Staff and admins export their campaigns' voters; the phone and email columns only where they
+    are admins of every campaign in the selection.
     """
     if not is_superuser(request):
         queryset = queryset.filter(campaign__in=campaign_ids(request, EDIT_ROLES))
-    rows = list(queryset.order_by("pk").values_list("pk", "campaign_id"))
-    if not rows:
+    lines = export_voters(
+        queryset=queryset,
+        user=request.user,
+        client_ip=client_ip(request),
+        contact_campaign_ids=(
+            None if is_superuser(request) else campaign_ids(request, CONTACT_EXPORT_ROLES)
+        ),
+    )
+    if lines is None:
         return None
-    per_campaign = Counter(campaign_id for _, campaign_id in rows)
-    with_contact = is_superuser(request) or all(
-        campaign_roles(request).get(cid) in CONTACT_EXPORT_ROLES for cid in per_campaign
-    )
-    fields = EXPORT_FIELDS + (CONTACT_EXPORT_FIELDS if with_contact else ())
-    with transaction.atomic():
-        for campaign_id, count in sorted(per_campaign.items()):
-            record_audit_event(
-                action=AuditAction.EXPORT, campaign=campaign_id, user=request.user,
-                object_type="voters.voter", row_count=count, client_ip=client_ip(request),
-                detail={"format": "csv", "with_contact": with_contact},
-            )  # fmt: skip
-    response = StreamingHttpResponse(
-        _export_rows([pk for pk, _ in rows], fields), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"voters-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -579,6 +351,16 @@ def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingH
 # --------------------------------------------------------------------------------------------
 # Voters, households, history
 # --------------------------------------------------------------------------------------------
+
+# Columns of campaign's pages that count voters' rows (campaign may not import voters).
+register_count_column(
+    Campaign, name="voter_count", description="voters", annotation="voter_total",
+    counted=Voter, through="campaign", before="election_count",
+)  # fmt: skip
+register_count_column(
+    Election, name="votes_cast", description="votes cast", annotation="votes",
+    counted=VoteRecord, through="election", voted=True,
+)  # fmt: skip
 
 
 def sees_contact_details(request: HttpRequest, obj: Voter | ConsentEvent | None = None) -> bool:
@@ -619,7 +401,7 @@ class VoterAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
-        "program_assignments", "latest_scores",
+        "program_assignments",
     )  # fmt: skip
     actions = ("export_csv",)
     fieldsets = (
@@ -670,8 +452,8 @@ class VoterAdmin(CampaignScopedAdmin):
                 )
             },
         ),
+        # Later apps' sections (scoring's "Scores", after "Consent") come from voters.admin_panels.
         ("Consent", {"fields": ("consent_state",)}),
-        ("Scores", {"fields": ("latest_scores",)}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Programs", {"fields": ("program_assignments",)}),
         ("Household members", {"fields": ("household_members",)}),
@@ -683,10 +465,13 @@ class VoterAdmin(CampaignScopedAdmin):
     # Viewers read the file without contact details, as the API serves it to them: a phone or
     # an email is what a leaked screen would cost most.
     def get_fieldsets(self, request: HttpRequest, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
+        fieldsets = with_panels(super().get_fieldsets(request, obj))
         if sees_contact_details(request, obj):
             return fieldsets
         return [(name, opts) for name, opts in fieldsets if name != "Contact"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple:
+        return (*super().get_readonly_fields(request, obj), *(p.field for p in voter_panels()))
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -720,9 +505,6 @@ class VoterAdmin(CampaignScopedAdmin):
 
     @admin.display(description="elections, newest first")
     def vote_history(self, obj: Voter) -> SafeString:
-        records = obj.vote_records.select_related("election").order_by(
-            "-election__election_on", "election__election_type"
-        )
         return html_table(
             ("date", "type", "election", "voted", "method", "ballot party"),
             (
@@ -734,7 +516,7 @@ class VoterAdmin(CampaignScopedAdmin):
                     r.get_method_display() or "",
                     r.party or "",
                 )
-                for r in records
+                for r in vote_history(obj)
             ),
             "No vote history on record.",
         )
@@ -750,13 +532,6 @@ class VoterAdmin(CampaignScopedAdmin):
     @admin.display(description="program assignments")
     def program_assignments(self, obj: Voter) -> SafeString:
         return _assignments_table(obj)
-
-    @admin.display(description="latest scores and their reasons")
-    def latest_scores(self, obj: Voter) -> SafeString:
-        # Imported here: the scoring app builds on voters, not the other way round.
-        from scoring.admin import voter_scores
-
-        return voter_scores(obj.pk)
 
     def get_list_display(self, request):
         shown = self.list_display
@@ -774,7 +549,7 @@ class VoterAdmin(CampaignScopedAdmin):
 
     @admin.action(description="Export selected voters (CSV)", permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Voter]):
-        response = export_voters(request, queryset)
+        response = export_response(request, queryset)
         if response is None:
             self.message_user(
                 request, "None of the selected voters may be exported by you.", messages.WARNING
@@ -844,14 +619,9 @@ class HouseholdAdmin(CampaignScopedAdmin):
         return super().get_queryset(request).annotate(member_total=count_of(Voter, "household"))
 
     def get_search_results(self, request, queryset, search_term):
-        words = search_term.upper().split()
-        if not words:
+        if not search_term.split():
             return queryset, False
-        # Anchored prefix only; a `%term%` scan would read every household of the campaign.
-        prefix = " ".join(words)
-        return queryset.alias(address_upper=Upper("address")).filter(
-            address_upper__startswith=prefix
-        ), False
+        return households_at(queryset, search_term), False
 
     @admin.display(description="members")
     def member_count(self, obj: Household) -> int:
@@ -874,10 +644,7 @@ class VoteRecordAdmin(CampaignScopedAdmin):
     object_select_related = ("voter", "election", "import_run", "campaign")
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(voter__voter_id__in={term, term.upper()}), False
+        return _search_by_voter_id(queryset, search_term)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1068,7 +835,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
 
     @admin.display(description="rejected rows")
     def rejected_rows_table(self, obj: ImportRun) -> SafeString:
-        rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
+        rows = rejected_rows(obj, REJECTS_SHOWN)
         table = html_table(
             ("file", "line", "reasons", "raw"),
             (
@@ -1113,7 +880,7 @@ def _search_by_voter_id(queryset: QuerySet, search_term: str) -> tuple[QuerySet,
     term = search_term.strip()
     if not term:
         return queryset, False
-    return queryset.filter(voter__voter_id__in={term, term.upper()}), False
+    return of_voter_id(queryset, term), False
 
 
 class HistoryAdmin(CampaignScopedAdmin):
@@ -1152,7 +919,7 @@ class ContactAttemptAdmin(HistoryAdmin):
 
     @admin.display(description="canvasser or user")
     def by(self, obj: ContactAttempt) -> str:
-        return obj.canvasser or _username(obj.user)
+        return obj.canvasser or user_name(obj.user)
 
 
 @admin.register(SurveyResponse)
@@ -1464,7 +1231,7 @@ class ConsentEventAdmin(CampaignScopedAdmin):
 
     @admin.display(description="by")
     def by(self, obj: ConsentEvent) -> str:
-        return _username(obj.user) or obj.actor
+        return user_name(obj.user) or obj.actor
 
 
 # -- code mappings ---------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from tests.factories import (
     VoteRecordFactory,
     VoterFactory,
 )
-from voters.admin import AGE_BANDS, age_between, phone_e164, search_voters
 from voters.models import ImportRun, ImportStatus, RejectedRow, Voter, VoteRecord
+from voters.selectors import AGE_BANDS, age_between, phone_e164, search_voters
 
 pytestmark = pytest.mark.django_db
 

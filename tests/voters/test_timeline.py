@@ -23,9 +23,9 @@ from tests.factories import (
     UserFactory,
     VoterFactory,
 )
-from voters.admin import voter_timeline
 from voters.consent import is_contactable, record_opt_in, record_opt_out
 from voters.models import ConsentEvent
+from voters.selectors import voter_timeline
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,188 @@
+"""What the scoring pages report, as text: a model version's held-out figures and headline, an
+experiment report's rows per arm and band, a run's speed, and the order of a voter's reasons.
+
+`scoring.admin` lays these out as HTML; nothing here reads the database or builds markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from scoring import plots
+from scoring.models import ModelKind, ModelVersion, ScoringRun
+
+DASH = "—"
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def percent(value: float | None) -> str:
+    return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def points(value: float | None) -> str:
+    """A lift in percentage points."""
+    return DASH if value is None else f"{100 * value:+.1f} pp"
+
+
+def ci_points(low: float | None, high: float | None) -> str:
+    return DASH if low is None or high is None else f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def interval(pair: Sequence[float] | None, digits: int = 4) -> str:
+    if not pair or pair[0] is None or pair[1] is None:
+        return DASH
+    return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
+def p_value_text(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+PERSONALIZED = "personalized"
+
+
+def headline(version: ModelVersion) -> str:
+    """One number to compare versions in a list: held-out AUC, or the personalized policy's DR
+    value and its gain over giving everyone the best single arm."""
+    metrics = version.metrics or {}
+    if version.kind != ModelKind.PERSUASION:
+        auc = metrics.get("auc")
+        return DASH if auc is None else f"AUC {auc:.3f}"
+    policies = {p.get("policy"): p for p in metrics.get("policies") or []}
+    personalized = policies.get(PERSONALIZED)
+    if personalized is None or personalized.get("dr") is None:
+        return DASH
+    best = policies.get(f"everyone: {metrics.get('best_single_arm')}")
+    text = f"personalized DR {personalized['dr']:.4f}"
+    gain = metrics.get("personalized_gain")
+    if gain is not None:
+        low, high = gain["dr_ci"]
+        text += (
+            f" ({gain['dr']:+.4f} [{low:+.4f}, {high:+.4f}] vs everyone: "
+            f"{metrics['best_single_arm']})"
+        )
+    elif best is not None and best.get("dr") is not None:
+        text += (
+            f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
+        )
+    return text
+
+
+CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("held-out AUC", ("auc",), "3"),
+    ("log loss", ("log_loss",), "4"),
+    ("Brier score", ("brier",), "4"),
+    ("AUC before calibration", ("uncalibrated", "auc"), "3"),
+    ("log loss before calibration", ("uncalibrated", "log_loss"), "4"),
+    ("Brier score before calibration", ("uncalibrated", "brier"), "4"),
+    ("AUC given up for a smaller model", ("auc_given_up",), "4"),
+    ("base rate (training part)", ("base_rate",), "%"),
+    ("voters trained", ("n_train",), "3"),
+    ("voters validated and calibrated", ("n_validation",), "3"),
+    ("voters tested", ("n_test",), "3"),
+)
+PERSUASION_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("voters in the program with an outcome", ("n",), "3"),
+    ("best single arm", ("best_single_arm",), "text"),
+    ("uplift model depth (per arm)", ("uplift_size", "max_depth"), "3"),
+    ("uplift model trees (per arm)", ("uplift_size", "n_estimators"), "3"),
+    ("margin before departing from it", ("margin",), "4"),
+    ("share of voters given another arm", ("share_departing",), "%"),
+    ("share flagged backlash (every arm negative)", ("backlash_share",), "%"),
+)
+
+
+def metric(metrics: dict, keys: tuple[str, ...]) -> object:
+    """The figure at `keys` in a version's metrics (nested dicts), or None if absent."""
+    value = metrics
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def cell(value: object, style: str) -> str:
+    """A figure as its row spec says: "%", "text", or the number of digits."""
+    if style == "%":
+        return percent(value)
+    if style == "text":
+        return DASH if value in (None, "") else str(value)
+    return number(value, int(style))
+
+
+def chart_title(report: dict) -> str:
+    return f"{report['program']}: {report['outcome']}"
+
+
+def arm_rows(arms: Sequence[dict]) -> list[dict]:
+    return [
+        {
+            "arm": a["arm"],
+            "n": number(a["n"]),
+            "rate": percent(a["rate"]),
+            "lift": points(a["lift"]) if a["arm"] != plots.CONTROL else "(baseline)",
+            "ci": ci_points(a["ci_low"], a["ci_high"]) if a["arm"] != plots.CONTROL else "",
+            "p_value": p_value_text(a.get("p_value")),
+        }
+        for a in arms
+    ]
+
+
+BAND_TITLES = {"turnout": "By turnout band", "age": "By age band"}
+
+
+def band_tables(by_band: dict) -> list[dict]:
+    return [
+        {
+            "title": BAND_TITLES.get(kind, f"By {kind}"),
+            "bands": [{"band": band, "rows": arm_rows(arms)} for band, arms in bands.items()],
+        }
+        for kind, bands in by_band.items()
+    ]
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def elapsed(run: ScoringRun) -> float:
+    """Seconds the run took, or has taken so far."""
+    if run.started_at is None:
+        return 0.0
+    end = run.finished_at or timezone.now()
+    return max((end - run.started_at) / dt.timedelta(seconds=1), 0.0)
+
+
+def per_second(run: ScoringRun) -> float:
+    """Voters scored per second (`voters_done` annotated by `scoring.selectors.voters_done`)."""
+    seconds = elapsed(run)
+    return run.voters_done / seconds if seconds > 0 else 0.0
+
+
+REASON_ORDER = ("uplift", "turnout", "support")
+
+
+def reason_rank(model: str) -> tuple[int, str]:
+    """Sort key of a model's reasons on the voter page: the message's first, then turnout's."""
+    kind = model.split(" ", 1)[0]
+    return (REASON_ORDER.index(kind) if kind in REASON_ORDER else len(REASON_ORDER), model)
