@@ -137,7 +137,8 @@ def _match_voters_by_id(cursor, table: StagingTable, key: str, campaign_id: int)
 def _match_voters_by_extra(cursor, table: StagingTable, column: str, campaign_id: int) -> None:
     """Voters by a voter-file column kept in `extra` (the VANID); the lowest id wins a tie."""
     if _is_postgres():
-        value, params = "v.extra ->> %s", [column]
+        # `extra` keeps the cell as written; the parser reads a VANID of "123.0" as "123".
+        value, params = r"regexp_replace(v.extra ->> %s, '^([+-]?\d+)\.0+$', '\1')", [column]
     else:
         value, params = "CAST(json_extract(v.extra, %s) AS TEXT)", [f'$."{column}"']
     cursor.execute(

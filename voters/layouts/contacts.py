@@ -35,7 +35,7 @@ from voters.layouts.rows import Built, carried, col_or_null, final_rows, separat
 from voters.layouts.schema import LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.specs import match_aliases
 from voters.layouts.splitting import Split
-from voters.layouts.values import clean_columns
+from voters.layouts.values import clean_columns, whole_number
 
 CONTACT_LAYOUTS = ("generic", "van")
 
@@ -509,7 +509,7 @@ def _contact_frame(
     errors = _contact_errors(c, m, when, answer, codes)
     labels = [(_VAN_LABELS.get(f, f) if van else f) for f, _ in errors]
     exprs = {
-        "voter_key": c("voter_id"),
+        "voter_key": whole_number(c("voter_id")),
         "channel": m.channel,
         "result": m.result,
         "result_raw": c("result"),
@@ -577,7 +577,7 @@ def _assignment_frame(
         ("assigned_at", pl.when(raw_at.is_not_null()).then(when.error)),
     ]
     selected = fields.select(
-        c("voter_id").alias("voter_id"),
+        whole_number(c("voter_id")).alias("voter_id"),
         _arm(c("arm")).alias("arm"),
         when.utc.alias("__utc"),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],

@@ -30,7 +30,7 @@ from voters.layouts.specs import (
     require,
 )
 from voters.layouts.splitting import Split
-from voters.layouts.values import clean_columns, date_error, to_date
+from voters.layouts.values import clean_columns, date_error, to_date, whole_number
 
 
 def _history_errors(
@@ -117,7 +117,7 @@ def _history_frame(
 def _nc_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built:
     etype_raw = pl.col("election_desc")
     exprs = {
-        "voter_id": pl.col("ncid"),
+        "voter_id": whole_number(pl.col("ncid")),
         "__date_raw": pl.col("election_lbl"),
         "election_type": _nc_election_type(etype_raw),
         "method": _nc_method(col_or_null(_present_map(names, "voting_method"), "m")),
@@ -138,7 +138,7 @@ def _fl_history(fields: pl.DataFrame, file_name: str) -> Built:
     voted = {k: v for k, (_, v) in FL_HISTORY_CODES.items()}
     etype_raw = pl.col("election_type")
     exprs = {
-        "voter_id": pl.col("voter_id"),
+        "voter_id": whole_number(pl.col("voter_id")),
         "__date_raw": pl.col("election_date"),
         "election_type": to_code(etype_raw, FL_ELECTION_TYPE_CODES, None),
         "method": code.replace_strict(methods, default=None, return_dtype=pl.Utf8),
@@ -160,7 +160,7 @@ def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: s
     method_key = c("method").str.to_uppercase().str.replace_all("_", " ")
     voted_key = c("voted").str.to_uppercase()
     exprs = {
-        "voter_id": c("voter_id"),
+        "voter_id": whole_number(c("voter_id")),
         "__date_raw": c("election_date"),
         "election_type": etype_key.replace_strict(
             ELECTION_TYPE_CODES, default=None, return_dtype=pl.Utf8
@@ -183,7 +183,7 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
     elections = [n for n in names if OH_ELECTION.match(n)]
     missing_id = pl.when(pl.col("sos_voterid").is_null()).then(pl.lit("required"))
     selected = fields.select(
-        pl.col("sos_voterid").alias("voter_id"),
+        whole_number(pl.col("sos_voterid")).alias("voter_id"),
         *elections,
         missing_id.alias("__err0"),
         *carried(fields),

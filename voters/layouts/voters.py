@@ -23,13 +23,21 @@ from voters.layouts.values import (
     coordinate_error,
     date_error,
     to_date,
+    whole_number,
     year_error,
+    zip_code,
 )
 from voters.phones import normalize_phones, placeholder_phones
 
 _TEXT_FIELDS = (  # noqa: SIM905 - spelled like the published layout
     "first_name middle_name last_name suffix city county precinct congressional_district "
     "state_senate_district state_house_district municipality ward"
+).split()
+# Codes some published files write as decimals ("6.0"): read as the integer they are. The raw
+# cell stays in the file (and unmapped columns, in `extra`, stay as written).
+CODE_FIELDS = (  # noqa: SIM905
+    "voter_id county precinct congressional_district state_senate_district state_house_district "
+    "municipality ward"
 ).split()
 
 
@@ -56,7 +64,7 @@ def _address_exprs(spec: VoterSpec) -> list[pl.Expr]:
     for key in parsed:
         if key in cols:  # an explicit column beats what we parse from the line
             parsed[key] = pl.col(cols[key]).str.to_uppercase()
-    zip_digits = col_or_null(cols, "zip").str.extract(r"^(\d{5})(?:-?\d{4})?$", 1)
+    zip_digits = zip_code(col_or_null(cols, "zip")).str.extract(r"^(\d{5})(?:-?\d{4})?$", 1)
     zip5 = pl.when(zip_digits.is_in(["00000", "99999"])).then(None).otherwise(zip_digits)
     return [
         line.alias("address"),
@@ -65,9 +73,14 @@ def _address_exprs(spec: VoterSpec) -> list[pl.Expr]:
     ]
 
 
+def _code_or_text(cols: dict[str, str], key: str) -> pl.Expr:
+    value = col_or_null(cols, key)
+    return whole_number(value) if key in CODE_FIELDS else value
+
+
 def _voter_exprs(spec: VoterSpec, default_state: str | None) -> list[pl.Expr]:
     cols = spec.columns
-    c = lambda key: col_or_null(cols, key)  # noqa: E731
+    c = lambda key: _code_or_text(cols, key)  # noqa: E731
     birth_date = to_date(c("birth_date"))
     birth_year = pl.coalesce(c("birth_year").cast(pl.Int32, strict=False), birth_date.dt.year())
     party = to_code(c("party"), spec.party_codes, "oth")
