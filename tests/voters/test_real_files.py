@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.voters.test_layouts import NC_OLD, fl_voter, nc_line, nc_voter, read_all, write
 from voters import layouts
-from voters.layouts import read_history_batches, read_voter_batches
+from voters.layouts import LayoutError, read_history_batches, read_voter_batches
 from voters.layouts.values import whole_number, zip_code
 from voters.models import RESULTS_BY_CHANNEL
 
@@ -122,3 +123,56 @@ def test_contact_and_assignment_ids_written_as_decimals(tmp_path):
 
     assert contact_rows["voter_key"].to_list() == ["1001"]
     assert assignment_rows["voter_id"].to_list() == ["1002"]
+
+
+def test_duplicate_column_name_in_a_header_is_an_error_naming_it(tmp_path):
+    text = "voter_id,zip,city,zip\nA1,27701,DURHAM,27705\n"
+
+    with pytest.raises(LayoutError) as caught:
+        list(read_voter_batches(write(tmp_path, "dup.csv", text), layout="generic"))
+
+    assert str(caught.value) == (
+        "dup.csv, line 1: duplicate column 'zip' in the header (columns 2 and 4); "
+        "rename or remove one of them"
+    )
+
+
+def test_duplicate_column_in_an_nc_header_is_an_error(tmp_path):
+    header = [*NC_OLD, "ward_abbrv"]
+    text = "\t".join(header) + "\n" + nc_line(header, **nc_voter()) + "\n"
+
+    with pytest.raises(LayoutError, match=r"duplicate column 'ward_abbrv' .*columns 30 and 37"):
+        list(read_voter_batches(write(tmp_path, "ncvoter.txt", text), layout="nc"))
+
+
+def test_two_columns_aliased_to_one_field_are_an_error_naming_both(tmp_path):
+    text = "voter_id,zip,zip_code\nA1,27701,27705\n"
+
+    with pytest.raises(LayoutError) as caught:
+        list(read_voter_batches(write(tmp_path, "alias.csv", text), layout="generic"))
+
+    assert caught.value.message == (
+        "columns 'zip' and 'zip_code' are all read as zip; rename or remove all but one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("history", "voter_id,election_date,date,election_type\n"),
+        ("contacts", "voter_id,occurred_at,contact_date,channel,result\n"),
+        ("assignments", "voter_id,arm,Voter ID\n"),
+    ],
+)
+def test_aliased_or_repeated_columns_are_errors_in_every_kind_of_file(tmp_path, kind, text):
+    path = write(tmp_path, f"{kind}.csv", text + "A1,2024-01-02,2024-01-02,general,x\n")
+    read = {
+        "history": lambda: read_history_batches(path, layout="generic"),
+        "contacts": lambda: layouts.read_contact_batches(
+            path, layout="generic", codes=CODES, time_zone="UTC"
+        ),
+        "assignments": lambda: layouts.read_assignment_batches(path, time_zone="UTC"),
+    }[kind]
+
+    with pytest.raises(LayoutError, match="rename or remove"):
+        list(read())

@@ -539,7 +539,7 @@ def _contact_frame(
 
 def _contact_columns(layout: str, names: list[str], file_name: str) -> dict[str, str]:
     if layout == "van":
-        columns = match_aliases(names, _VAN_ALIASES)
+        columns = match_aliases(names, _VAN_ALIASES, file_name)
         report = "a VAN Contact History or Survey Response report"
         for key in ("voter_id", "occurred_at", "channel"):
             if key not in columns:
@@ -551,7 +551,7 @@ def _contact_columns(layout: str, names: list[str], file_name: str) -> dict[str,
                 file_name, 1, f"no 'Result' or 'Survey Response' column: not {report}"
             )
         return columns
-    columns = match_aliases(names, _GENERIC_ALIASES)
+    columns = match_aliases(names, _GENERIC_ALIASES, file_name)
     for key in ("voter_id", "occurred_at", "channel"):
         if key not in columns:
             raise LayoutError(file_name, 1, f"required column '{key}' is missing")
@@ -696,7 +696,7 @@ def read_assignment_batches(
     file_name = display_name or path.name
 
     def columns_for(names: list[str]) -> dict[str, str]:
-        columns = match_aliases(names, _ASSIGNMENT_ALIASES)
+        columns = match_aliases(names, _ASSIGNMENT_ALIASES, file_name)
         for key in ("voter_id", "arm"):
             if key not in columns:
                 raise LayoutError(file_name, 1, f"required column '{key}' is missing")

@@ -240,7 +240,7 @@ def _history_builder(
         if not any(OH_ELECTION.match(n) for n in names):
             raise LayoutError(file_name, 1, "no election columns (TYPE-MM/DD/YYYY) found")
         return lambda f: _oh_history(f, names, file_name)
-    columns = match_aliases(names, GENERIC_HISTORY_ALIASES)
+    columns = match_aliases(names, GENERIC_HISTORY_ALIASES, file_name)
     for required in ("voter_id", "election_date", "election_type"):
         if required not in columns:
             raise LayoutError(file_name, 1, f"required column '{required}' is missing")

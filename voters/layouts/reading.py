@@ -181,10 +181,28 @@ def read_header(handle: BinaryIO, file_name: str, delimiter: str | None) -> Head
             continue
         if delimiter is None:
             delimiter = _detect_delimiter(text)
-        cells = _header_cells(text, delimiter)
-        names = unique_keys([_clean_header(c) for c in cells])
+        cleaned = [_clean_header(c) for c in _header_cells(text, delimiter)]
+        _refuse_duplicates(cleaned, file_name, line_number)
+        # Blank names (a trailing delimiter, say) may repeat; they are told apart by position.
+        names = unique_keys(cleaned)
         return Header(names, delimiter, line_number + 1, handle.tell())
     raise LayoutError(file_name, 1, "the file is empty (no header row)")
+
+
+def _refuse_duplicates(names: list[str], file_name: str, line_number: int) -> None:
+    """Two columns of one name: which one holds the value is a guess, so neither is taken."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            continue
+        if name in first:
+            raise LayoutError(
+                file_name,
+                line_number,
+                f"duplicate column '{name}' in the header (columns {first[name]} and {position});"
+                " rename or remove one of them",
+            )
+        first[name] = position
 
 
 def _detect_delimiter(header: str) -> str:
