@@ -22,7 +22,7 @@ from voters.layouts.reading import (
     read_header,
 )
 from voters.layouts.rows import Built
-from voters.layouts.schema import LAYOUTS, FieldError, LayoutError, ParsedBatch, RejectedLine
+from voters.layouts.schema import LAYOUTS, LN, FieldError, LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.splitting import Split, split_lines
 
 
@@ -43,14 +43,15 @@ def open_source(
     handle = open_checked(path, file_name)
     if headerless is not None:
         names = [n.lower() for n in headerless]
-        return Source(names, "\t", _closing(handle, line_batches(handle, batch_rows, 1)))
+        batches = line_batches(handle, batch_rows, 1, file_name)
+        return Source(names, "\t", _closing(handle, batches))
     delimiter = {"nc": "\t", "oh": ","}.get(layout)
     try:
         header = read_header(handle, file_name, delimiter)
     except BaseException:
         handle.close()
         raise
-    batches = line_batches(handle, batch_rows, header.first_data_line)
+    batches = line_batches(handle, batch_rows, header.first_data_line, file_name)
     return Source(header.names, header.delimiter, _closing(handle, batches))
 
 
@@ -125,8 +126,12 @@ def _parse_piece(
         split = split_lines(lines, source.names, source.delimiter, batch)
         split.lines_read = lines.height
         del lines
+    has_nul = b"\x00" in batch.data  # one scan of the bytes; the rare batch pays the rest
+    nul_rejects = _reject_nul_fields(split, source.names, batch, file_name) if has_nul else []
     built = build(split)
-    rejects = sorted(_line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number)
+    rejects = sorted(
+        _line_rejects(split, file_name) + nul_rejects + built.rejects, key=lambda r: r.line_number
+    )
     missing = [r.line_number for r in rejects if r.raw is None]
     if missing and split.data is not None:
         raw = raw_lines(split.data, batch, missing)
@@ -136,6 +141,10 @@ def _parse_piece(
             else RejectedLine(file_name, r.line_number, raw[r.line_number], r.errors)
             for r in rejects
         ]
+    if has_nul:  # the database stores no NUL in text: the raw line shows it as \x00
+        rejects = [
+            RejectedLine(r.file_name, r.line_number, _show_nul(r.raw), r.errors) for r in rejects
+        ]
     return ParsedBatch(
         file_name=file_name,
         rows=built.rows,
@@ -144,6 +153,41 @@ def _parse_piece(
         bytes_read=batch.bytes_read,
         invalid_phones=built.invalid_phones,
     )
+
+
+def _reject_nul_fields(
+    split: Split, names: list[str], batch: LineBatch, file_name: str
+) -> list[RejectedLine]:
+    """Rows with a NUL byte in any field, taken out of `split`: one rejected line each, naming
+    every such field. (PostgreSQL stores no NUL in text, and a NUL is never data.)"""
+    fields = split.fields
+    flags = fields.select(
+        pl.col(n).str.contains("\x00", literal=True).fill_null(False).alias(n) for n in names
+    )
+    bad = flags.select(pl.any_horizontal(pl.all())).to_series()
+    if not bad.any():
+        return []
+    numbers = fields.filter(bad)[LN].to_list()
+    raw = raw_lines(batch.data, batch, numbers)
+    rejects = [
+        RejectedLine(
+            file_name,
+            number,
+            raw[number],
+            tuple(
+                FieldError(name, "NUL byte (\\x00) in the field")
+                for name, flag in zip(names, row, strict=True)
+                if flag
+            ),
+        )
+        for number, row in zip(numbers, flags.filter(bad).iter_rows(), strict=True)
+    ]
+    split.fields = fields.filter(~bad)
+    return rejects
+
+
+def _show_nul(raw: str | None) -> str | None:
+    return raw.replace("\x00", "\\x00") if raw else raw
 
 
 def _line_rejects(split: Split, file_name: str) -> list[RejectedLine]:

@@ -30,7 +30,7 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts.batches import Source, parse_batches
-from voters.layouts.reading import _decode_line, line_batches, read_header
+from voters.layouts.reading import _decode_line, line_batches, read_header, refuse_binary
 from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
 from voters.layouts.schema import LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.specs import match_aliases
@@ -210,14 +210,22 @@ def _utf16_encoding(head: bytes) -> str | None:
     return None
 
 
-def open_text(path: str | Path) -> BinaryIO:
-    """The file as UTF-8-or-Latin-1 bytes positioned after any BOM (UTF-16 re-encoded)."""
+def open_text(path: str | Path, file_name: str | None = None) -> BinaryIO:
+    """The file as UTF-8-or-Latin-1 bytes positioned after any BOM (UTF-16 re-encoded).
+
+    With `file_name`, raises LayoutError (naming it) when the file is not text at all."""
     handle = open(path, "rb")  # noqa: SIM115 - closed by the generator that owns it
-    head = handle.read(4096)
+    head = handle.read(65_536)
     encoding = _utf16_encoding(head)
     if encoding:
         handle.seek(0)
         return Utf16AsUtf8(handle, encoding)
+    if file_name is not None:
+        try:
+            refuse_binary(head, file_name)
+        except LayoutError:
+            handle.close()
+            raise
     handle.seek(len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0)
     return handle
 
@@ -607,7 +615,7 @@ def _read(
 ) -> Iterator[ParsedBatch]:
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
-    handle = open_text(path)
+    handle = open_text(path, file_name)
     try:
         header = read_header(handle, file_name, None)
         columns = columns_for(header.names)
@@ -619,7 +627,7 @@ def _read(
     source = Source(
         names,
         header.delimiter,
-        _closing(handle, line_batches(handle, batch_rows, header.first_data_line)),
+        _closing(handle, line_batches(handle, batch_rows, header.first_data_line, file_name)),
     )
 
     def run(split: Split) -> Built:
