@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from tests.voters.test_contact_imports import (
     NOTHING,
@@ -230,3 +231,94 @@ def test_a_later_export_repeating_a_row_adds_only_the_new_occurrence(
 
     assert (run.created, run.duplicates) == (1, 1)
     assert ContactAttempt.objects.filter(campaign=campaign).count() == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Per-field counts and warnings
+# --------------------------------------------------------------------------------------------
+
+UNREADABLE_ZIPS = (
+    "voter_id,first_name,suffix,zip,city\n"
+    "Z1,Ann,,27517.5,Durham\n"
+    "Z2,Bob,JR,2751-7,Durham\n"
+    "Z3,Cy,,ZIP,Durham\n"
+    "Z4,Di,,27517.25,\n"
+)
+ZIP_WARNING = "zip: 0 of 4 rows readable (4 values in the file could not be read)"
+
+
+def test_an_unreadable_zip_column_is_warned_about_by_the_command_and_kept_on_the_run(
+    campaign, tmp_path, capsys
+):
+    path = write_bytes(tmp_path, "voters.csv", UNREADABLE_ZIPS.encode())
+
+    call_command("import_voters", "--campaign", "home", str(path))
+
+    out, err = capsys.readouterr()
+    assert (
+        "values per field, of 4 rows parsed: voter_id 4, first_name 4, suffix 1, city 3, "
+        "zip 0 (4 unreadable)\n"
+    ) in out
+    assert f"warning: {ZIP_WARNING}\n" in err
+    run = ImportRun.objects.get(campaign=campaign)
+    assert (run.status, run.created, run.rejected, run.warnings) == (
+        "succeeded", 4, 0, [ZIP_WARNING],
+    )  # fmt: skip
+    assert run.field_counts == {
+        "rows": 4,
+        "fields": [
+            {"field": "voter_id", "given": 4, "usable": 4},
+            {"field": "first_name", "given": 4, "usable": 4},
+            {"field": "suffix", "given": 1, "usable": 1},
+            {"field": "city", "given": 3, "usable": 3},
+            {"field": "zip", "given": 4, "usable": 0},
+        ],
+    }
+    # The voters are imported all the same, with no zip: the warning is what tells.
+    assert list(
+        Voter.objects.filter(campaign=campaign).order_by("voter_id").values_list("voter_id", "zip5")
+    ) == [("Z1", None), ("Z2", None), ("Z3", None), ("Z4", None)]
+
+
+def test_the_import_run_page_shows_field_counts_and_the_warning(staff_client, campaign, tmp_path):
+    path = write_bytes(tmp_path, "voters.csv", UNREADABLE_ZIPS.encode())
+    run = import_voter_file(campaign=campaign, paths=[path])
+
+    page = staff_client.get(reverse("admin:voters_importrun_change", args=[run.pk]))
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "values per field, of 4 rows parsed: voter_id 4, first_name 4" in text
+    assert ZIP_WARNING in text
+
+
+def test_readable_files_and_sparse_columns_give_no_warning(campaign, tmp_path, capsys):
+    text = UNREADABLE_ZIPS.replace("27517.5", "27517.0").replace("2751-7", "27517-1234")
+    path = write_bytes(tmp_path, "voters.csv", text.replace("ZIP", "27701").encode())
+
+    call_command("import_voters", "--campaign", "home", str(path))
+
+    out, err = capsys.readouterr()
+    assert "zip 3 (1 unreadable)" in out  # 27517.25 is no zip
+    assert "warning" not in err
+    assert ImportRun.objects.get(campaign=campaign).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("import_history", "voter_id 2, election_date 2, election_type 2"),
+        ("import_contacts", "voter_id 2, occurred_at 2, channel 2, result 2"),
+        ("import_assignments", "voter_id 2, arm 2"),
+    ],
+)
+def test_every_import_command_prints_its_field_counts(
+    command, expected, campaign, known_voters, tmp_path, capsys
+):
+    args, data = COMMANDS[command]
+    lines = data.split(b"\n")  # the header and the two lines without a NUL
+    path = write_bytes(tmp_path, "f.csv", b"\n".join([lines[0], lines[1], lines[3]]) + b"\n")
+
+    call_command(command, "--campaign", "home", *args, str(path))
+
+    assert f"values per field, of 2 rows parsed: {expected}\n" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import pytest
 
 from tests.voters.test_layouts import NC_OLD, fl_voter, nc_line, nc_voter, read_all, write
 from voters import layouts
-from voters.layouts import LayoutError, read_history_batches, read_voter_batches
+from voters.layouts import FieldCounts, LayoutError, read_history_batches, read_voter_batches
 from voters.layouts.values import whole_number, zip_code
 from voters.models import RESULTS_BY_CHANNEL
 
@@ -176,3 +176,36 @@ def test_aliased_or_repeated_columns_are_errors_in_every_kind_of_file(tmp_path, 
 
     with pytest.raises(LayoutError, match="rename or remove"):
         list(read())
+
+
+def test_a_field_is_warned_about_only_when_most_of_its_values_were_lost():
+    counts = FieldCounts(
+        rows=10,
+        given={"zip": 10, "suffix": 1, "phone": 4, "email": 0, "city": 9},
+        usable={"zip": 0, "suffix": 1, "phone": 1, "email": 0, "city": 5},
+    )
+
+    assert counts.warnings() == [
+        "zip: 0 of 10 rows readable (10 values in the file could not be read)",
+        "phone: 1 of 10 rows readable (3 values in the file could not be read)",
+    ]
+
+
+def test_field_counts_of_a_file_add_up_over_its_batches(tmp_path):
+    text = "voter_id,zip,suffix\n" + "".join(f"V{i},2751{i % 10}.5,\n" for i in range(7))
+    path = write(tmp_path, "voters.csv", text)
+
+    batches = list(read_voter_batches(path, layout="generic", batch_rows=3))
+    total = FieldCounts()
+    for batch in batches:
+        total.add(batch.field_counts)
+
+    assert [b.field_counts.rows for b in batches] == [3, 3, 1]
+    assert total.as_json() == {
+        "rows": 7,
+        "fields": [
+            {"field": "voter_id", "given": 7, "usable": 7},
+            {"field": "suffix", "given": 0, "usable": 0},  # present, blank: nothing lost
+            {"field": "zip", "given": 7, "usable": 0},
+        ],
+    }

@@ -4,7 +4,7 @@ piece (fast path first), build its rows, hand out `ParsedBatch`es. Memory stays 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +12,7 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts import fast_path
+from voters.layouts.counts import FieldCounts
 from voters.layouts.digests import LineFilter
 from voters.layouts.reading import (
     LineBatch,
@@ -85,6 +86,7 @@ def parse_batches(
             lines_read=sum(p.lines_read for p in parsed),
             bytes_read=pieces[-1].bytes_read,
             invalid_phones=sum(p.invalid_phones for p in parsed),
+            field_counts=_added(p.field_counts for p in parsed),
         )
         if line_filter is not None:
             batch.seen = pl.concat([p.seen for p in parsed if p.seen is not None])
@@ -152,7 +154,16 @@ def _parse_piece(
         lines_read=split.lines_read or 0,
         bytes_read=batch.bytes_read,
         invalid_phones=built.invalid_phones,
+        field_counts=built.counts,
     )
+
+
+def _added(counts: Iterable[FieldCounts | None]) -> FieldCounts:
+    total = FieldCounts()
+    for one in counts:
+        if one is not None:
+            total.add(one)
+    return total
 
 
 def _reject_nul_fields(

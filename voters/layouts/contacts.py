@@ -30,6 +30,7 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts.batches import Source, parse_batches
+from voters.layouts.counts import count_fields, given_flags
 from voters.layouts.reading import _decode_line, line_batches, read_header, refuse_binary
 from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
 from voters.layouts.schema import LayoutError, ParsedBatch, RejectedLine
@@ -533,6 +534,7 @@ def _contact_frame(
     }
     selected = fields.select(
         *[e.alias(k) for k, e in exprs.items()],
+        *given_flags(columns),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
@@ -542,7 +544,8 @@ def _contact_frame(
         _day_bound(pl.col("__day"), time_zone, 0).alias("day_start"),
         _day_bound(pl.col("__day"), time_zone, 1).alias("day_end"),
     )
-    return Built(final_rows(good, CONTACT_COLUMNS), rejects)
+    counts = count_fields(good, {k: "voter_key" if k == "voter_id" else k for k in columns})
+    return Built(final_rows(good, CONTACT_COLUMNS), rejects, counts=counts)
 
 
 def _contact_columns(layout: str, names: list[str], file_name: str) -> dict[str, str]:
@@ -588,12 +591,14 @@ def _assignment_frame(
         whole_number(c("voter_id")).alias("voter_id"),
         _arm(c("arm")).alias("arm"),
         when.utc.alias("__utc"),
+        *given_flags(columns),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(_as_text(pl.col("__utc")).alias("assigned_at"))
-    return Built(final_rows(good, ASSIGNMENT_COLUMNS), rejects)
+    counts = count_fields(good, {k: k for k in columns})
+    return Built(final_rows(good, ASSIGNMENT_COLUMNS), rejects, counts=counts)
 
 
 # --------------------------------------------------------------------------------------------

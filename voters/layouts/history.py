@@ -20,6 +20,7 @@ from voters.layouts.codes import (
     VOTED,
     to_code,
 )
+from voters.layouts.counts import count_fields, given_flags
 from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
 from voters.layouts.schema import HISTORY_COLUMNS, LN, LayoutError, ParsedBatch
 from voters.layouts.specs import (
@@ -93,25 +94,33 @@ def _nc_method(raw: pl.Expr) -> pl.Expr:
     )
 
 
+# Where a counted field's parsed value lands, when the column is named otherwise.
+_OUTPUTS = {"election_date": "election_on"}
+
+
 def _history_frame(
     fields: pl.DataFrame,
     file_name: str,
     exprs: dict[str, pl.Expr],
     etype_raw: pl.Expr,
+    sources: dict[str, str],
     extra_errors: Sequence[tuple[str, pl.Expr]] = (),
 ) -> Built:
+    """`sources`: each counted field and the file's column it is read from."""
     errors = _history_errors(
         exprs["voter_id"], exprs["__date_raw"], etype_raw, exprs["election_type"]
     )
     errors += list(extra_errors)
     selected = fields.select(
         *[e.alias(k) for k, e in exprs.items()],
+        *given_flags(sources),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(to_date(pl.col("__date_raw")).alias("election_on"))
-    return Built(final_rows(good, HISTORY_COLUMNS), rejects)
+    counts = count_fields(good, {k: _OUTPUTS.get(k, k) for k in sources})
+    return Built(final_rows(good, HISTORY_COLUMNS), rejects, counts=counts)
 
 
 def _nc_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built:
@@ -125,7 +134,14 @@ def _nc_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
         "party": col_or_null(_present_map(names, "voted_party_cd"), "m").str.to_uppercase(),
         "voted": pl.lit(True),
     }
-    return _history_frame(fields, file_name, exprs, etype_raw)
+    sources = {
+        "voter_id": "ncid",
+        "election_date": "election_lbl",
+        "election_type": "election_desc",
+    }
+    optional = {"method": "voting_method", "party": "voted_party_cd"}
+    sources |= {k: c for k, c in optional.items() if c in names}
+    return _history_frame(fields, file_name, exprs, etype_raw, sources)
 
 
 def _present_map(names: list[str], column: str) -> dict[str, str]:
@@ -150,7 +166,13 @@ def _fl_history(fields: pl.DataFrame, file_name: str) -> Built:
     bad_code = pl.when(~code.is_in(list(FL_HISTORY_CODES)) | code.is_null()).then(
         pl.lit(f"unknown history code; expected one of {codes}")
     )
-    return _history_frame(fields, file_name, exprs, etype_raw, [("history_code", bad_code)])
+    sources = {
+        "voter_id": "voter_id", "election_date": "election_date", "election_type": "election_type",
+        "method": "history_code",
+    }  # fmt: skip
+    return _history_frame(
+        fields, file_name, exprs, etype_raw, sources, [("history_code", bad_code)]
+    )
 
 
 def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: str) -> Built:
@@ -175,7 +197,7 @@ def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: s
     bad_voted = pl.when(voted_key.is_not_null() & ~voted_key.is_in(list(VOTED))).then(
         pl.lit("expected yes/no, true/false, y/n or 1/0")
     )
-    return _history_frame(fields, file_name, exprs, etype_raw, [("voted", bad_voted)])
+    return _history_frame(fields, file_name, exprs, etype_raw, columns, [("voted", bad_voted)])
 
 
 def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built:
@@ -185,10 +207,12 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
     selected = fields.select(
         whole_number(pl.col("sos_voterid")).alias("voter_id"),
         *elections,
+        *given_flags({"voter_id": "sos_voterid"}),
         missing_id.alias("__err0"),
         *carried(fields),
     )
     good, rejects = separate(selected, ["voter_id"], file_name)
+    counts = count_fields(good, {"voter_id": "voter_id"})  # per voter line, not per election
     long = good.unpivot(index=["voter_id", LN], on=elections, variable_name="__e", value_name="v")
     long = long.filter(pl.col("v").is_not_null()).sort(LN, maintain_order=True)
     parts = pl.col("__e").str.extract_groups(OH_ELECTION.pattern)
@@ -201,7 +225,7 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
         pl.when(value == "X").then(None).otherwise(value).alias("party"),
         pl.lit(True).alias("voted"),
     )
-    return Built(final_rows(rows, HISTORY_COLUMNS), rejects)
+    return Built(final_rows(rows, HISTORY_COLUMNS), rejects, counts=counts)
 
 
 def read_history_batches(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from voters.layouts.counts import FieldCounts
 from voters.layouts.schema import LN, RAW, FieldError, RejectedLine
 
 
@@ -14,6 +15,7 @@ class Built:
     rows: pl.DataFrame
     rejects: list[RejectedLine]
     invalid_phones: int = 0
+    counts: FieldCounts | None = None
 
 
 def col_or_null(columns: dict[str, str], key: str) -> pl.Expr:

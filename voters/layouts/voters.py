@@ -11,6 +11,7 @@ import polars as pl
 from voters.addresses import household_keys, split_street_lines
 from voters.layouts.batches import open_source, parse_batches
 from voters.layouts.codes import ETHNICITY, GENDER, STATUS, to_code
+from voters.layouts.counts import count_fields, given_flags
 from voters.layouts.digests import KnownDigests, LineFilter, digest_salt
 from voters.layouts.extra import extra_expr
 from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
@@ -156,6 +157,7 @@ def _build_voters(
     used |= spec.not_extra
     selected = fields.select(
         *_voter_exprs(spec, default_state),
+        *given_flags(_field_sources(spec)),
         _phone_source(spec).alias("__phone"),
         extra_expr(fields, names, used, plan).alias("extra"),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
@@ -172,7 +174,22 @@ def _build_voters(
     # house_number, street and unit are upper case already (see _address_exprs).
     key = household_keys(good["house_number"], good["street"], good["unit"], good["zip5"])
     good = good.with_columns(key)
-    return Built(final_rows(good, VOTER_COLUMNS), rejects, invalid)
+    counts = count_fields(good, {k: _OUTPUTS.get(k, k) for k in _field_sources(spec)})
+    return Built(final_rows(good, VOTER_COLUMNS), rejects, invalid, counts)
+
+
+# Where a field's parsed value lands, when the column is named otherwise.
+_OUTPUTS = {"zip": "zip5"}
+
+
+def _field_sources(spec: VoterSpec) -> dict[str, str | list[str]]:
+    """Each counted field and the file's columns it is read from."""
+    sources: dict[str, str | list[str]] = dict(spec.columns)
+    if spec.address_from:
+        sources["address"] = spec.address_from
+    if spec.phone_from:
+        sources["phone"] = spec.phone_from
+    return sources
 
 
 def _parse_street_lines(good: pl.DataFrame, spec: VoterSpec) -> pl.DataFrame:
