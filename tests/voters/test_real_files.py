@@ -46,6 +46,7 @@ def test_old_nc_vintage_with_decimal_codes_imports_zips_and_integer_districts(tm
         nc_house_abbrv="54.0",
         precinct_abbrv="12.0",
         ward_abbrv="1.0",
+        birth_year="1980.0",
         dist_2_abbrv="18.0",  # prosecutorial district: an unmapped column, kept raw in extra
     )
     text = "\t".join(NC_OLD) + "\r\n" + nc_line(NC_OLD, **values) + "\r\n"
@@ -59,6 +60,7 @@ def test_old_nc_vintage_with_decimal_codes_imports_zips_and_integer_districts(tm
     }  # fmt: skip
     districts = ("congressional_district", "state_senate_district", "state_house_district")
     assert [row[k] for k in districts] == ["6", "18", "54"]
+    assert row["birth_year"] == 1980
     assert json.loads(row["extra"])["dist_2_abbrv"] == "18.0"
     assert row["address_key"].endswith("27517")
 

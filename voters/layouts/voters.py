@@ -34,11 +34,11 @@ _TEXT_FIELDS = (  # noqa: SIM905 - spelled like the published layout
     "first_name middle_name last_name suffix city county precinct congressional_district "
     "state_senate_district state_house_district municipality ward"
 ).split()
-# Codes some published files write as decimals ("6.0"): read as the integer they are. The raw
-# cell stays in the file (and unmapped columns, in `extra`, stay as written).
+# Codes (and a year) some published files write as decimals ("6.0", "1980.0"): read as the
+# integer they are. Unmapped columns, in `extra`, stay as written.
 CODE_FIELDS = (  # noqa: SIM905
     "voter_id county precinct congressional_district state_senate_district state_house_district "
-    "municipality ward"
+    "municipality ward birth_year"
 ).split()
 
 
@@ -123,7 +123,7 @@ def _voter_exprs(spec: VoterSpec, default_state: str | None) -> list[pl.Expr]:
 
 def _voter_errors(spec: VoterSpec, today: date) -> list[tuple[str, pl.Expr]]:
     cols = spec.columns
-    c = lambda key: col_or_null(cols, key)  # noqa: E731
+    c = lambda key: _code_or_text(cols, key)  # noqa: E731
     missing_id = pl.when(c("voter_id").is_null()).then(pl.lit("required"))
     return [
         ("voter_id", missing_id),
