@@ -30,9 +30,9 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts.batches import Source, parse_batches
-from voters.layouts.counts import count_fields, given_flags
+from voters.layouts.counts import count_fields
 from voters.layouts.reading import _decode_line, line_batches, read_header, refuse_binary
-from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
+from voters.layouts.rows import Built, carried, col_or_null, final_rows, rejected_mask, separate
 from voters.layouts.schema import LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.specs import match_aliases
 from voters.layouts.splitting import Split
@@ -534,17 +534,18 @@ def _contact_frame(
     }
     selected = fields.select(
         *[e.alias(k) for k, e in exprs.items()],
-        *given_flags(columns),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, labels, file_name)
     good = good.with_columns(
         _as_text(pl.col("__utc")).alias("occurred_at"),
         _day_bound(pl.col("__day"), time_zone, 0).alias("day_start"),
         _day_bound(pl.col("__day"), time_zone, 1).alias("day_end"),
     )
-    counts = count_fields(good, {k: "voter_key" if k == "voter_id" else k for k in columns})
+    outputs = {k: "voter_key" if k == "voter_id" else k for k in columns}
+    counts = count_fields(fields, good, columns, outputs, rejected)
     return Built(final_rows(good, CONTACT_COLUMNS), rejects, counts=counts)
 
 
@@ -591,13 +592,13 @@ def _assignment_frame(
         whole_number(c("voter_id")).alias("voter_id"),
         _arm(c("arm")).alias("arm"),
         when.utc.alias("__utc"),
-        *given_flags(columns),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(_as_text(pl.col("__utc")).alias("assigned_at"))
-    counts = count_fields(good, {k: k for k in columns})
+    counts = count_fields(fields, good, columns, {k: k for k in columns}, rejected)
     return Built(final_rows(good, ASSIGNMENT_COLUMNS), rejects, counts=counts)
 
 

@@ -2,8 +2,9 @@
 so that a column the parser could not read (every zip written `27517.0`, say) is reported, not
 silently imported as blanks.
 
-A builder adds `given_flags` to the expressions it selects, then calls `count_fields` on its good
-rows; a batch's counts are added up into the import's.
+A builder calls `count_fields` with its source fields, the rows without errors, and where each
+field comes from and goes to; a batch's counts are added up into the import's. The counts come
+from null counts, which polars keeps with each column: they cost next to nothing.
 """
 
 from __future__ import annotations
@@ -13,18 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-_GIVEN = "__given:"
-
-
-def given_flags(sources: Mapping[str, str | Sequence[str]]) -> list[pl.Expr]:
-    """Per field, whether the row's source cells (after trimming and placeholders) hold a value."""
-    flags = []
-    for name, columns in sources.items():
-        columns = [columns] if isinstance(columns, str) else list(columns)
-        if columns:
-            given = pl.any_horizontal(pl.col(c).is_not_null() for c in columns)
-            flags.append(given.alias(_GIVEN + name))
-    return flags
+Sources = Mapping[str, str | Sequence[str]]  # field -> the file's column(s) it is read from
 
 
 @dataclass
@@ -69,19 +59,27 @@ def unreadable_warning(name: str, usable: int, given: int, rows: int) -> str:
     )
 
 
-def count_fields(good: pl.DataFrame, outputs: Mapping[str, str]) -> FieldCounts:
-    """Counts over `good` (rows carrying `given_flags`); `outputs` maps each field to the column
-    holding its parsed value. Fields without a flag (no source column) are not counted."""
-    names = [n for n in outputs if _GIVEN + n in good.columns]
-    if not names:
-        return FieldCounts(rows=good.height)
-    sums = good.select(
-        *[pl.col(_GIVEN + n).sum().alias(f"g{i}") for i, n in enumerate(names)],
-        *[pl.col(outputs[n]).is_not_null().sum().alias(f"u{i}") for i, n in enumerate(names)],
-    ).row(0)
-    count = len(names)
-    return FieldCounts(
-        rows=good.height,
-        given={n: int(sums[i] or 0) for i, n in enumerate(names)},
-        usable={n: int(sums[count + i] or 0) for i, n in enumerate(names)},
-    )
+def count_fields(
+    fields: pl.DataFrame,
+    good: pl.DataFrame,
+    sources: Sources,
+    outputs: Mapping[str, str],
+    rejected: pl.Series | None = None,
+) -> FieldCounts:
+    """Counts over the rows the import takes: `good`, which are the rows of `fields` (the cleaned
+    source columns) that `rejected` (a mask over `fields`, or None) does not mark. `outputs` maps
+    each field to the column of `good` holding its parsed value."""
+    columns = sorted({c for cs in sources.values() for c in ([cs] if isinstance(cs, str) else cs)})
+    taken = fields.select(columns)
+    if rejected is not None:
+        taken = taken.filter(~rejected)
+    given = {}
+    for name, cs in sources.items():
+        if isinstance(cs, str):
+            given[name] = taken.height - taken[cs].null_count()
+        else:  # a field read from several columns (an address line in parts) is given by any
+            given[name] = int(
+                taken.select(pl.any_horizontal(pl.col(cs).is_not_null()).sum()).item()
+            )
+    usable = {name: good.height - good[outputs[name]].null_count() for name in sources}
+    return FieldCounts(rows=good.height, given=given, usable=usable)

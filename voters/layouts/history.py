@@ -20,8 +20,8 @@ from voters.layouts.codes import (
     VOTED,
     to_code,
 )
-from voters.layouts.counts import count_fields, given_flags
-from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
+from voters.layouts.counts import count_fields
+from voters.layouts.rows import Built, carried, col_or_null, final_rows, rejected_mask, separate
 from voters.layouts.schema import HISTORY_COLUMNS, LN, LayoutError, ParsedBatch
 from voters.layouts.specs import (
     FL_HISTORY_FIELDS,
@@ -113,13 +113,14 @@ def _history_frame(
     errors += list(extra_errors)
     selected = fields.select(
         *[e.alias(k) for k, e in exprs.items()],
-        *given_flags(sources),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(to_date(pl.col("__date_raw")).alias("election_on"))
-    counts = count_fields(good, {k: _OUTPUTS.get(k, k) for k in sources})
+    outputs = {k: _OUTPUTS.get(k, k) for k in sources}
+    counts = count_fields(fields, good, sources, outputs, rejected)
     return Built(final_rows(good, HISTORY_COLUMNS), rejects, counts=counts)
 
 
@@ -207,12 +208,15 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
     selected = fields.select(
         whole_number(pl.col("sos_voterid")).alias("voter_id"),
         *elections,
-        *given_flags({"voter_id": "sos_voterid"}),
         missing_id.alias("__err0"),
         *carried(fields),
     )
+    rejected = rejected_mask(selected, 1)
     good, rejects = separate(selected, ["voter_id"], file_name)
-    counts = count_fields(good, {"voter_id": "voter_id"})  # per voter line, not per election
+    # Per voter line, not per election.
+    counts = count_fields(
+        fields, good, {"voter_id": "sos_voterid"}, {"voter_id": "voter_id"}, rejected
+    )
     long = good.unpivot(index=["voter_id", LN], on=elections, variable_name="__e", value_name="v")
     long = long.filter(pl.col("v").is_not_null()).sort(LN, maintain_order=True)
     parts = pl.col("__e").str.extract_groups(OH_ELECTION.pattern)

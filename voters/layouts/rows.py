@@ -48,6 +48,16 @@ def separate(
     return flagged.filter(~pl.col("__bad")), rejects
 
 
+def rejected_mask(selected: pl.DataFrame, error_count: int) -> pl.Series | None:
+    """Which rows of `selected` `separate` rejects; None when it rejects none."""
+    if not error_count:
+        return None
+    columns = [f"__err{i}" for i in range(error_count)]
+    mask = selected.select(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+    mask = mask.to_series()
+    return mask if mask.any() else None
+
+
 def carried(frame: pl.DataFrame) -> list[str]:
     """The line number, and the raw line when the batch came the line-by-line way."""
     return [LN, RAW] if RAW in frame.columns else [LN]
