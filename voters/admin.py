@@ -719,7 +719,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "created_by")
     readonly_fields = (
         "files", "status_badge", "duration_shown", "summary", "progress", "rejected_rows_table",
-        "phase_timings",
+        "phase_timings", "field_summary", "warnings_text",
     )  # fmt: skip
     change_fieldsets = (
         (
@@ -740,6 +740,8 @@ class ImportRunAdmin(CampaignScopedAdmin):
             {
                 "fields": (
                     "summary",
+                    "field_summary",
+                    "warnings_text",
                     ("rows_read", "created", "updated", "unchanged", "removed"),
                     ("rejected", "orphaned", "duplicates", "invalid_phones"),
                     ("households_created", "elections_created"),

@@ -137,7 +137,8 @@ def _match_voters_by_id(cursor, table: StagingTable, key: str, campaign_id: int)
 def _match_voters_by_extra(cursor, table: StagingTable, column: str, campaign_id: int) -> None:
     """Voters by a voter-file column kept in `extra` (the VANID); the lowest id wins a tie."""
     if _is_postgres():
-        value, params = "v.extra ->> %s", [column]
+        # `extra` keeps the cell as written; the parser reads a VANID of "123.0" as "123".
+        value, params = r"regexp_replace(v.extra ->> %s, '^([+-]?\d+)\.0+$', '\1')", [column]
     else:
         value, params = "CAST(json_extract(v.extra, %s) AS TEXT)", [f'$."{column}"']
     cursor.execute(
@@ -204,17 +205,32 @@ def _link_programs(cursor, table: StagingTable, campaign_id: int) -> None:
 def _set_dedupe_keys(cursor, table: StagingTable) -> None:
     """The natural key of each contact, exactly as `voters.contacts.contact_dedupe_key` makes it
     (voter, channel, time to the second in UTC ISO form, result, program, arm, variant,
-    canvasser), so a contact recorded by hand and imported later is kept once."""
+    canvasser), so a contact recorded by hand and imported later is kept once.
+
+    Identical rows in one file are separate attempts (a canvasser who knocks twice in a minute
+    with the same result): the n-th occurrence in its file, past the first, has the key digested
+    again with n. The first keeps the plain key, so hand-recorded contacts and earlier imports
+    still match, and the same file imported again still adds nothing."""
     iso_time = "substr(occurred_at, 1, 10) || 'T' || substr(occurred_at, 12, 8) || '+00:00'"
     parts = [
         "CAST(voter_pk AS TEXT)", "channel", iso_time, "result",
         "coalesce(CAST(program_id AS TEXT), '')", "coalesce(CAST(arm_id AS TEXT), '')",
         "coalesce(variant, '')", "coalesce(canvasser, '')",
     ]  # fmt: skip
+    s = table.name
     cursor.execute(
-        f"""UPDATE {table.name} SET dedupe_key = md5({" || %s || ".join(parts)})
+        f"""UPDATE {s} SET dedupe_key = md5({" || %s || ".join(parts)})
             WHERE voter_pk IS NOT NULL AND result IS NOT NULL""",
         [_KEY_SEPARATOR] * (len(parts) - 1),
+    )
+    cursor.execute(
+        f"""UPDATE {s} SET dedupe_key = md5(k.dedupe_key || %s || CAST(k.nth AS TEXT))
+            FROM (SELECT file_no, line_number, dedupe_key,
+                         row_number() OVER (PARTITION BY file_no, dedupe_key
+                                            ORDER BY line_number) AS nth
+                  FROM {s} WHERE dedupe_key IS NOT NULL) k
+            WHERE k.nth > 1 AND k.file_no = {s}.file_no AND k.line_number = {s}.line_number""",
+        [_KEY_SEPARATOR],
     )
 
 

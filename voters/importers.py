@@ -107,6 +107,7 @@ class StageResult:
     rejected: int = 0
     kept_rejects: list[layouts.RejectedLine] = field(default_factory=list)
     seen: int = 0  # good lines left unparsed: an earlier import stored them as they are
+    field_counts: layouts.FieldCounts = field(default_factory=layouts.FieldCounts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +308,8 @@ def _stage_files(
         for batch, (rows, seen) in _parse_ahead(batches, encode):
             result.rows_read += batch.lines_read
             result.invalid_phones += batch.invalid_phones
+            if batch.field_counts is not None:
+                result.field_counts.add(batch.field_counts)
             result.rejected += len(batch.rejects)
             if strict:
                 room = MAX_REJECTS_KEPT_STRICT - len(result.kept_rejects)
@@ -705,6 +708,9 @@ def _lock_and_stage(
             prepare=prepare,
             seen_table=seen_table,
         )
+    # What each mapped column gave, so a column read as blanks is seen (saved with the run).
+    run.field_counts = staged.field_counts.as_json()
+    run.warnings = staged.field_counts.warnings()
     _report_phase(on_progress, sources, staged, "merging")
     return staged
 

@@ -347,6 +347,14 @@ class ImportRun(models.Model):
     counts = models.JSONField(
         default=dict, blank=True, help_text="Counts particular to the kind of import."
     )
+    field_counts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per mapped field: parsed rows with a value in the file, and with a usable one.",
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="Columns whose values were mostly unreadable."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -365,6 +373,24 @@ class ImportRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    def field_summary(self) -> str:
+        """How many parsed rows gave each mapped field a usable value (and how many values were
+        there but unreadable)."""
+        counts = self.field_counts or {}
+        fields = counts.get("fields") or []
+        if not fields or not counts.get("rows"):
+            return ""
+        parts = []
+        for c in fields:
+            lost = c["given"] - c["usable"]
+            shown = f"{c['field']} {c['usable']:,}"
+            parts.append(shown + (f" ({lost:,} unreadable)" if lost else ""))
+        return f"values per field, of {counts.get('rows', 0):,} rows parsed: {', '.join(parts)}"
+
+    @property
+    def warnings_text(self) -> str:
+        return "; ".join(self.warnings or []) or "none"
 
     def summary(self) -> str:
         counts = self.counts or {}

@@ -218,7 +218,8 @@ def test_counts_equal_the_database_delta_when_a_file_overlaps_the_last(
             # New arm; "do not contact" at the door closes every channel A2 has an address on.
             "A2,2024-10-07 10:00,door,opted_out,Fall GOTV,late,,,,",
             "A1,2024-10-07 10:00,email,opted_out,,,,,,",  # email opt-out, lower-cased
-            "A1,2024-10-07 10:00,email,opted_out,,,,,,",  # the same line twice: kept once
+            # The same line twice: two attempts, each with its opt-out (issue 11).
+            "A1,2024-10-07 10:00,email,opted_out,,,,,,",
             "A2,2024-10-08 10:00,sms,opted_out,,,,,,",  # no phone: nothing to opt out
         ],
     )
@@ -226,16 +227,16 @@ def test_counts_equal_the_database_delta_when_a_file_overlaps_the_last(
     run = import_contact_history(campaign=campaign, paths=[more])
 
     after = table_counts(campaign)
-    assert after["contacts"] - before["contacts"] == run.created == 3
-    assert after["consent"] - before["consent"] == run.counts["opt_outs_created"] == 3
+    assert after["contacts"] - before["contacts"] == run.created == 4
+    assert after["consent"] - before["consent"] == run.counts["opt_outs_created"] == 4
     assert after["arms"] - before["arms"] == run.counts["arms_created"] == 1
     # A2 has no phone or email: the door opt-out's sms, phone and email, and the sms line.
-    assert (run.counts["contacts_on_record"], run.counts["opt_outs_without_address"]) == (3, 4)
+    assert (run.counts["contacts_on_record"], run.counts["opt_outs_without_address"]) == (2, 4)
     a2 = Voter.objects.get(campaign=campaign, voter_id="A2")
     ledger = ConsentEvent.objects.filter(campaign=campaign).values_list("channel", "address")
     assert sorted(ledger) == [
-        ("door", f"voter:{a2.pk}"), ("email", "ann@example.org"), ("mail", f"voter:{a2.pk}"),
-        ("sms", "+19195550103"),
+        ("door", f"voter:{a2.pk}"), ("email", "ann@example.org"), ("email", "ann@example.org"),
+        ("mail", f"voter:{a2.pk}"), ("sms", "+19195550103"),
     ]  # fmt: skip
     assert not Voter.objects.for_campaign(campaign).contactable("door").filter(pk=a2.pk).exists()
 

@@ -25,6 +25,7 @@ Where things live, in the order a file goes through them:
 - `codes`: the code tables (gender, race, party, status, election types, methods...).
 - `specs`: each layout's column map, the generic header aliases, required columns.
 - `voters`, `history`: building canonical voter and history rows; `extra`: the `extra` JSON.
+- `counts`: per mapped field, rows with a value and rows where it was usable (the import's summary).
 - `digests`: raw-line digests, so a re-import skips the lines an earlier import stored.
 - `rows`: good rows and rejected lines from the built expressions.
 """
@@ -39,6 +40,7 @@ from voters.layouts.contacts import (
     read_contact_batches,
     read_raw_lines,
 )
+from voters.layouts.counts import FieldCounts
 from voters.layouts.digests import KnownDigests
 from voters.layouts.history import read_history_batches
 from voters.layouts.reading import file_size
@@ -65,6 +67,7 @@ __all__ = [
     "LAYOUTS",
     "VOTER_COLUMNS",
     "ContactCodes",
+    "FieldCounts",
     "FieldError",
     "KnownDigests",
     "LayoutError",

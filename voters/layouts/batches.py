@@ -4,7 +4,7 @@ piece (fast path first), build its rows, hand out `ParsedBatch`es. Memory stays 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +12,7 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts import fast_path
+from voters.layouts.counts import FieldCounts
 from voters.layouts.digests import LineFilter
 from voters.layouts.reading import (
     LineBatch,
@@ -22,7 +23,7 @@ from voters.layouts.reading import (
     read_header,
 )
 from voters.layouts.rows import Built
-from voters.layouts.schema import LAYOUTS, FieldError, LayoutError, ParsedBatch, RejectedLine
+from voters.layouts.schema import LAYOUTS, LN, FieldError, LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.splitting import Split, split_lines
 
 
@@ -43,14 +44,15 @@ def open_source(
     handle = open_checked(path, file_name)
     if headerless is not None:
         names = [n.lower() for n in headerless]
-        return Source(names, "\t", _closing(handle, line_batches(handle, batch_rows, 1)))
+        batches = line_batches(handle, batch_rows, 1, file_name)
+        return Source(names, "\t", _closing(handle, batches))
     delimiter = {"nc": "\t", "oh": ","}.get(layout)
     try:
         header = read_header(handle, file_name, delimiter)
     except BaseException:
         handle.close()
         raise
-    batches = line_batches(handle, batch_rows, header.first_data_line)
+    batches = line_batches(handle, batch_rows, header.first_data_line, file_name)
     return Source(header.names, header.delimiter, _closing(handle, batches))
 
 
@@ -84,6 +86,7 @@ def parse_batches(
             lines_read=sum(p.lines_read for p in parsed),
             bytes_read=pieces[-1].bytes_read,
             invalid_phones=sum(p.invalid_phones for p in parsed),
+            field_counts=_added(p.field_counts for p in parsed),
         )
         if line_filter is not None:
             batch.seen = pl.concat([p.seen for p in parsed if p.seen is not None])
@@ -125,8 +128,12 @@ def _parse_piece(
         split = split_lines(lines, source.names, source.delimiter, batch)
         split.lines_read = lines.height
         del lines
+    has_nul = b"\x00" in batch.data  # one scan of the bytes; the rare batch pays the rest
+    nul_rejects = _reject_nul_fields(split, source.names, batch, file_name) if has_nul else []
     built = build(split)
-    rejects = sorted(_line_rejects(split, file_name) + built.rejects, key=lambda r: r.line_number)
+    rejects = sorted(
+        _line_rejects(split, file_name) + nul_rejects + built.rejects, key=lambda r: r.line_number
+    )
     missing = [r.line_number for r in rejects if r.raw is None]
     if missing and split.data is not None:
         raw = raw_lines(split.data, batch, missing)
@@ -136,6 +143,10 @@ def _parse_piece(
             else RejectedLine(file_name, r.line_number, raw[r.line_number], r.errors)
             for r in rejects
         ]
+    if has_nul:  # the database stores no NUL in text: the raw line shows it as \x00
+        rejects = [
+            RejectedLine(r.file_name, r.line_number, _show_nul(r.raw), r.errors) for r in rejects
+        ]
     return ParsedBatch(
         file_name=file_name,
         rows=built.rows,
@@ -143,7 +154,51 @@ def _parse_piece(
         lines_read=split.lines_read or 0,
         bytes_read=batch.bytes_read,
         invalid_phones=built.invalid_phones,
+        field_counts=built.counts,
     )
+
+
+def _added(counts: Iterable[FieldCounts | None]) -> FieldCounts:
+    total = FieldCounts()
+    for one in counts:
+        if one is not None:
+            total.add(one)
+    return total
+
+
+def _reject_nul_fields(
+    split: Split, names: list[str], batch: LineBatch, file_name: str
+) -> list[RejectedLine]:
+    """Rows with a NUL byte in any field, taken out of `split`: one rejected line each, naming
+    every such field. (PostgreSQL stores no NUL in text, and a NUL is never data.)"""
+    fields = split.fields
+    flags = fields.select(
+        pl.col(n).str.contains("\x00", literal=True).fill_null(False).alias(n) for n in names
+    )
+    bad = flags.select(pl.any_horizontal(pl.all())).to_series()
+    if not bad.any():
+        return []
+    numbers = fields.filter(bad)[LN].to_list()
+    raw = raw_lines(batch.data, batch, numbers)
+    rejects = [
+        RejectedLine(
+            file_name,
+            number,
+            raw[number],
+            tuple(
+                FieldError(name, "NUL byte (\\x00) in the field")
+                for name, flag in zip(names, row, strict=True)
+                if flag
+            ),
+        )
+        for number, row in zip(numbers, flags.filter(bad).iter_rows(), strict=True)
+    ]
+    split.fields = fields.filter(~bad)
+    return rejects
+
+
+def _show_nul(raw: str | None) -> str | None:
+    return raw.replace("\x00", "\\x00") if raw else raw
 
 
 def _line_rejects(split: Split, file_name: str) -> list[RejectedLine]:

@@ -30,12 +30,13 @@ from typing import BinaryIO
 import polars as pl
 
 from voters.layouts.batches import Source, parse_batches
-from voters.layouts.reading import _decode_line, line_batches, read_header
-from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
+from voters.layouts.counts import count_fields
+from voters.layouts.reading import _decode_line, line_batches, read_header, refuse_binary
+from voters.layouts.rows import Built, carried, col_or_null, final_rows, rejected_mask, separate
 from voters.layouts.schema import LayoutError, ParsedBatch, RejectedLine
 from voters.layouts.specs import match_aliases
 from voters.layouts.splitting import Split
-from voters.layouts.values import clean_columns
+from voters.layouts.values import clean_columns, whole_number
 
 CONTACT_LAYOUTS = ("generic", "van")
 
@@ -210,14 +211,22 @@ def _utf16_encoding(head: bytes) -> str | None:
     return None
 
 
-def open_text(path: str | Path) -> BinaryIO:
-    """The file as UTF-8-or-Latin-1 bytes positioned after any BOM (UTF-16 re-encoded)."""
+def open_text(path: str | Path, file_name: str | None = None) -> BinaryIO:
+    """The file as UTF-8-or-Latin-1 bytes positioned after any BOM (UTF-16 re-encoded).
+
+    With `file_name`, raises LayoutError (naming it) when the file is not text at all."""
     handle = open(path, "rb")  # noqa: SIM115 - closed by the generator that owns it
-    head = handle.read(4096)
+    head = handle.read(65_536)
     encoding = _utf16_encoding(head)
     if encoding:
         handle.seek(0)
         return Utf16AsUtf8(handle, encoding)
+    if file_name is not None:
+        try:
+            refuse_binary(head, file_name)
+        except LayoutError:
+            handle.close()
+            raise
     handle.seek(len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0)
     return handle
 
@@ -509,7 +518,7 @@ def _contact_frame(
     errors = _contact_errors(c, m, when, answer, codes)
     labels = [(_VAN_LABELS.get(f, f) if van else f) for f, _ in errors]
     exprs = {
-        "voter_key": c("voter_id"),
+        "voter_key": whole_number(c("voter_id")),
         "channel": m.channel,
         "result": m.result,
         "result_raw": c("result"),
@@ -528,18 +537,21 @@ def _contact_frame(
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, labels, file_name)
     good = good.with_columns(
         _as_text(pl.col("__utc")).alias("occurred_at"),
         _day_bound(pl.col("__day"), time_zone, 0).alias("day_start"),
         _day_bound(pl.col("__day"), time_zone, 1).alias("day_end"),
     )
-    return Built(final_rows(good, CONTACT_COLUMNS), rejects)
+    outputs = {k: "voter_key" if k == "voter_id" else k for k in columns}
+    counts = count_fields(fields, good, columns, outputs, rejected)
+    return Built(final_rows(good, CONTACT_COLUMNS), rejects, counts=counts)
 
 
 def _contact_columns(layout: str, names: list[str], file_name: str) -> dict[str, str]:
     if layout == "van":
-        columns = match_aliases(names, _VAN_ALIASES)
+        columns = match_aliases(names, _VAN_ALIASES, file_name)
         report = "a VAN Contact History or Survey Response report"
         for key in ("voter_id", "occurred_at", "channel"):
             if key not in columns:
@@ -551,7 +563,7 @@ def _contact_columns(layout: str, names: list[str], file_name: str) -> dict[str,
                 file_name, 1, f"no 'Result' or 'Survey Response' column: not {report}"
             )
         return columns
-    columns = match_aliases(names, _GENERIC_ALIASES)
+    columns = match_aliases(names, _GENERIC_ALIASES, file_name)
     for key in ("voter_id", "occurred_at", "channel"):
         if key not in columns:
             raise LayoutError(file_name, 1, f"required column '{key}' is missing")
@@ -577,15 +589,17 @@ def _assignment_frame(
         ("assigned_at", pl.when(raw_at.is_not_null()).then(when.error)),
     ]
     selected = fields.select(
-        c("voter_id").alias("voter_id"),
+        whole_number(c("voter_id")).alias("voter_id"),
         _arm(c("arm")).alias("arm"),
         when.utc.alias("__utc"),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(_as_text(pl.col("__utc")).alias("assigned_at"))
-    return Built(final_rows(good, ASSIGNMENT_COLUMNS), rejects)
+    counts = count_fields(fields, good, columns, {k: k for k in columns}, rejected)
+    return Built(final_rows(good, ASSIGNMENT_COLUMNS), rejects, counts=counts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,7 +621,7 @@ def _read(
 ) -> Iterator[ParsedBatch]:
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
-    handle = open_text(path)
+    handle = open_text(path, file_name)
     try:
         header = read_header(handle, file_name, None)
         columns = columns_for(header.names)
@@ -619,7 +633,7 @@ def _read(
     source = Source(
         names,
         header.delimiter,
-        _closing(handle, line_batches(handle, batch_rows, header.first_data_line)),
+        _closing(handle, line_batches(handle, batch_rows, header.first_data_line, file_name)),
     )
 
     def run(split: Split) -> Built:
@@ -696,7 +710,7 @@ def read_assignment_batches(
     file_name = display_name or path.name
 
     def columns_for(names: list[str]) -> dict[str, str]:
-        columns = match_aliases(names, _ASSIGNMENT_ALIASES)
+        columns = match_aliases(names, _ASSIGNMENT_ALIASES, file_name)
         for key in ("voter_id", "arm"):
             if key not in columns:
                 raise LayoutError(file_name, 1, f"required column '{key}' is missing")

@@ -21,7 +21,8 @@ from voters.layouts.reading import LineBatch
 
 # Bump whenever parsing or normalization changes what a line imports as: every stored digest then
 # stops matching and the next import of each voter parses (and, if need be, rewrites) the line.
-DIGEST_VERSION = "1"
+# 2: integer codes written as decimals ("6.0") read as integers.
+DIGEST_VERSION = "2"
 DIGEST_BYTES = 16
 
 

@@ -20,7 +20,8 @@ from voters.layouts.codes import (
     VOTED,
     to_code,
 )
-from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
+from voters.layouts.counts import count_fields
+from voters.layouts.rows import Built, carried, col_or_null, final_rows, rejected_mask, separate
 from voters.layouts.schema import HISTORY_COLUMNS, LN, LayoutError, ParsedBatch
 from voters.layouts.specs import (
     FL_HISTORY_FIELDS,
@@ -30,7 +31,7 @@ from voters.layouts.specs import (
     require,
 )
 from voters.layouts.splitting import Split
-from voters.layouts.values import clean_columns, date_error, to_date
+from voters.layouts.values import clean_columns, date_error, to_date, whole_number
 
 
 def _history_errors(
@@ -93,13 +94,19 @@ def _nc_method(raw: pl.Expr) -> pl.Expr:
     )
 
 
+# Where a counted field's parsed value lands, when the column is named otherwise.
+_OUTPUTS = {"election_date": "election_on"}
+
+
 def _history_frame(
     fields: pl.DataFrame,
     file_name: str,
     exprs: dict[str, pl.Expr],
     etype_raw: pl.Expr,
+    sources: dict[str, str],
     extra_errors: Sequence[tuple[str, pl.Expr]] = (),
 ) -> Built:
+    """`sources`: each counted field and the file's column it is read from."""
     errors = _history_errors(
         exprs["voter_id"], exprs["__date_raw"], etype_raw, exprs["election_type"]
     )
@@ -109,15 +116,18 @@ def _history_frame(
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    rejected = rejected_mask(selected, len(errors))
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     good = good.with_columns(to_date(pl.col("__date_raw")).alias("election_on"))
-    return Built(final_rows(good, HISTORY_COLUMNS), rejects)
+    outputs = {k: _OUTPUTS.get(k, k) for k in sources}
+    counts = count_fields(fields, good, sources, outputs, rejected)
+    return Built(final_rows(good, HISTORY_COLUMNS), rejects, counts=counts)
 
 
 def _nc_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built:
     etype_raw = pl.col("election_desc")
     exprs = {
-        "voter_id": pl.col("ncid"),
+        "voter_id": whole_number(pl.col("ncid")),
         "__date_raw": pl.col("election_lbl"),
         "election_type": _nc_election_type(etype_raw),
         "method": _nc_method(col_or_null(_present_map(names, "voting_method"), "m")),
@@ -125,7 +135,14 @@ def _nc_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
         "party": col_or_null(_present_map(names, "voted_party_cd"), "m").str.to_uppercase(),
         "voted": pl.lit(True),
     }
-    return _history_frame(fields, file_name, exprs, etype_raw)
+    sources = {
+        "voter_id": "ncid",
+        "election_date": "election_lbl",
+        "election_type": "election_desc",
+    }
+    optional = {"method": "voting_method", "party": "voted_party_cd"}
+    sources |= {k: c for k, c in optional.items() if c in names}
+    return _history_frame(fields, file_name, exprs, etype_raw, sources)
 
 
 def _present_map(names: list[str], column: str) -> dict[str, str]:
@@ -138,7 +155,7 @@ def _fl_history(fields: pl.DataFrame, file_name: str) -> Built:
     voted = {k: v for k, (_, v) in FL_HISTORY_CODES.items()}
     etype_raw = pl.col("election_type")
     exprs = {
-        "voter_id": pl.col("voter_id"),
+        "voter_id": whole_number(pl.col("voter_id")),
         "__date_raw": pl.col("election_date"),
         "election_type": to_code(etype_raw, FL_ELECTION_TYPE_CODES, None),
         "method": code.replace_strict(methods, default=None, return_dtype=pl.Utf8),
@@ -150,7 +167,13 @@ def _fl_history(fields: pl.DataFrame, file_name: str) -> Built:
     bad_code = pl.when(~code.is_in(list(FL_HISTORY_CODES)) | code.is_null()).then(
         pl.lit(f"unknown history code; expected one of {codes}")
     )
-    return _history_frame(fields, file_name, exprs, etype_raw, [("history_code", bad_code)])
+    sources = {
+        "voter_id": "voter_id", "election_date": "election_date", "election_type": "election_type",
+        "method": "history_code",
+    }  # fmt: skip
+    return _history_frame(
+        fields, file_name, exprs, etype_raw, sources, [("history_code", bad_code)]
+    )
 
 
 def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: str) -> Built:
@@ -160,7 +183,7 @@ def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: s
     method_key = c("method").str.to_uppercase().str.replace_all("_", " ")
     voted_key = c("voted").str.to_uppercase()
     exprs = {
-        "voter_id": c("voter_id"),
+        "voter_id": whole_number(c("voter_id")),
         "__date_raw": c("election_date"),
         "election_type": etype_key.replace_strict(
             ELECTION_TYPE_CODES, default=None, return_dtype=pl.Utf8
@@ -175,7 +198,7 @@ def _generic_history(fields: pl.DataFrame, columns: dict[str, str], file_name: s
     bad_voted = pl.when(voted_key.is_not_null() & ~voted_key.is_in(list(VOTED))).then(
         pl.lit("expected yes/no, true/false, y/n or 1/0")
     )
-    return _history_frame(fields, file_name, exprs, etype_raw, [("voted", bad_voted)])
+    return _history_frame(fields, file_name, exprs, etype_raw, columns, [("voted", bad_voted)])
 
 
 def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built:
@@ -183,12 +206,17 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
     elections = [n for n in names if OH_ELECTION.match(n)]
     missing_id = pl.when(pl.col("sos_voterid").is_null()).then(pl.lit("required"))
     selected = fields.select(
-        pl.col("sos_voterid").alias("voter_id"),
+        whole_number(pl.col("sos_voterid")).alias("voter_id"),
         *elections,
         missing_id.alias("__err0"),
         *carried(fields),
     )
+    rejected = rejected_mask(selected, 1)
     good, rejects = separate(selected, ["voter_id"], file_name)
+    # Per voter line, not per election.
+    counts = count_fields(
+        fields, good, {"voter_id": "sos_voterid"}, {"voter_id": "voter_id"}, rejected
+    )
     long = good.unpivot(index=["voter_id", LN], on=elections, variable_name="__e", value_name="v")
     long = long.filter(pl.col("v").is_not_null()).sort(LN, maintain_order=True)
     parts = pl.col("__e").str.extract_groups(OH_ELECTION.pattern)
@@ -201,7 +229,7 @@ def _oh_history(fields: pl.DataFrame, names: list[str], file_name: str) -> Built
         pl.when(value == "X").then(None).otherwise(value).alias("party"),
         pl.lit(True).alias("voted"),
     )
-    return Built(final_rows(rows, HISTORY_COLUMNS), rejects)
+    return Built(final_rows(rows, HISTORY_COLUMNS), rejects, counts=counts)
 
 
 def read_history_batches(
@@ -240,7 +268,7 @@ def _history_builder(
         if not any(OH_ELECTION.match(n) for n in names):
             raise LayoutError(file_name, 1, "no election columns (TYPE-MM/DD/YYYY) found")
         return lambda f: _oh_history(f, names, file_name)
-    columns = match_aliases(names, GENERIC_HISTORY_ALIASES)
+    columns = match_aliases(names, GENERIC_HISTORY_ALIASES, file_name)
     for required in ("voter_id", "election_date", "election_type"):
         if required not in columns:
             raise LayoutError(file_name, 1, f"required column '{required}' is missing")

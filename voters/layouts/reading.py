@@ -18,6 +18,25 @@ import polars as pl
 from voters.layouts.schema import LN, RAW, LayoutError
 
 _CHUNK_BYTES = 1 << 20
+# No voter, history or contact line comes near this; a longer one is a file of another kind, or
+# one whose lines end in a carriage return alone (the whole file one line). Python's csv module
+# has the same default field limit.
+MAX_LINE_BYTES = 131_072
+# How much of a file's start is looked at to tell text from binary.
+_HEAD_BYTES = 65_536
+_MIN_SAMPLE = 512
+_BINARY_SHARE = 0.08
+# Magic numbers of what people upload instead of a text file.
+_NOT_TEXT = {
+    b"PK\x03\x04": "a ZIP archive (or an .xlsx workbook): unzip it, or save the sheet as CSV",
+    b"\x1f\x8b": "a gzip file: decompress it first",
+    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook: save the sheet as CSV",
+    b"%PDF-": "a PDF document",
+}
+# Bytes text never holds (controls other than tab, LF, VT, FF, CR and the DOS end-of-file mark).
+_BINARY_BYTES = np.array(
+    [b for b in range(32) if b not in (9, 10, 11, 12, 13, 26)] + [127], dtype=np.uint8
+)
 _PIECE_LINES = 25_000
 NL = 10  # the newline byte
 
@@ -78,23 +97,58 @@ def _decode_line(line: bytes) -> str:
 
 def open_checked(path: Path, file_name: str) -> BinaryIO:
     handle = open(path, "rb")  # noqa: SIM115 - closed by the generator that owns it
-    head = handle.read(3)
+    head = handle.read(_HEAD_BYTES)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         handle.close()
         raise LayoutError(file_name, 1, "UTF-16 text is not supported for this layout")
-    if head != b"\xef\xbb\xbf":
-        handle.seek(0)
+    try:
+        refuse_binary(head, file_name)
+    except LayoutError:
+        handle.close()
+        raise
+    handle.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)
     return handle
+
+
+def refuse_binary(head: bytes, file_name: str) -> None:
+    """Raise LayoutError when a file's first bytes are not text: an archive, a workbook, or
+    control bytes throughout. A stray NUL in a field is not enough (that row is rejected)."""
+    for magic, what in _NOT_TEXT.items():
+        if head.startswith(magic):
+            raise LayoutError(file_name, 1, f"not a text file: {what}")
+    if len(head) < _MIN_SAMPLE:
+        return  # too little to judge: its lines are parsed, and bad ones rejected
+    arr = np.frombuffer(head, dtype=np.uint8)
+    binary = np.flatnonzero(np.isin(arr, _BINARY_BYTES))
+    # Random or compressed bytes are 11.3 % such bytes (29 of 256); text with a stray one, next
+    # to none. 8 % is far from both, on a sample of 512 bytes or more.
+    if len(binary) >= _BINARY_SHARE * len(arr):
+        line = head[: binary[0]].count(b"\n") + 1
+        raise LayoutError(
+            file_name, line, f"not a text file: binary data ({len(binary):,} control bytes)"
+        )
+
+
+def too_long(file_name: str, line_number: int) -> LayoutError:
+    return LayoutError(
+        file_name,
+        line_number,
+        f"line longer than {MAX_LINE_BYTES:,} bytes: not a file of this kind, or its lines "
+        "end in a carriage return alone",
+    )
 
 
 def _newlines(data: bytes | bytearray) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == NL)
 
 
-def line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator[list[LineBatch]]:
+def line_batches(
+    handle: BinaryIO, batch_rows: int, first_line: int, file_name: str = ""
+) -> Iterator[list[LineBatch]]:
     """Batches of at most `batch_rows` physical lines, read in large blocks (memory stays flat).
 
     Each batch comes as consecutive pieces; the last one carries the batch's `bytes_read`.
+    Raises LayoutError for a line longer than MAX_LINE_BYTES.
     """
     line_number = first_line
     offset = handle.tell()
@@ -110,6 +164,9 @@ def line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator
                 break
             ends = np.concatenate([ends, _newlines(more) + len(buf)])
             buf += more
+            # The line still open must not grow without end (a file with no newline at all).
+            if len(buf) - (int(ends[-1]) + 1 if len(ends) else 0) > MAX_LINE_BYTES:
+                raise too_long(file_name, line_number + len(ends))
         if not buf:
             return
         if len(ends) >= batch_rows:
@@ -119,6 +176,7 @@ def line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator
             cut = len(buf)
             lines = len(ends) + (0 if buf.endswith(b"\n") else 1)
             ends = ends[:lines]
+        _check_line_lengths(ends, cut, lines, line_number, file_name)
         # The batch is parsed in pieces of at most _PIECE_LINES lines: the same rows, with a
         # fraction of the working memory.
         pieces = []
@@ -139,6 +197,18 @@ def line_batches(handle: BinaryIO, batch_rows: int, first_line: int) -> Iterator
         block = max(_CHUNK_BYTES, min(cut + cut // 16, 1 << 28))
         yield pieces
         line_number += lines
+
+
+def _check_line_lengths(
+    ends: np.ndarray, cut: int, lines: int, first_line: int, file_name: str
+) -> None:
+    """Raise LayoutError for the first of a batch's `lines` lines longer than MAX_LINE_BYTES."""
+    bounds = np.concatenate([[-1], ends[:lines]])
+    if len(bounds) <= lines:  # the file's last line, with no newline
+        bounds = np.append(bounds, cut)
+    over = np.flatnonzero(np.diff(bounds) - 1 > MAX_LINE_BYTES)
+    if len(over):
+        raise too_long(file_name, first_line + int(over[0]))
 
 
 def lines_frame(batch: LineBatch) -> pl.DataFrame:
@@ -174,17 +244,43 @@ class Header:
 
 def read_header(handle: BinaryIO, file_name: str, delimiter: str | None) -> Header:
     line_number = 0
-    for raw in handle:
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
         line_number += 1
+        if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            raise too_long(file_name, line_number)
+        if b"\x00" in raw:
+            raise LayoutError(file_name, line_number, "NUL byte in the header row")
         text = _decode_line(raw.rstrip(b"\n")).removesuffix("\r")
         if not text.strip():
             continue
         if delimiter is None:
             delimiter = _detect_delimiter(text)
-        cells = _header_cells(text, delimiter)
-        names = unique_keys([_clean_header(c) for c in cells])
+        try:
+            cells = _header_cells(text, delimiter)
+        except csv.Error as exc:
+            raise LayoutError(file_name, line_number, f"unreadable header row ({exc})") from None
+        cleaned = [_clean_header(c) for c in cells]
+        _refuse_duplicates(cleaned, file_name, line_number)
+        # Blank names (a trailing delimiter, say) may repeat; they are told apart by position.
+        names = unique_keys(cleaned)
         return Header(names, delimiter, line_number + 1, handle.tell())
     raise LayoutError(file_name, 1, "the file is empty (no header row)")
+
+
+def _refuse_duplicates(names: list[str], file_name: str, line_number: int) -> None:
+    """Two columns of one name: which one holds the value is a guess, so neither is taken."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            continue
+        if name in first:
+            raise LayoutError(
+                file_name,
+                line_number,
+                f"duplicate column '{name}' in the header (columns {first[name]} and {position});"
+                " rename or remove one of them",
+            )
+        first[name] = position
 
 
 def _detect_delimiter(header: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from voters.layouts.counts import FieldCounts
 from voters.layouts.schema import LN, RAW, FieldError, RejectedLine
 
 
@@ -14,6 +15,7 @@ class Built:
     rows: pl.DataFrame
     rejects: list[RejectedLine]
     invalid_phones: int = 0
+    counts: FieldCounts | None = None
 
 
 def col_or_null(columns: dict[str, str], key: str) -> pl.Expr:
@@ -44,6 +46,16 @@ def separate(
         )
         rejects.append(RejectedLine(file_name, row[0], row[1], errs))
     return flagged.filter(~pl.col("__bad")), rejects
+
+
+def rejected_mask(selected: pl.DataFrame, error_count: int) -> pl.Series | None:
+    """Which rows of `selected` `separate` rejects; None when it rejects none."""
+    if not error_count:
+        return None
+    columns = [f"__err{i}" for i in range(error_count)]
+    mask = selected.select(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+    mask = mask.to_series()
+    return mask if mask.any() else None
 
 
 def carried(frame: pl.DataFrame) -> list[str]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from voters.layouts.counts import FieldCounts
+
 VOTER_COLUMNS: dict[str, pl.DataType] = {
     "voter_id": pl.Utf8(),
     "first_name": pl.Utf8(),
@@ -90,6 +92,8 @@ class ParsedBatch:
     # Lines left unparsed because an earlier import stored their digest (line_number,
     # line_digest); None when the read does not compare digests.
     seen: pl.DataFrame | None = None
+    # Per mapped field, rows with a value and rows where it was usable (parsed rows only).
+    field_counts: FieldCounts | None = None
 
 
 class LayoutError(Exception):

@@ -194,8 +194,8 @@ def _oh_spec(names: list[str]) -> VoterSpec:
     )
 
 
-def _generic_spec(names: list[str]) -> VoterSpec:
-    columns = match_aliases(names, _GENERIC_ALIASES)
+def _generic_spec(names: list[str], file_name: str) -> VoterSpec:
+    columns = match_aliases(names, _GENERIC_ALIASES, file_name)
     # A separate unit column ("address2") belongs on the street line when there is one.
     address = (
         [columns[k] for k in ("address", "unit") if k in columns] if "address" in columns else []
@@ -207,20 +207,33 @@ def _normalize_header(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def match_aliases(names: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """First header column whose normalized name is an alias of each canonical field."""
-    normalized = {}
+def match_aliases(
+    names: list[str], aliases: dict[str, tuple[str, ...]], file_name: str
+) -> dict[str, str]:
+    """The header column whose normalized name is an alias of each canonical field.
+
+    Raises LayoutError when two columns are aliases of one field ("zip" and "zip_code"): which of
+    them holds the value is a guess, and the one not taken would vanish into `extra` unnoticed.
+    """
+    normalized: dict[str, list[str]] = {}
     for name in names:
-        normalized.setdefault(_normalize_header(name), name)
+        normalized.setdefault(_normalize_header(name), []).append(name)
     found: dict[str, str] = {}
     used: set[str] = set()
     for canonical, spellings in aliases.items():
-        for spelling in spellings:
-            source = normalized.get(spelling)
-            if source is not None and source not in used:
-                found[canonical] = source
-                used.add(source)
-                break
+        sources = [
+            s for spelling in spellings for s in normalized.get(spelling, []) if s not in used
+        ]
+        if len(sources) > 1:
+            both = " and ".join(f"'{s}'" for s in sources)
+            raise LayoutError(
+                file_name,
+                1,
+                f"columns {both} are all read as {canonical}; rename or remove all but one",
+            )
+        if sources:
+            found[canonical] = sources[0]
+            used.add(sources[0])
     return found
 
 
@@ -239,7 +252,7 @@ def voter_spec(layout: str, names: list[str], file_name: str) -> VoterSpec:
     if layout == "oh":
         require(names, ["sos_voterid"], file_name)
         return _oh_spec(names)
-    spec = _generic_spec(names)
+    spec = _generic_spec(names, file_name)
     if "voter_id" not in spec.columns:
         raise LayoutError(file_name, 1, "required column 'voter_id' is missing")
     return spec

@@ -74,6 +74,27 @@ def clean_columns(
     return fields.with_columns(_collapse_expr(n) for n in todo) if todo else fields
 
 
+# A whole number written as a decimal ("27517.0", "6.00"), as files that went through a
+# spreadsheet or a float column carry codes; group 1 is the number.
+_WHOLE_DECIMAL = r"^([+-]?\d+)\.0+$"
+
+
+def whole_number(value: pl.Expr) -> pl.Expr:
+    """A code written as a whole decimal read as the integer it is: "27517.0" -> "27517",
+    "6.00" -> "6". Anything else, "6.5" included, is left as it is: a code with a real
+    fraction is not ours to round, and the field's own check (a zip's five digits, say) decides
+    whether it is usable.
+    """
+    return pl.coalesce(value.str.extract(_WHOLE_DECIMAL, 1), value)
+
+
+def zip_code(value: pl.Expr) -> pl.Expr:
+    """A zip as written, whole decimals read as integers, and 3-4 digits zero-padded to five:
+    New England and New Jersey zips begin with 0, which a spreadsheet drops ("2134" is 02134)."""
+    whole = whole_number(value)
+    return pl.when(whole.str.contains(r"^\d{3,4}$")).then(whole.str.zfill(5)).otherwise(whole)
+
+
 _DATE_SHAPE = r"^(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})$"
 
 

@@ -11,9 +11,17 @@ import polars as pl
 from voters.addresses import household_keys, split_street_lines
 from voters.layouts.batches import open_source, parse_batches
 from voters.layouts.codes import ETHNICITY, GENDER, STATUS, to_code
+from voters.layouts.counts import count_fields
 from voters.layouts.digests import KnownDigests, LineFilter, digest_salt
 from voters.layouts.extra import extra_expr
-from voters.layouts.rows import Built, carried, col_or_null, final_rows, separate
+from voters.layouts.rows import (
+    Built,
+    carried,
+    col_or_null,
+    final_rows,
+    rejected_mask,
+    separate,
+)
 from voters.layouts.schema import VOTER_COLUMNS, ParsedBatch
 from voters.layouts.specs import FL_VOTER_FIELDS, VoterSpec, voter_spec
 from voters.layouts.splitting import Plan, Split
@@ -23,13 +31,21 @@ from voters.layouts.values import (
     coordinate_error,
     date_error,
     to_date,
+    whole_number,
     year_error,
+    zip_code,
 )
 from voters.phones import normalize_phones, placeholder_phones
 
 _TEXT_FIELDS = (  # noqa: SIM905 - spelled like the published layout
     "first_name middle_name last_name suffix city county precinct congressional_district "
     "state_senate_district state_house_district municipality ward"
+).split()
+# Codes (and a year) some published files write as decimals ("6.0", "1980.0"): read as the
+# integer they are. Unmapped columns, in `extra`, stay as written.
+CODE_FIELDS = (  # noqa: SIM905
+    "voter_id county precinct congressional_district state_senate_district state_house_district "
+    "municipality ward birth_year"
 ).split()
 
 
@@ -40,7 +56,7 @@ def _joined(names: list[str]) -> pl.Expr:
     return pl.when(joined.str.len_bytes() > 0).then(joined).otherwise(None)
 
 
-def _address_exprs(spec: VoterSpec) -> list[pl.Expr]:
+def _address_exprs(spec: VoterSpec, decimal: frozenset[str]) -> list[pl.Expr]:
     cols = spec.columns
     none = pl.lit(None, dtype=pl.Utf8)
     if spec.address_from:
@@ -56,7 +72,9 @@ def _address_exprs(spec: VoterSpec) -> list[pl.Expr]:
     for key in parsed:
         if key in cols:  # an explicit column beats what we parse from the line
             parsed[key] = pl.col(cols[key]).str.to_uppercase()
-    zip_digits = col_or_null(cols, "zip").str.extract(r"^(\d{5})(?:-?\d{4})?$", 1)
+    zip_given = col_or_null(cols, "zip")
+    zip_given = zip_code(zip_given) if "zip" in decimal else zip_given
+    zip_digits = zip_given.str.extract(r"^(\d{5})(?:-?\d{4})?$", 1)
     zip5 = pl.when(zip_digits.is_in(["00000", "99999"])).then(None).otherwise(zip_digits)
     return [
         line.alias("address"),
@@ -65,9 +83,33 @@ def _address_exprs(spec: VoterSpec) -> list[pl.Expr]:
     ]
 
 
-def _voter_exprs(spec: VoterSpec, default_state: str | None) -> list[pl.Expr]:
+def _decimal_fields(fields: pl.DataFrame, spec: VoterSpec) -> frozenset[str]:
+    """The code fields (and the zip) that some value of this batch writes with a "." (a zip: or
+    with fewer than five characters). Only they pay for the regexes; most files have none."""
+    keys = [k for k in (*CODE_FIELDS, "zip") if k in spec.columns]
+    if not keys or not fields.height:
+        return frozenset()
+    checks = []
+    for key in keys:
+        value = pl.col(spec.columns[key])
+        check = value.str.contains(".", literal=True)
+        if key == "zip":
+            check = check | (value.str.len_bytes() < 5)
+        checks.append(check.any().alias(key))
+    needs = fields.select(checks).row(0)
+    return frozenset(k for k, need in zip(keys, needs, strict=True) if need)
+
+
+def _code_or_text(cols: dict[str, str], key: str, decimal: frozenset[str]) -> pl.Expr:
+    value = col_or_null(cols, key)
+    return whole_number(value) if key in decimal else value
+
+
+def _voter_exprs(
+    spec: VoterSpec, default_state: str | None, decimal: frozenset[str]
+) -> list[pl.Expr]:
     cols = spec.columns
-    c = lambda key: col_or_null(cols, key)  # noqa: E731
+    c = lambda key: _code_or_text(cols, key, decimal)  # noqa: E731
     birth_date = to_date(c("birth_date"))
     birth_year = pl.coalesce(c("birth_year").cast(pl.Int32, strict=False), birth_date.dt.year())
     party = to_code(c("party"), spec.party_codes, "oth")
@@ -96,7 +138,7 @@ def _voter_exprs(spec: VoterSpec, default_state: str | None) -> list[pl.Expr]:
         to_date(c("registered_on")).alias("registered_on"),
         to_code(c("status"), STATUS, "other").alias("status"),
         c("status").alias("status_raw"),
-        *_address_exprs(spec),
+        *_address_exprs(spec, decimal),
         c("city").str.to_uppercase().alias("city"),
         state.alias("state"),
         c("latitude").cast(pl.Float64, strict=False).alias("latitude"),
@@ -107,9 +149,11 @@ def _voter_exprs(spec: VoterSpec, default_state: str | None) -> list[pl.Expr]:
     return exprs + [c(k).alias(k) for k in _TEXT_FIELDS if k not in done]
 
 
-def _voter_errors(spec: VoterSpec, today: date) -> list[tuple[str, pl.Expr]]:
+def _voter_errors(
+    spec: VoterSpec, today: date, decimal: frozenset[str]
+) -> list[tuple[str, pl.Expr]]:
     cols = spec.columns
-    c = lambda key: col_or_null(cols, key)  # noqa: E731
+    c = lambda key: _code_or_text(cols, key, decimal)  # noqa: E731
     missing_id = pl.when(c("voter_id").is_null()).then(pl.lit("required"))
     return [
         ("voter_id", missing_id),
@@ -138,16 +182,20 @@ def _build_voters(
     plan: Plan,
 ) -> Built:
     today = date.today()
-    errors = _voter_errors(spec, today)
+    decimal = _decimal_fields(fields, spec)
+    errors = _voter_errors(spec, today, decimal)
     used = set(spec.columns.values()) | set(spec.address_from) | set(spec.phone_from)
     used |= spec.not_extra
     selected = fields.select(
-        *_voter_exprs(spec, default_state),
+        *_voter_exprs(spec, default_state, decimal),
         _phone_source(spec).alias("__phone"),
         extra_expr(fields, names, used, plan).alias("extra"),
         *[e.alias(f"__err{i}") for i, (_, e) in enumerate(errors)],
         *carried(fields),
     )
+    sources = _field_sources(spec)
+    counted = fields.select(sorted({c for cs in sources.values() for c in _listed(cs)}))
+    rejected = rejected_mask(selected, len(errors))
     del fields
     good, rejects = separate(selected, [f for f, _ in errors], file_name)
     phones = normalize_phones(good["__phone"])
@@ -159,7 +207,27 @@ def _build_voters(
     # house_number, street and unit are upper case already (see _address_exprs).
     key = household_keys(good["house_number"], good["street"], good["unit"], good["zip5"])
     good = good.with_columns(key)
-    return Built(final_rows(good, VOTER_COLUMNS), rejects, invalid)
+    outputs = {k: _OUTPUTS.get(k, k) for k in sources}
+    counts = count_fields(counted, good, sources, outputs, rejected)
+    return Built(final_rows(good, VOTER_COLUMNS), rejects, invalid, counts)
+
+
+# Where a field's parsed value lands, when the column is named otherwise.
+_OUTPUTS = {"zip": "zip5"}
+
+
+def _listed(columns: str | list[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else columns
+
+
+def _field_sources(spec: VoterSpec) -> dict[str, str | list[str]]:
+    """Each counted field and the file's columns it is read from."""
+    sources: dict[str, str | list[str]] = dict(spec.columns)
+    if spec.address_from:
+        sources["address"] = spec.address_from
+    if spec.phone_from:
+        sources["phone"] = spec.phone_from
+    return sources
 
 
 def _parse_street_lines(good: pl.DataFrame, spec: VoterSpec) -> pl.DataFrame:

@@ -60,6 +60,10 @@ class ImportCommand(BaseCommand):
                 f"{run.rejected:,} rows quarantined; see import run {run.pk} in the admin"
             )
         self.stdout.write(f"import {run.pk}: {run.summary()} in {run.duration}")
+        if run.field_summary():
+            self.stdout.write(run.field_summary())
+        for warning in run.warnings or []:
+            self.stderr.write(f"warning: {warning}")
         return run
 
     def print_rejects(self, rejects: list[layouts.RejectedLine]) -> None:
