@@ -4,13 +4,17 @@ lines and binary files in every import command, identical VAN rows, per-field co
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 
+from tests.factories import VoterFactory
 from tests.voters.test_contact_imports import (
     NOTHING,
     VAN_CONTACT_HEADER,
@@ -322,3 +326,30 @@ def test_every_import_command_prints_its_field_counts(
     call_command(command, "--campaign", "home", *args, str(path))
 
     assert f"values per field, of 2 rows parsed: {expected}\n" in capsys.readouterr().out
+
+
+def test_voter_ids_stored_as_decimals_are_rewritten_and_a_reimport_adds_no_one(
+    campaign, other_campaign, tmp_path
+):
+    # Given voters an earlier import stored with decimal ids, one of them clashing with an
+    # integer id already in the campaign, and the same ids in another campaign
+    for voter_id in ("123.0", "77.00", "5.0", "5", "6.5"):
+        VoterFactory(campaign=campaign, voter_id=voter_id)
+    VoterFactory(campaign=other_campaign, voter_id="123.0")
+    migration = importlib.import_module("voters.migrations.0009_voter_ids_written_as_decimals")
+
+    # When the migration's rewrite runs
+    with connection.schema_editor() as editor:
+        migration.rewrite_decimal_voter_ids(django_apps, editor)
+
+    # Then whole decimals are integers where the integer is free, and nothing else changed
+    ids = sorted(Voter.objects.filter(campaign=campaign).values_list("voter_id", flat=True))
+    assert ids == ["123", "5", "5.0", "6.5", "77"]
+    other = Voter.objects.filter(campaign=other_campaign).values_list("voter_id", flat=True)
+    assert list(other) == ["123"]
+    # And the same file, now read as integers, updates those voters instead of adding them again
+    path = tmp_path / "again.csv"
+    path.write_text("voter_id,first_name\n123.0,Ann\n77.00,Bo\n", encoding="utf-8")
+    import_voter_file(campaign=campaign, paths=[path])
+    assert Voter.objects.filter(campaign=campaign).count() == 5
+    assert Voter.objects.get(campaign=campaign, voter_id="123").first_name == "Ann"
