@@ -50,6 +50,7 @@ from campaign.admin import (
     is_superuser,
     scoped_related_queryset,
 )
+from campaign.lib.timestamps import shown
 from campaign.models import AuditAction, Election, Role
 from campaign.services import record_audit_event
 from campaign.views import client_ip
@@ -385,7 +386,8 @@ def _local(at: dt.datetime, zone: str) -> str:
         tz = zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = None
-    return timezone.localtime(at, tz).strftime("%Y-%m-%d %H:%M")
+    # Never fails on a stored year-1 time: history rows cannot be fixed, the page must show them.
+    return shown(at, tz or timezone.get_current_timezone())
 
 
 def _timeline_table(voter: Voter) -> SafeString:

@@ -8,6 +8,7 @@ import datetime as dt
 from django.utils import timezone
 from rest_framework import serializers
 
+from campaign.api.fields import PlausibleDateTimeField
 from campaign.models import Role
 from voters.models import RESULTS_BY_CHANNEL, Channel, ConsentSource, ContactAttempt, Voter
 
@@ -71,7 +72,7 @@ class ContactAttemptInputSerializer(serializers.Serializer):
     voter = serializers.IntegerField(help_text="The voter's `id` (not the state voter id).")
     channel = serializers.ChoiceField(choices=Channel.choices)
     result = serializers.ChoiceField(choices=ContactAttempt._meta.get_field("result").choices)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = PlausibleDateTimeField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
     def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
@@ -115,7 +116,7 @@ class VendorOptOutSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=ADDRESS_CHANNELS)
     address = serializers.CharField(max_length=320)
     source = serializers.ChoiceField(choices=VENDOR_OPT_OUT_SOURCES)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = PlausibleDateTimeField()
 
 
 class VendorOptOutsInputSerializer(serializers.Serializer):
