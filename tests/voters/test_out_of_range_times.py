@@ -12,7 +12,7 @@ from django.urls import reverse
 from campaign.lib.timestamps import is_plausible, shown
 from tests.factories import ContactAttemptFactory, VoterFactory
 from tests.voters.test_contact_imports import CONTACT_HEADER, CONTACTS, table_counts, write
-from tests.voters.test_contact_imports import voters as voters  # noqa: F401 (a fixture)
+from tests.voters.test_contact_imports import voters as voters  # a fixture, used by name
 from voters.models import ConsentEvent, ContactAttempt, Election, RejectedRow, VoteRecord
 from voters.services import import_contact_history, import_vote_history
 
