@@ -18,7 +18,7 @@ import json
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django import forms
@@ -50,6 +50,7 @@ from campaign.admin import (
     is_superuser,
     scoped_related_queryset,
 )
+from campaign.lib.masking import mask_contact_details
 from campaign.lib.timestamps import shown
 from campaign.models import AuditAction, Election, Role
 from campaign.services import record_audit_event
@@ -97,18 +98,21 @@ def phone_e164(term: str) -> str | None:
     return phone_exact(term)
 
 
-def search_voters(queryset: QuerySet[Voter], term: str) -> QuerySet[Voter]:
+def search_voters(
+    queryset: QuerySet[Voter], term: str, *, by_phone: bool = True
+) -> QuerySet[Voter]:
     """Voters matching an admin search, using only indexed prefix and exact matches.
 
     - "(919) 555-0123": the phone, normalized to E.164 (index voter_phone), or that voter id
     - "123 main": house number and street prefix of the residence address
     - "smith" / "smith john" / "smith, john": last-name prefix (index voter_last_name_prefix),
       then first-name prefix; a single word may also be an exact voter id (index uniq_voter_id)
-    A `%term%` match would read every voter of the campaign, so there is none.
+    A `%term%` match would read every voter of the campaign, so there is none. Without
+    `by_phone` (viewers) a number finds no one by phone: a hit would reveal whose number it is.
     """
     term = term.strip()
     exact_id = Q(voter_id__in={term, term.upper()})
-    phone = phone_e164(term)
+    phone = phone_e164(term) if by_phone else None
     if phone:
         return queryset.filter(Q(phone=phone) | exact_id)
     words = term.replace(",", " ").upper().split()
@@ -618,6 +622,10 @@ class VoterAdmin(CampaignScopedAdmin):
         "Last name prefix (smith, or smith john), exact voter id, phone, or house number and "
         "street (123 main)."
     )
+    viewer_search_help_text = (
+        "Last name prefix (smith, or smith john), exact voter id, or house number and street "
+        "(123 main)."
+    )
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
@@ -693,7 +701,14 @@ class VoterAdmin(CampaignScopedAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return search_voters(queryset, search_term), False
+        by_phone = sees_contact_details(request)
+        return search_voters(queryset, search_term, by_phone=by_phone), False
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        if not sees_contact_details(request):
+            changelist.search_help_text = self.viewer_search_help_text
+        return changelist
 
     @admin.display(description="name")
     def name(self, obj: Voter) -> str:
@@ -954,7 +969,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "created_by")
     readonly_fields = (
         "files", "status_badge", "duration_shown", "summary", "progress", "rejected_rows_table",
-        "phase_timings",
+        "rejected_rows_masked", "phase_timings",
     )  # fmt: skip
     change_fieldsets = (
         (
@@ -993,7 +1008,15 @@ class ImportRunAdmin(CampaignScopedAdmin):
         return self._role_in(request, None, EDIT_ROLES)
 
     def get_fieldsets(self, request, obj=None):
-        return self.change_fieldsets if obj else self.add_fieldsets
+        if obj is None:
+            return self.add_fieldsets
+        if sees_contact_details(request, obj):
+            return self.change_fieldsets
+        # A rejected line is raw voter data: a viewer reads it with phones and emails masked.
+        return (
+            *self.change_fieldsets[:-1],
+            ("Rejected rows", {"fields": ("rejected_rows_masked",)}),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else ()
@@ -1070,26 +1093,37 @@ class ImportRunAdmin(CampaignScopedAdmin):
 
     @admin.display(description="rejected rows")
     def rejected_rows_table(self, obj: ImportRun) -> SafeString:
-        rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
-        table = html_table(
-            ("file", "line", "reasons", "raw"),
+        return _rejected_rows_table(obj, show=str)
+
+    @admin.display(description="rejected rows")
+    def rejected_rows_masked(self, obj: ImportRun) -> SafeString:
+        return _rejected_rows_table(obj, show=mask_contact_details)
+
+
+def _rejected_rows_table(obj: ImportRun, show: Callable[[str], str]) -> SafeString:
+    rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
+    table = html_table(
+        ("file", "line", "reasons", "raw"),
+        (
             (
-                (r.file_name, r.line_number, r.reasons, format_html("<code>{}</code>", r.raw))
-                for r in rows[:REJECTS_SHOWN]
-            ),
-            "No rejected rows.",
+                r.file_name,
+                r.line_number,
+                show(r.reasons),
+                format_html("<code>{}</code>", show(r.raw)),
+            )
+            for r in rows[:REJECTS_SHOWN]
+        ),
+        "No rejected rows.",
+    )
+    if len(rows) > REJECTS_SHOWN:
+        url = reverse("admin:voters_rejectedrow_changelist") + f"?import_run__id__exact={obj.pk}"
+        table += format_html(
+            '<p>First {} shown. <a href="{}">All {} rejected rows</a></p>',
+            REJECTS_SHOWN,
+            url,
+            f"{obj.rejected:,}",
         )
-        if len(rows) > REJECTS_SHOWN:
-            url = (
-                reverse("admin:voters_rejectedrow_changelist") + f"?import_run__id__exact={obj.pk}"
-            )
-            table += format_html(
-                '<p>First {} shown. <a href="{}">All {} rejected rows</a></p>',
-                REJECTS_SHOWN,
-                url,
-                f"{obj.rejected:,}",
-            )
-        return table
+    return table
 
 
 @admin.register(RejectedRow)
@@ -1102,7 +1136,27 @@ class RejectedRowAdmin(CampaignScopedAdmin):
     sortable_by = ()
     object_select_related = ("import_run",)
     fields = ("import_run", "file_name", "line_number", "reasons", "raw")
-    readonly_fields = ("reasons",)
+    readonly_fields = ("reasons", "masked_reasons", "masked_raw")
+    # A rejected line is raw voter data: viewers read it with phones and emails masked.
+    masked = {"reasons": "masked_reasons", "raw": "masked_raw"}
+
+    def get_list_display(self, request: HttpRequest):
+        if sees_contact_details(request):
+            return self.list_display
+        return tuple(self.masked.get(f, f) for f in self.list_display)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None or sees_contact_details(request, obj.import_run):
+            return self.fields
+        return tuple(self.masked.get(f, f) for f in self.fields)
+
+    @admin.display(description="reasons")
+    def masked_reasons(self, obj: RejectedRow) -> str:
+        return mask_contact_details(obj.reasons)
+
+    @admin.display(description="raw")
+    def masked_raw(self, obj: RejectedRow) -> str:
+        return mask_contact_details(obj.raw)
 
 
 # --------------------------------------------------------------------------------------------
