@@ -12,7 +12,6 @@ emails never go into a URL: nothing here searches or links by them.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import re
@@ -50,6 +49,7 @@ from campaign.admin import (
     is_superuser,
     scoped_related_queryset,
 )
+from campaign.lib import spreadsheet_csv
 from campaign.lib.masking import mask_contact_details
 from campaign.lib.timestamps import shown
 from campaign.models import AuditAction, Election, Role
@@ -520,8 +520,6 @@ EXPORT_FIELDS = (
 CONTACT_EXPORT_FIELDS = ("phone", "email")
 CONTACT_EXPORT_ROLES = frozenset({Role.ADMIN})
 EXPORT_CHUNK = 2_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
 class _Echo:
@@ -529,26 +527,15 @@ class _Echo:
         return value
 
 
-def _csv_cell(value) -> object:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection); a voter file is
-    # untrusted text. Plain numbers (an E.164 phone) are left alone.
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
 def _export_rows(pks: list[int], fields: tuple[str, ...]) -> Iterable[str]:
-    writer = csv.writer(_Echo())
+    # The product's one CSV writer: cells a spreadsheet would run as formulas are escaped.
+    writer = spreadsheet_csv.writer(_Echo())
     yield writer.writerow(fields)
     for start in range(0, len(pks), EXPORT_CHUNK):
         chunk = pks[start : start + EXPORT_CHUNK]
         rows = Voter.objects.filter(pk__in=chunk).order_by("pk").values_list(*fields)
         for row in rows:
-            yield writer.writerow([_csv_cell(v) for v in row])
+            yield writer.writerow(row)
 
 
 def export_voters(request: HttpRequest, queryset: QuerySet[Voter]) -> StreamingHttpResponse | None:
