@@ -30,6 +30,7 @@ from campaign.models import VendorApiKey
 from campaign.services import parse_vendor_key, vendor_key_digest, vendor_signing_secret
 
 MAX_CLOCK_SKEW_SECONDS = 300
+MAX_TIMESTAMP_CHARS = 12  # unix seconds have 10 digits until the year 2286
 # `last_used_at` is for operators ("is this key still in use?"); a write per request is waste.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 BAD_CREDENTIALS = "invalid API key or signature"
@@ -69,10 +70,15 @@ def _presented_key(request: Request) -> str | None:
 
 
 def _fresh_timestamp(raw: str) -> int:
+    raw = raw.strip()
     try:
-        timestamp = int(raw.strip())
+        # Bounded before int(): a thousand-digit number parses, then overflows the float
+        # comparison below (a 500).
+        timestamp = int(raw) if len(raw) <= MAX_TIMESTAMP_CHARS else None
     except ValueError:
-        raise exceptions.AuthenticationFailed("X-Timestamp (unix seconds) is required") from None
+        timestamp = None
+    if timestamp is None:
+        raise exceptions.AuthenticationFailed("X-Timestamp (unix seconds) is required")
     if abs(time.time() - timestamp) > MAX_CLOCK_SKEW_SECONDS:
         raise exceptions.AuthenticationFailed("X-Timestamp is more than 5 minutes from now")
     return timestamp
