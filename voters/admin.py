@@ -394,12 +394,15 @@ def _local(at: dt.datetime, zone: str) -> str:
     return shown(at, tz or timezone.get_current_timezone())
 
 
-def _timeline_table(voter: Voter) -> SafeString:
+def _timeline_table(voter: Voter, show: Callable[[str], str] = str) -> SafeString:
     items, more = voter_timeline(voter)
     zone = voter.campaign.time_zone
     table = html_table(
         ("when", "what", "channel", "detail", "by", "source"),
-        ((_local(i.at, zone), i.what, i.channel, i.detail, i.by, i.source) for i in items),
+        (
+            (_local(i.at, zone), i.what, i.channel, show(i.detail), show(i.by), i.source)
+            for i in items
+        ),
         "No contacts, answers or consent changes on record.",
     )
     if more:
@@ -616,7 +619,7 @@ class VoterAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
-        "program_assignments", "latest_scores",
+        "timeline_masked", "program_assignments", "latest_scores",
     )  # fmt: skip
     actions = ("export_csv",)
     fieldsets = (
@@ -683,7 +686,9 @@ class VoterAdmin(CampaignScopedAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if sees_contact_details(request, obj):
             return fieldsets
-        return [(name, opts) for name, opts in fieldsets if name != "Contact"]
+        # Free text on the timeline (notes, consent reasons) may hold a number: masked for viewers.
+        masked = {"Timeline": ("Timeline", {"fields": ("timeline_masked",)})}
+        return [masked.get(name, (name, opts)) for name, opts in fieldsets if name != "Contact"]
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -750,6 +755,10 @@ class VoterAdmin(CampaignScopedAdmin):
     @admin.display(description="contacts, answers and consent changes, newest first")
     def timeline(self, obj: Voter) -> SafeString:
         return _timeline_table(obj)
+
+    @admin.display(description="contacts, answers and consent changes, newest first")
+    def timeline_masked(self, obj: Voter) -> SafeString:
+        return _timeline_table(obj, show=mask_contact_details)
 
     @admin.display(description="program assignments")
     def program_assignments(self, obj: Voter) -> SafeString:
@@ -1196,6 +1205,19 @@ class ContactAttemptAdmin(HistoryAdmin):
     @admin.display(description="canvasser or user")
     def by(self, obj: ContactAttempt) -> str:
         return obj.canvasser or _username(obj.user)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None or sees_contact_details(request, obj):
+            return self.fields
+        # A canvasser's note may hold a number or an address: masked for viewers.
+        return tuple("masked_note" if f == "note" else f for f in self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return (*super().get_readonly_fields(request, obj), "masked_note")
+
+    @admin.display(description="note")
+    def masked_note(self, obj: ContactAttempt) -> str:
+        return mask_contact_details(obj.note or "")
 
 
 @admin.register(SurveyResponse)

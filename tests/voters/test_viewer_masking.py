@@ -7,7 +7,12 @@ import pytest
 from django.urls import reverse
 
 from campaign.lib.masking import mask_contact_details
-from tests.factories import ImportRunFactory, VoterFactory
+from tests.factories import (
+    ConsentEventFactory,
+    ContactAttemptFactory,
+    ImportRunFactory,
+    VoterFactory,
+)
 from voters.models import RejectedRow
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +109,61 @@ def test_staff_still_find_a_voter_by_phone(client, campaign, make_member):
 
     assert [v.pk for v in response.context["cl"].result_list] == [voter.pk]
     assert "phone" in response.context["cl"].search_help_text
+
+
+NOTE = "asked us to call 919-555-0177 or mail pat@example.org instead"
+MASKED_NOTE = "asked us to call [phone] or mail [email] instead"
+
+
+@pytest.fixture
+def noted(campaign, other_campaign):
+    voter = VoterFactory(campaign=campaign, phone="+19195550101")
+    contact = ContactAttemptFactory(campaign=campaign, voter=voter, note=NOTE)
+    ConsentEventFactory(
+        campaign=campaign, voter=voter, channel="sms", address="+19195550101",
+        reason="texted STOP from 919-555-0188",
+    )  # fmt: skip
+    # Same words in another campaign, which no one here may see at all.
+    ContactAttemptFactory(
+        campaign=other_campaign, voter=VoterFactory(campaign=other_campaign), note=NOTE
+    )
+    return voter, contact
+
+
+def test_a_viewer_reads_contact_notes_and_the_timeline_masked(
+    client, api_client, campaign, make_member, noted
+):
+    voter, contact = noted
+    viewer = make_member(campaign, "viewer")
+    client.force_login(viewer)
+    api_client.force_authenticate(viewer)
+
+    contact_page = client.get(reverse("admin:voters_contactattempt_change", args=[contact.pk]))
+    voter_page = client.get(reverse("admin:voters_voter_change", args=[voter.pk]))
+    listed = api_client.get("/api/v1/contacts").json()["results"]
+
+    for page in (contact_page, voter_page):
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert "555-01" not in html
+        assert "pat@example.org" not in html
+    assert MASKED_NOTE in contact_page.content.decode()
+    assert "texted STOP from [phone]" in voter_page.content.decode()
+    assert [(c["id"], c["note"]) for c in listed] == [(contact.pk, MASKED_NOTE)]
+    contact.refresh_from_db()
+    assert contact.note == NOTE
+
+
+def test_staff_read_contact_notes_as_written(client, api_client, campaign, make_member, noted):
+    voter, contact = noted
+    staff = make_member(campaign, "staff")
+    client.force_login(staff)
+    api_client.force_authenticate(staff)
+
+    contact_page = client.get(reverse("admin:voters_contactattempt_change", args=[contact.pk]))
+    voter_page = client.get(reverse("admin:voters_voter_change", args=[voter.pk]))
+    listed = api_client.get("/api/v1/contacts").json()["results"]
+
+    assert "919-555-0177" in contact_page.content.decode()
+    assert "texted STOP from 919-555-0188" in voter_page.content.decode()
+    assert [(c["id"], c["note"]) for c in listed] == [(contact.pk, NOTE)]

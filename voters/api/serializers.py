@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from campaign.api.fields import PlausibleDateTimeField
+from campaign.lib.masking import mask_contact_details
 from campaign.models import Role
 from voters.models import RESULTS_BY_CHANNEL, Channel, ConsentSource, ContactAttempt, Voter
 
@@ -62,6 +63,14 @@ class ContactAttemptSerializer(serializers.ModelSerializer):
             "variant", "canvasser", "source", "note", "created_at",
         )  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, instance: ContactAttempt) -> dict:
+        data = super().to_representation(instance)
+        # A canvasser's note may hold a number or an email: masked for viewers.
+        roles = self.context.get("roles", {})
+        if roles.get(instance.campaign_id) == Role.VIEWER and data.get("note"):
+            data["note"] = mask_contact_details(data["note"])
+        return data
 
 
 # How far ahead of our clock a client's timestamp may be before it is refused.

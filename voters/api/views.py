@@ -125,6 +125,9 @@ class ContactAttemptViewSet(
     permission_classes = [IsSignedInUser, CanWriteInObjectCampaign]
     pagination_class = NewestFirstCursorPagination
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "roles": user_roles(self.request)}
+
     def get_queryset(self) -> QuerySet[ContactAttempt]:
         qs = readable(
             self.request,
