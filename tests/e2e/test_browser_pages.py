@@ -39,12 +39,12 @@ def test_the_enrolment_qr_code_scans_to_the_devices_otpauth_uri(browser, live_se
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / "two-factor-qr.png"
     page.screenshot(path=str(shot), full_page=True)
-    box = page.locator("#qr-code svg").bounding_box()
+    box = page.locator("#content-main svg").bounding_box()
     context.close()
 
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
-    assert decoded == [device.config_url]
+    assert decoded == [device.config_url]  # what a phone's camera would read
     assert device.config_url.startswith("otpauth://totp/")
     assert box is not None
     assert min(box["width"], box["height"]) >= 200  # drawn, at a size a phone can scan
