@@ -1088,38 +1088,36 @@ class ImportRunAdmin(CampaignScopedAdmin):
         return f"{latest['phase']}: {latest['rows_read']:,} rows read, {percent}% of the file"
 
     @admin.display(description="rejected rows")
-    def rejected_rows_table(self, obj: ImportRun) -> SafeString:
-        return _rejected_rows_table(obj, show=str)
+    def rejected_rows_table(self, obj: ImportRun, show: Callable[[str], str] = str) -> SafeString:
+        rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
+        table = html_table(
+            ("file", "line", "reasons", "raw"),
+            (
+                (
+                    r.file_name,
+                    r.line_number,
+                    show(r.reasons),
+                    format_html("<code>{}</code>", show(r.raw)),
+                )
+                for r in rows[:REJECTS_SHOWN]
+            ),
+            "No rejected rows.",
+        )
+        if len(rows) > REJECTS_SHOWN:
+            url = (
+                reverse("admin:voters_rejectedrow_changelist") + f"?import_run__id__exact={obj.pk}"
+            )
+            table += format_html(
+                '<p>First {} shown. <a href="{}">All {} rejected rows</a></p>',
+                REJECTS_SHOWN,
+                url,
+                f"{obj.rejected:,}",
+            )
+        return table
 
     @admin.display(description="rejected rows")
     def rejected_rows_masked(self, obj: ImportRun) -> SafeString:
-        return _rejected_rows_table(obj, show=mask_contact_details)
-
-
-def _rejected_rows_table(obj: ImportRun, show: Callable[[str], str]) -> SafeString:
-    rows = list(obj.rejected_rows.order_by("file_name", "line_number")[: REJECTS_SHOWN + 1])
-    table = html_table(
-        ("file", "line", "reasons", "raw"),
-        (
-            (
-                r.file_name,
-                r.line_number,
-                show(r.reasons),
-                format_html("<code>{}</code>", show(r.raw)),
-            )
-            for r in rows[:REJECTS_SHOWN]
-        ),
-        "No rejected rows.",
-    )
-    if len(rows) > REJECTS_SHOWN:
-        url = reverse("admin:voters_rejectedrow_changelist") + f"?import_run__id__exact={obj.pk}"
-        table += format_html(
-            '<p>First {} shown. <a href="{}">All {} rejected rows</a></p>',
-            REJECTS_SHOWN,
-            url,
-            f"{obj.rejected:,}",
-        )
-    return table
+        return self.rejected_rows_table(obj, show=mask_contact_details)
 
 
 @admin.register(RejectedRow)
