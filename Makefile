@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services lint bench-import bench-consent bench-score bench-uplift
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 
 services:
 	bash .ci/services
+
+## Debian's Chromium for the browser tests (Playwright drives it; its own browser download does
+## not work offline). The python `playwright` package comes with the dev dependencies.
+browser: install
+	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 ## The tests, against PostgreSQL and Redis (started if they are not running).
 test: install services

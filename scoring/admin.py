@@ -645,7 +645,11 @@ class ScoringRunAdmin(CampaignScopedAdmin):
         if not allowed.exists():
             raise PermissionDenied
         if request.method == "POST":
-            campaign = allowed.filter(pk=request.POST.get("campaign") or 0).first()
+            raw = request.POST.get("campaign", "")
+            # Anything but a campaign's id is a campaign not found (a 500 before: pk="abc").
+            campaign = (
+                allowed.filter(pk=int(raw)).first() if raw.isascii() and raw.isdigit() else None
+            )
             if campaign is None:
                 raise Http404
             try:

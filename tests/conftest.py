@@ -61,24 +61,19 @@ def vendor_key(campaign):
 
 @pytest.fixture
 def vendor_post(client, vendor_key):
-    """vendor_post(path, payload, full_key=…, secret=…, timestamp=…): a signed vendor request."""
+    """vendor_post(path, payload, full_key=…, secret=…, timestamp=…, nonce=…): a signed vendor
+    request (a new nonce each time unless one is given)."""
     import json
-    import time
 
-    from campaign.api.authentication import sign
+    from campaign.api.authentication import signed_headers
 
-    def post(path: str, payload: dict, *, full_key=None, secret=None, timestamp=None):
+    def post(path: str, payload: dict, *, full_key=None, secret=None, timestamp=None, nonce=None):
         _, default_key, default_secret = vendor_key
         body = json.dumps(payload).encode()
-        at = int(time.time()) if timestamp is None else timestamp
-        return client.generic(
-            "POST",
-            path,
-            body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {full_key or default_key}",
-            HTTP_X_TIMESTAMP=str(at),
-            HTTP_X_SIGNATURE=sign(secret or default_secret, at, body),
-        )
+        headers = signed_headers(
+            full_key or default_key, secret or default_secret, method="POST", path=path,
+            body=body, timestamp=timestamp, nonce=nonce,
+        )  # fmt: skip
+        return client.generic("POST", path, body, content_type="application/json", headers=headers)
 
     return post

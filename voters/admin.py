@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
@@ -45,6 +46,8 @@ from campaign.admin import (
     register_count_column,
     scoped_related_queryset,
 )
+from campaign.lib.masking import mask_contact_details
+from campaign.lib.timestamps import shown
 from campaign.models import Campaign, Election, Role
 from campaign.views import client_ip
 from voters import consent, layouts
@@ -202,15 +205,19 @@ def _local(at: dt.datetime, zone: str) -> str:
         tz = zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = None
-    return timezone.localtime(at, tz).strftime("%Y-%m-%d %H:%M")
+    # Never fails on a stored year-1 time: history rows cannot be fixed, the page must show them.
+    return shown(at, tz or timezone.get_current_timezone())
 
 
-def _timeline_table(voter: Voter) -> SafeString:
+def _timeline_table(voter: Voter, show: Callable[[str], str] = str) -> SafeString:
     items, more = voter_timeline(voter)
     zone = voter.campaign.time_zone
     table = html_table(
         ("when", "what", "channel", "detail", "by", "source"),
-        ((_local(i.at, zone), i.what, i.channel, i.detail, i.by, i.source) for i in items),
+        (
+            (_local(i.at, zone), i.what, i.channel, show(i.detail), show(i.by), i.source)
+            for i in items
+        ),
         "No contacts, answers or consent changes on record.",
     )
     if more:
@@ -398,10 +405,14 @@ class VoterAdmin(CampaignScopedAdmin):
         "Last name prefix (smith, or smith john), exact voter id, phone, or house number and "
         "street (123 main)."
     )
+    viewer_search_help_text = (
+        "Last name prefix (smith, or smith john), exact voter id, or house number and street "
+        "(123 main)."
+    )
     object_select_related = ("campaign", "household")
     readonly_fields = (
         "age", "extra_pretty", "household_members", "vote_history", "consent_state", "timeline",
-        "program_assignments",
+        "timeline_masked", "program_assignments",
     )  # fmt: skip
     actions = ("export_csv",)
     fieldsets = (
@@ -468,7 +479,9 @@ class VoterAdmin(CampaignScopedAdmin):
         fieldsets = with_panels(super().get_fieldsets(request, obj))
         if sees_contact_details(request, obj):
             return fieldsets
-        return [(name, opts) for name, opts in fieldsets if name != "Contact"]
+        # Free text on the timeline (notes, consent reasons) may hold a number: masked for viewers.
+        masked = {"Timeline": ("Timeline", {"fields": ("timeline_masked",)})}
+        return [masked.get(name, (name, opts)) for name, opts in fieldsets if name != "Contact"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple:
         return (*super().get_readonly_fields(request, obj), *(p.field for p in voter_panels()))
@@ -476,7 +489,14 @@ class VoterAdmin(CampaignScopedAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return search_voters(queryset, search_term), False
+        by_phone = sees_contact_details(request)
+        return search_voters(queryset, search_term, by_phone=by_phone), False
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        if not sees_contact_details(request):
+            changelist.search_help_text = self.viewer_search_help_text
+        return changelist
 
     @admin.display(description="name")
     def name(self, obj: Voter) -> str:
@@ -528,6 +548,10 @@ class VoterAdmin(CampaignScopedAdmin):
     @admin.display(description="contacts, answers and consent changes, newest first")
     def timeline(self, obj: Voter) -> SafeString:
         return _timeline_table(obj)
+
+    @admin.display(description="contacts, answers and consent changes, newest first")
+    def timeline_masked(self, obj: Voter) -> SafeString:
+        return _timeline_table(obj, show=mask_contact_details)
 
     @admin.display(description="program assignments")
     def program_assignments(self, obj: Voter) -> SafeString:
@@ -719,7 +743,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
     object_select_related = ("campaign", "created_by")
     readonly_fields = (
         "files", "status_badge", "duration_shown", "summary", "progress", "rejected_rows_table",
-        "phase_timings", "field_summary", "warnings_text",
+        "rejected_rows_masked", "phase_timings", "field_summary", "warnings_text",
     )  # fmt: skip
     change_fieldsets = (
         (
@@ -760,7 +784,15 @@ class ImportRunAdmin(CampaignScopedAdmin):
         return self._role_in(request, None, EDIT_ROLES)
 
     def get_fieldsets(self, request, obj=None):
-        return self.change_fieldsets if obj else self.add_fieldsets
+        if obj is None:
+            return self.add_fieldsets
+        if sees_contact_details(request, obj):
+            return self.change_fieldsets
+        # A rejected line is raw voter data: a viewer reads it with phones and emails masked.
+        return (
+            *self.change_fieldsets[:-1],
+            ("Rejected rows", {"fields": ("rejected_rows_masked",)}),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else ()
@@ -836,12 +868,17 @@ class ImportRunAdmin(CampaignScopedAdmin):
         return f"{latest['phase']}: {latest['rows_read']:,} rows read, {percent}% of the file"
 
     @admin.display(description="rejected rows")
-    def rejected_rows_table(self, obj: ImportRun) -> SafeString:
+    def rejected_rows_table(self, obj: ImportRun, show: Callable[[str], str] = str) -> SafeString:
         rows = rejected_rows(obj, REJECTS_SHOWN)
         table = html_table(
             ("file", "line", "reasons", "raw"),
             (
-                (r.file_name, r.line_number, r.reasons, format_html("<code>{}</code>", r.raw))
+                (
+                    r.file_name,
+                    r.line_number,
+                    show(r.reasons),
+                    format_html("<code>{}</code>", show(r.raw)),
+                )
                 for r in rows[:REJECTS_SHOWN]
             ),
             "No rejected rows.",
@@ -858,6 +895,10 @@ class ImportRunAdmin(CampaignScopedAdmin):
             )
         return table
 
+    @admin.display(description="rejected rows")
+    def rejected_rows_masked(self, obj: ImportRun) -> SafeString:
+        return self.rejected_rows_table(obj, show=mask_contact_details)
+
 
 @admin.register(RejectedRow)
 class RejectedRowAdmin(CampaignScopedAdmin):
@@ -869,7 +910,27 @@ class RejectedRowAdmin(CampaignScopedAdmin):
     sortable_by = ()
     object_select_related = ("import_run",)
     fields = ("import_run", "file_name", "line_number", "reasons", "raw")
-    readonly_fields = ("reasons",)
+    readonly_fields = ("reasons", "masked_reasons", "masked_raw")
+    # A rejected line is raw voter data: viewers read it with phones and emails masked.
+    masked = {"reasons": "masked_reasons", "raw": "masked_raw"}
+
+    def get_list_display(self, request: HttpRequest):
+        if sees_contact_details(request):
+            return self.list_display
+        return tuple(self.masked.get(f, f) for f in self.list_display)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None or sees_contact_details(request, obj.import_run):
+            return self.fields
+        return tuple(self.masked.get(f, f) for f in self.fields)
+
+    @admin.display(description="reasons")
+    def masked_reasons(self, obj: RejectedRow) -> str:
+        return mask_contact_details(obj.reasons)
+
+    @admin.display(description="raw")
+    def masked_raw(self, obj: RejectedRow) -> str:
+        return mask_contact_details(obj.raw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -922,6 +983,19 @@ class ContactAttemptAdmin(HistoryAdmin):
     @admin.display(description="canvasser or user")
     def by(self, obj: ContactAttempt) -> str:
         return obj.canvasser or user_name(obj.user)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None or sees_contact_details(request, obj):
+            return self.fields
+        # A canvasser's note may hold a number or an address: masked for viewers.
+        return tuple("masked_note" if f == "note" else f for f in self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return (*super().get_readonly_fields(request, obj), "masked_note")
+
+    @admin.display(description="note")
+    def masked_note(self, obj: ContactAttempt) -> str:
+        return mask_contact_details(obj.note or "")
 
 
 @admin.register(SurveyResponse)

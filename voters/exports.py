@@ -6,14 +6,13 @@ audited once per campaign with its row count, and written as CSV lines.
 
 from __future__ import annotations
 
-import csv
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable
 
 from django.db import transaction
 from django.db.models import QuerySet
 
+from campaign.lib import spreadsheet_csv
 from campaign.models import AuditAction, Role
 from campaign.services import record_audit_event
 from voters.models import Voter
@@ -29,8 +28,6 @@ EXPORT_FIELDS = (
 CONTACT_EXPORT_FIELDS = ("phone", "email")
 CONTACT_EXPORT_ROLES = frozenset({Role.ADMIN})
 EXPORT_CHUNK = 2_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
 class _Echo:
@@ -38,26 +35,15 @@ class _Echo:
         return value
 
 
-def _csv_cell(value) -> object:
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection); a voter file is
-    # untrusted text. Plain numbers (an E.164 phone) are left alone.
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
 def _export_rows(pks: list[int], fields: tuple[str, ...]) -> Iterable[str]:
-    writer = csv.writer(_Echo())
+    # The product's one CSV writer: cells a spreadsheet would run as formulas are escaped.
+    writer = spreadsheet_csv.writer(_Echo())
     yield writer.writerow(fields)
     for start in range(0, len(pks), EXPORT_CHUNK):
         chunk = pks[start : start + EXPORT_CHUNK]
         rows = Voter.objects.filter(pk__in=chunk).order_by("pk").values_list(*fields)
         for row in rows:
-            yield writer.writerow([_csv_cell(v) for v in row])
+            yield writer.writerow(row)
 
 
 def export_voters(

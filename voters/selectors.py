@@ -43,18 +43,21 @@ def phone_e164(term: str) -> str | None:
     return phone_exact(term)
 
 
-def search_voters(queryset: QuerySet[Voter], term: str) -> QuerySet[Voter]:
+def search_voters(
+    queryset: QuerySet[Voter], term: str, *, by_phone: bool = True
+) -> QuerySet[Voter]:
     """Voters matching an admin search, using only indexed prefix and exact matches.
 
     - "(919) 555-0123": the phone, normalized to E.164 (index voter_phone), or that voter id
     - "123 main": house number and street prefix of the residence address
     - "smith" / "smith john" / "smith, john": last-name prefix (index voter_last_name_prefix),
       then first-name prefix; a single word may also be an exact voter id (index uniq_voter_id)
-    A `%term%` match would read every voter of the campaign, so there is none.
+    A `%term%` match would read every voter of the campaign, so there is none. Without
+    `by_phone` (viewers) a number finds no one by phone: a hit would reveal whose number it is.
     """
     term = term.strip()
     exact_id = Q(voter_id__in={term, term.upper()})
-    phone = phone_e164(term)
+    phone = phone_e164(term) if by_phone else None
     if phone:
         return queryset.filter(Q(phone=phone) | exact_id)
     words = term.replace(",", " ").upper().split()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from typing import TextIO
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from campaign.lib import spreadsheet_csv
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from scoring import artifacts
@@ -43,7 +43,7 @@ def export_scores(
     arms = _arms(run.persuasion_model)
     policy = run.persuasion_model.metrics if run.persuasion_model else {}
     default, margin = policy.get("best_single_arm"), policy.get("margin")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet_csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["voter_id", "turnout", "support", *[f"uplift_{a}" for a in arms], "best_arm", "why"]
         + [f"reason_{i}" for i in range(1, REASONS + 1)]
@@ -89,7 +89,7 @@ def export_out_of_fold(
     names = bundle.meta["arm_names"]
     pks = bundle.arrays["voter_pks"]
     ids = dict(Voter.objects.filter(pk__in=pks.tolist()).values_list("pk", "voter_id"))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet_csv.writer(out, lineterminator="\n")
     writer.writerow(["voter_id", "assigned_arm", *[f"uplift_{n}" for n in names[1:]], "chosen_arm"])
     uplift, assigned, chosen = (
         bundle.arrays["uplift_oof"],

@@ -13,7 +13,7 @@ import datetime as dt
 import inspect
 import itertools
 import json
-import time
+from urllib.parse import urlencode
 
 import factory
 import pytest
@@ -23,7 +23,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from campaign.admin import CampaignScopedAdmin
-from campaign.api.authentication import sign
+from campaign.api.authentication import signed_headers
 from campaign.models import Campaign, Role, VendorApiKey
 from campaign.services import create_vendor_key, vendor_signing_secret
 from tests import factories
@@ -318,15 +318,13 @@ def _next_minute() -> str:
 def _vendor_request(api: APIClient, vendor, method: str, path: str, data):
     key, full_key = vendor
     body = json.dumps(data).encode() if method == "POST" else b""
-    now = int(time.time())
-    headers = {
-        "HTTP_AUTHORIZATION": f"Bearer {full_key}",
-        "HTTP_X_TIMESTAMP": str(now),
-        "HTTP_X_SIGNATURE": sign(vendor_signing_secret(key), now, body),
-    }
+    query = urlencode(data or {}) if method == "GET" else ""
+    headers = signed_headers(
+        full_key, vendor_signing_secret(key), method=method, path=path, query=query, body=body
+    )
     if method == "GET":
-        return api.get(path, data, **headers)
-    return api.generic("POST", path, body, content_type="application/json", **headers)
+        return api.get(path, data, headers=headers)
+    return api.generic("POST", path, body, content_type="application/json", headers=headers)
 
 
 def _expected_api(endpoint: str, role: str, side: str) -> str:

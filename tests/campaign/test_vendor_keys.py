@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaign.api.authentication import sign
+from campaign.api.authentication import signed_headers
 from campaign.models import AuditEvent, VendorApiKey
 from campaign.services import create_vendor_key, revoke_vendor_key, vendor_signing_secret
 from tests.factories import VoterFactory
@@ -167,17 +167,10 @@ def test_signed_request_is_accepted_and_scoped_to_the_keys_campaign(vendor_post,
 def test_x_api_key_header_works_like_bearer(client, vendor_key):
     _, full_key, secret = vendor_key
     body = json.dumps(check_payload()).encode()
-    now = int(time.time())
+    headers = signed_headers(full_key, secret, method="POST", path=CHECK, body=body)
+    headers["X-Api-Key"] = headers.pop("Authorization").removeprefix("Bearer ")
 
-    response = client.generic(
-        "POST",
-        CHECK,
-        body,
-        content_type="application/json",
-        HTTP_X_API_KEY=full_key,
-        HTTP_X_TIMESTAMP=str(now),
-        HTTP_X_SIGNATURE=sign(secret, now, body),
-    )
+    response = client.generic("POST", CHECK, body, content_type="application/json", headers=headers)
 
     assert response.status_code == 200
 
@@ -191,19 +184,11 @@ def test_bad_signature_is_refused(vendor_post):
 
 def test_signature_over_another_body_is_refused(client, vendor_key):
     _, full_key, secret = vendor_key
-    now = int(time.time())
     signed_for = json.dumps(check_payload()).encode()
     sent = json.dumps(check_payload(channel="email", addresses=["a@example.org"])).encode()
+    headers = signed_headers(full_key, secret, method="POST", path=CHECK, body=signed_for)
 
-    response = client.generic(
-        "POST",
-        CHECK,
-        sent,
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {full_key}",
-        HTTP_X_TIMESTAMP=str(now),
-        HTTP_X_SIGNATURE=sign(secret, now, signed_for),
-    )
+    response = client.generic("POST", CHECK, sent, content_type="application/json", headers=headers)
 
     assert response.status_code == 401
 
@@ -306,13 +291,8 @@ def test_key_sees_only_its_campaigns_opt_outs(vendor_post, campaign, other_campa
 def test_vendor_key_cannot_read_voters(client, campaign, vendor_key):
     VoterFactory(campaign=campaign)
     _, full_key, secret = vendor_key
-    now = int(time.time())
+    headers = signed_headers(full_key, secret, method="GET", path="/api/v1/voters")
 
-    response = client.get(
-        "/api/v1/voters",
-        HTTP_AUTHORIZATION=f"Bearer {full_key}",
-        HTTP_X_TIMESTAMP=str(now),
-        HTTP_X_SIGNATURE=sign(secret, now, b""),
-    )
+    response = client.get("/api/v1/voters", headers=headers)
 
     assert response.status_code == 403

@@ -11,6 +11,7 @@ from tests.factories import (
     ConsentEventFactory,
     ContactAttemptFactory,
     SurveyResponseFactory,
+    VoteRecordFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,7 @@ HISTORY = {
     "consent event": (ConsentEventFactory, {"kind": "opt_in"}),
     "assignment": (AssignmentFactory, {"assigned_at": None}),
     "audit event": (AuditEventFactory, {"row_count": 0}),
+    "vote record": (VoteRecordFactory, {"voted": False}),
 }
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 from django.utils import timezone
 from rest_framework import serializers
 
+from campaign.api.fields import PlausibleDateTimeField
+from campaign.lib.masking import mask_contact_details
 from campaign.models import Role
 from voters.models import RESULTS_BY_CHANNEL, Channel, ConsentSource, ContactAttempt, Voter
 
@@ -62,6 +64,14 @@ class ContactAttemptSerializer(serializers.ModelSerializer):
         )  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, instance: ContactAttempt) -> dict:
+        data = super().to_representation(instance)
+        # A canvasser's note may hold a number or an email: masked for viewers.
+        roles = self.context.get("roles", {})
+        if roles.get(instance.campaign_id) == Role.VIEWER and data.get("note"):
+            data["note"] = mask_contact_details(data["note"])
+        return data
+
 
 # How far ahead of our clock a client's timestamp may be before it is refused.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -71,7 +81,7 @@ class ContactAttemptInputSerializer(serializers.Serializer):
     voter = serializers.IntegerField(help_text="The voter's `id` (not the state voter id).")
     channel = serializers.ChoiceField(choices=Channel.choices)
     result = serializers.ChoiceField(choices=ContactAttempt._meta.get_field("result").choices)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = PlausibleDateTimeField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
     def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
@@ -115,7 +125,7 @@ class VendorOptOutSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=ADDRESS_CHANNELS)
     address = serializers.CharField(max_length=320)
     source = serializers.ChoiceField(choices=VENDOR_OPT_OUT_SOURCES)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = PlausibleDateTimeField()
 
 
 class VendorOptOutsInputSerializer(serializers.Serializer):

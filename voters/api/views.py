@@ -125,6 +125,9 @@ class ContactAttemptViewSet(
     permission_classes = [IsSignedInUser, CanWriteInObjectCampaign]
     pagination_class = NewestFirstCursorPagination
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "roles": user_roles(self.request)}
+
     def get_queryset(self) -> QuerySet[ContactAttempt]:
         qs = readable(
             self.request,
@@ -174,8 +177,15 @@ class ConsentViewSet(viewsets.GenericViewSet):
             return ConsentEvent.objects.filter(campaign_id=key.campaign_id)
         return ConsentEvent.objects.filter(campaign_id__in=campaign_ids(self.request, WRITE_ROLES))
 
+    # serializer_class on each action: OPTIONS describes the action's input with it (without,
+    # an OPTIONS request was a 500).
     @extend_schema(request=ConsentCheckInputSerializer, responses=ConsentCheckSerializer)
-    @action(detail=False, methods=["post"], url_path="check")
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="check",
+        serializer_class=ConsentCheckInputSerializer,
+    )
     def check(self, request: Request) -> Response:
         """Which of up to 1,000 addresses are opted out of the channel (one query)."""
         data = ConsentCheckInputSerializer(data=request.data)
@@ -191,7 +201,12 @@ class ConsentViewSet(viewsets.GenericViewSet):
         return Response(ConsentCheckSerializer({"channel": channel, "opted_out": hits}).data)
 
     @extend_schema(request=VendorOptOutsInputSerializer, responses=VendorOptOutsSerializer)
-    @action(detail=False, methods=["post"], url_path="opt-outs")
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="opt-outs",
+        serializer_class=VendorOptOutsInputSerializer,
+    )
     def opt_outs(self, request: Request) -> Response:
         """Opt-outs a vendor saw (STOP replies, carrier blocks); a retried event id is a no-op."""
         data = VendorOptOutsInputSerializer(data=request.data)

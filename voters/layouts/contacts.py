@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from campaign.lib.timestamps import EARLIEST_YEAR, LATEST_YEAR, OUT_OF_RANGE
 from voters.layouts.batches import Source, parse_batches
 from voters.layouts.counts import count_fields
 from voters.layouts.reading import _decode_line, line_batches, read_header, refuse_binary
@@ -333,6 +334,8 @@ def parse_when(value: pl.Expr, time_zone: str) -> When:
         .then(pl.format(f"unrecognized date or time '{{}}' ({_EXPECTED_TIME})", value))
         .when(naive.is_null())
         .then(pl.format("impossible date or time '{}'", value))
+        .when(~year.cast(pl.Int32, strict=False).is_between(EARLIEST_YEAR, LATEST_YEAR))
+        .then(pl.format(f"date or time '{{}}' is {OUT_OF_RANGE}", value))
         .when(utc.is_null())
         .then(pl.format(f"'{{}}' does not exist in {time_zone} (the clocks went forward)", value))
     )

@@ -9,6 +9,7 @@ from datetime import date
 
 import polars as pl
 
+from campaign.lib.timestamps import EARLIEST_YEAR, LATEST_YEAR, OUT_OF_RANGE
 from voters.layouts.splitting import Plan
 
 _MIN_BIRTH_YEAR = 1880
@@ -114,20 +115,21 @@ def date_error(value: pl.Expr) -> pl.Expr:
         .then(pl.format("unrecognized date '{}' (expected YYYY-MM-DD or MM/DD/YYYY)", value))
         .when(to_date(value).is_null())
         .then(pl.format("impossible date '{}'", value))
+        .when(~to_date(value).dt.year().is_between(EARLIEST_YEAR, LATEST_YEAR))
+        .then(pl.format(f"date '{{}}' is {OUT_OF_RANGE}", value))
         .otherwise(None)
     )
 
 
 def birth_date_error(value: pl.Expr, today: date) -> pl.Expr:
     parsed = to_date(value)
+    # The birth-specific reasons first: they say more than date_error's 1900..2100 rule.
     return (
-        pl.when(date_error(value).is_not_null())
-        .then(date_error(value))
-        .when(parsed > pl.lit(today))
+        pl.when(parsed > pl.lit(today))
         .then(pl.lit("birth date is in the future"))
         .when(parsed < pl.lit(date(_MIN_BIRTH_YEAR, 1, 1)))
         .then(pl.lit(f"birth date is before {_MIN_BIRTH_YEAR}"))
-        .otherwise(None)
+        .otherwise(date_error(value))
     )
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from campaign.lib import spreadsheet_csv
 from scoring.experiments import ExperimentError
 from scoring.management.arguments import campaign_of, election_of, program_of, question_of
 from scoring.services import TrainingError, experiment_report
@@ -44,9 +44,8 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({k: report[k] for k in keys}, indent=2))
 
     def _csv(self, report: dict) -> None:
-        writer = csv.DictWriter(self.stdout, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: arm[k] for k in COLUMNS} for arm in report["arms"])
+        writer = spreadsheet_csv.writer(self.stdout, lineterminator="\n")
+        writer.writedicts(COLUMNS, report["arms"])
 
     def _table(self, report: dict) -> None:
         self.stdout.write(
