@@ -8,7 +8,6 @@ arm, later) claims a version; from then the database refuses edits to it (migrat
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from campaign.models import Campaign
 from messaging.models import MessageVariant
-from messaging.rendering import message_context
+from messaging.rendering import RenderedMessage, message_context
 from scoring.models import VoterScore
 from scoring.reasons import by_model
 from voters.models import Voter
@@ -222,12 +221,6 @@ def talking_points(reasons: dict | list, limit: int = TALKING_POINTS) -> list[st
     return list(dict.fromkeys(text for text, _ in ranked))[:limit]
 
 
-@dataclass(frozen=True)
-class SampleVoter:
-    voter_id: str  # the state's id, to say which voter a preview is for
-    context: dict
-
-
 EXAMPLE_CONTEXT_VALUES = {
     "first_name": "Alex",
     "polling_place": "Lincoln Elementary School, 200 Oak St",
@@ -240,8 +233,8 @@ def example_context(*, campaign: Campaign) -> dict:
     return message_context(**EXAMPLE_CONTEXT_VALUES, sender=sender_of(campaign))
 
 
-def sample_voters(*, campaign: Campaign, limit: int = 3) -> list[SampleVoter]:
-    """A few of the campaign's active voters with a first name, with their message context.
+def sample_voters(*, campaign: Campaign, limit: int = 3) -> list[tuple[str, dict]]:
+    """(voter id, message context) of a few of the campaign's active voters with a first name.
 
     Talking points come from the campaign's latest complete scoring run (none if unscored).
     Two queries whatever `limit` is.
@@ -261,10 +254,7 @@ def sample_voters(*, campaign: Campaign, limit: int = 3) -> list[SampleVoter]:
     )
     sender = sender_of(campaign)
     return [
-        SampleVoter(
-            voter_id=v["voter_id"],
-            context=_context_of(v["first_name"], v["extra"], reasons.get(v["pk"], {}), sender),
-        )
+        (v["voter_id"], _context_of(v["first_name"], v["extra"], reasons.get(v["pk"], {}), sender))
         for v in voters
     ]
 
@@ -279,8 +269,8 @@ def _context_of(first_name: str, extra: dict, reasons: dict | list, sender: str)
 
 
 def render_samples(
-    *, variant: MessageVariant, samples: Sequence[SampleVoter]
-) -> list[tuple[str, object]]:
-    """(who, RenderedMessage) for each sample, parsing the variant once."""
+    *, variant: MessageVariant, samples: Sequence[tuple[str, dict]]
+) -> list[tuple[str, RenderedMessage]]:
+    """(who, message) for each (who, context), parsing the variant once."""
     compiled = variant.compiled()
-    return [(s.voter_id, compiled.render(s.context)) for s in samples]
+    return [(who, compiled.render(context)) for who, context in samples]

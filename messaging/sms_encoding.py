@@ -55,6 +55,12 @@ def encoding_of(text: str) -> str:
     return GSM7 if all(ch in alphabet for ch in text) else UCS2
 
 
+def non_gsm7_characters(text: str) -> list[str]:
+    """The characters that force UCS-2, each once, in order (a curly quote, an emoji...)."""
+    alphabet = GSM7_BASIC | GSM7_EXTENSION
+    return list(dict.fromkeys(ch for ch in text if ch not in alphabet))
+
+
 def _unit_costs(text: str, encoding: str) -> list[int]:
     """Each character's cost in units; a character's units always travel in one segment."""
     if encoding == GSM7:

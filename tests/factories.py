@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
+from messaging.models import MessageVariant
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -403,3 +404,33 @@ class VoterScoreFactory(factory.django.DjangoModelFactory):
     reasons = factory.LazyFunction(
         lambda: {"turnout": [["voted in 3 of the last 4 general elections", 0.12]]}
     )
+
+
+# -- messaging -----------------------------------------------------------------------------------
+
+
+class MessageVariantFactory(factory.django.DjangoModelFactory):
+    """An unused door script, version 1 (`sms=True`, `email=True` and `used=True` name the rest).
+
+    Write real ones through messaging.services, which check the templates."""
+
+    class Meta:
+        model = MessageVariant
+
+    class Params:
+        sms = factory.Trait(
+            channel="sms",
+            body="Hi {{ voter.first_name }}, it's {{ sender.name }}. Reply STOP to opt out.",
+        )
+        email = factory.Trait(
+            channel="email",
+            subject="{{ voter.first_name }}, your polling place",
+            body="Vote at {{ voter.polling_place|default:'your polling place' }}.",
+            html_body="<p>Vote at {{ voter.polling_place|default:'your polling place' }}.</p>",
+        )
+        used = factory.Trait(used_at=factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC)))
+
+    campaign = factory.SubFactory(CampaignFactory)
+    name = factory.Sequence(lambda n: f"script-{n}")
+    channel = "door"
+    body = "Hi {{ voter.first_name }}, I'm with {{ sender.name }}."
