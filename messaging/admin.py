@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
@@ -253,7 +253,10 @@ def preview_table(
     if variant.channel == Channel.EMAIL:
         return html_table(
             ("for", "subject", "plain text", "HTML"),
-            ((who, m.subject, _pre(m.body), _html_frame(m.html_body)) for who, m in rendered),
+            (
+                (who, escape(m.subject), _pre(m.body), _html_frame(m.html_body))
+                for who, m in rendered
+            ),
             "",
         )
     return html_table(("for", "script"), ((who, _pre(m.body)) for who, m in rendered), "")
@@ -269,8 +272,12 @@ def _sms_columns(text: str) -> tuple[str, str, str]:
     )
 
 
+# Rendered templates come back marked safe (the HTML body is HTML, the text is not HTML at all), so
+# each is escaped here explicitly: format_html would pass a safe string through as markup.
+
+
 def _pre(text: str) -> SafeString:
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', escape(text))
 
 
 def _html_frame(html: str) -> SafeString | str:
@@ -278,5 +285,5 @@ def _html_frame(html: str) -> SafeString | str:
         return "—"
     # A sandboxed frame: the email's HTML is shown as a mail client would, and runs no script.
     return format_html(
-        '<iframe sandbox srcdoc="{}" style="width: 32em; height: 16em"></iframe>', html
+        '<iframe sandbox srcdoc="{}" style="width: 32em; height: 16em"></iframe>', escape(html)
     )
