@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from messaging.sms_encoding import (
     GSM7,
+    GSM7_SINGLE,
     UCS2,
+    UCS2_SINGLE,
     SmsSize,
     encoding_of,
     has_opt_out_language,
@@ -82,3 +86,26 @@ def test_every_extension_character_is_gsm7_and_nothing_else_outside_the_alphabet
 )
 def test_opt_out_language(text, expected):
     assert has_opt_out_language(text) is expected
+
+
+_MIXED = st.text(alphabet=st.sampled_from("aZ0 @€[|~ΔéжЯ😀🗳\n"), max_size=400)
+
+
+@given(_MIXED)
+def test_units_and_segments_hold_for_any_text(text):
+    size = sms_size(text)
+    if size.encoding == UCS2:
+        units = len(text.encode("utf-16-be")) // 2
+    else:
+        units = len(text) + sum(ch in EXTENSION for ch in text)
+    single = GSM7_SINGLE if size.encoding == GSM7 else UCS2_SINGLE
+    part = size.per_segment
+
+    assert size.units == units
+    if units == 0:
+        assert size.segments == 0
+    elif units <= single:
+        assert size.segments == 1
+    else:
+        # No character is split, so a part may end one unit short, never more.
+        assert -(-units // part) <= size.segments <= -(-units // (part - 1))
