@@ -69,7 +69,8 @@ class MessageVariant(models.Model):
     objects = MessageVariantQuerySet.as_manager()
 
     class Meta:
-        ordering = ["campaign", "name", "-version"]
+        # By id, not the campaign: ordering by the foreign key would join campaigns for its name.
+        ordering = ["campaign_id", "name", "-version"]
         constraints = [
             # A version's address, which pins refer to; also the admin list per campaign.
             models.UniqueConstraint(

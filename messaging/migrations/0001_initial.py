@@ -159,7 +159,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["campaign", "name", "-version"],
+                "ordering": ["campaign_id", "name", "-version"],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("campaign", "name", "version"), name="uniq_variant_version"
