@@ -116,6 +116,19 @@ def test_revising_a_used_variant_writes_the_next_version_and_keeps_the_used_one(
     assert MessageVariant.objects.get(pk=variant.pk).used_at == used_at
 
 
+def test_revising_goes_by_the_stored_version_not_a_stale_copy(campaign):
+    stale = MessageVariantFactory(campaign=campaign, name="doors", body="Pinned")
+    mark_variant_used(variant=MessageVariant.objects.get(pk=stale.pk))  # pinned meanwhile
+
+    revised = revise_variant(variant=stale, body="Revised")
+
+    assert stale.used_at is None
+    assert list(
+        MessageVariant.objects.order_by("version").values_list("version", "is_current", "body")
+    ) == [(1, False, "Pinned"), (2, True, "Revised")]
+    assert revised.version == 2
+
+
 def test_revising_with_the_same_words_writes_nothing(campaign):
     variant = MessageVariantFactory(campaign=campaign, used=True, tags=["a"])
 
