@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
+from messaging.models import MessageVariant
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -99,7 +100,9 @@ class VoterFactory(factory.django.DjangoModelFactory):
     birth_year = factory.LazyAttribute(lambda v: v.birth_date.year if v.birth_date else None)
     gender = "female"
     party = "dem"
-    phone = factory.Sequence(lambda n: f"+1919555{n % 10_000:04d}")
+    # 555-2000 to 555-9999: clear of the numbers tests spell out (555-0001, 555-0123, 555-1234...),
+    # so a test's voters never share a phone whatever ran before it.
+    phone = factory.Sequence(lambda n: f"+1919555{2_000 + n % 8_000:04d}")
     email = factory.Sequence(lambda n: f"voter{n}@example.org")
     status = "active"
     status_raw = "A"
@@ -403,3 +406,33 @@ class VoterScoreFactory(factory.django.DjangoModelFactory):
     reasons = factory.LazyFunction(
         lambda: {"turnout": [["voted in 3 of the last 4 general elections", 0.12]]}
     )
+
+
+# -- messaging -----------------------------------------------------------------------------------
+
+
+class MessageVariantFactory(factory.django.DjangoModelFactory):
+    """An unused door script, version 1 (`sms=True`, `email=True` and `used=True` name the rest).
+
+    Write real ones through messaging.services, which check the templates."""
+
+    class Meta:
+        model = MessageVariant
+
+    class Params:
+        sms = factory.Trait(
+            channel="sms",
+            body="Hi {{ voter.first_name }}, it's {{ sender.name }}. Reply STOP to opt out.",
+        )
+        email = factory.Trait(
+            channel="email",
+            subject="{{ voter.first_name }}, your polling place",
+            body="Vote at {{ voter.polling_place|default:'your polling place' }}.",
+            html_body="<p>Vote at {{ voter.polling_place|default:'your polling place' }}.</p>",
+        )
+        used = factory.Trait(used_at=factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC)))
+
+    campaign = factory.SubFactory(CampaignFactory)
+    name = factory.Sequence(lambda n: f"script-{n}")
+    channel = "door"
+    body = "Hi {{ voter.first_name }}, I'm with {{ sender.name }}."
