@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaign.models import Campaign
@@ -56,10 +56,16 @@ def create_variant(
         created_by=_user(by),
     )
     variant.full_clean(validate_constraints=False)
-    with transaction.atomic():
-        if MessageVariant.objects.filter(campaign=campaign, name=name).exists():
-            raise ValidationError({"name": f"This campaign already has a variant named {name!r}."})
-        variant.save()
+    taken = ValidationError({"name": f"This campaign already has a variant named {name!r}."})
+    try:
+        with transaction.atomic():
+            if MessageVariant.objects.filter(campaign=campaign, name=name).exists():
+                raise taken
+            variant.save()
+    except IntegrityError:
+        # Two saves of one new name at once both pass the check above; the unique index lets one
+        # through, and the other hears why rather than failing with a server error.
+        raise taken from None
     return variant
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from messaging.models import MessageVariant
 from messaging.services import (
@@ -291,3 +292,37 @@ def test_sample_voters_carry_name_polling_place_and_latest_reasons(campaign, oth
             },
         ),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_creations_of_one_name_at_once_give_one_variant_and_a_clear_error(campaign):
+    # Given a first creation whose row is written but not yet committed
+    written, errors = threading.Event(), []
+
+    def first() -> None:
+        with transaction.atomic():
+            create_variant(campaign=campaign, name="Doors", channel="door", body="first")
+            written.set()
+            # Held open while the second creation checks the name (and finds nothing committed)
+            # and then waits on the unique index.
+            threading.Event().wait(0.5)
+        connection.close()
+
+    def second() -> None:
+        written.wait(5)
+        try:
+            create_variant(campaign=campaign, name="Doors", channel="door", body="second")
+        except ValidationError as error:
+            errors.append(error.message_dict)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    # Then one variant exists, the first, and the second heard why
+    assert list(MessageVariant.objects.values_list("name", "body")) == [("Doors", "first")]
+    assert errors == [{"name": ["This campaign already has a variant named 'Doors'."]}]
