@@ -535,12 +535,31 @@ class Assignment(models.Model):
     import_run = models.ForeignKey(
         "ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A program the product ran records its design, so lift and training stay unbiased even
+    # when a model chose the arm; imported past programs have none and use the recorded shares.
+    propensity = models.FloatField(
+        null=True, blank=True, help_text="P(this arm) for the voter's unit under the design."
+    )
+    propensities = models.JSONField(
+        null=True, blank=True, help_text="{arm name: P(arm)} for every arm, control included."
+    )
+    unit = models.TextField(
+        null=True,
+        blank=True,
+        help_text="What was randomized: 'household:<id>', an E.164 phone, a lower-cased email, "
+        "or 'voter:<id>'. Reports and training cluster by it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             # A voter is in a program once; re-imports skip what exists.
             models.UniqueConstraint(fields=["program", "voter"], name="uniq_assignment"),
+            models.CheckConstraint(
+                condition=models.Q(propensity__isnull=True)
+                | models.Q(propensity__gt=0, propensity__lte=1),
+                name="assignment_propensity_unit",
+            ),
         ]
         indexes = [
             # A voter's programs on their page and in features.

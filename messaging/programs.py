@@ -1,0 +1,636 @@
+"""Programs: create from a spec, preview, commit (the randomized assignment), pause, cancel.
+
+Every write to a program's design goes through here. The program, its arms and its assignments
+are `voters` rows (scoring reads them); the design on top (`ProgramDesign`, `ArmVariant`) is
+messaging's. A preview and a commit run the same computation: select the universe in one query,
+draw with `messaging.randomization` (pure numpy), and (commit only) write the assignments with
+COPY in the same transaction that marks the program committed, so a commit is all or nothing and
+happens once.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, models, transaction
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, ExtractYear
+from django.utils import timezone
+
+from campaign.models import AuditAction, Campaign
+from campaign.services import record_audit_event
+from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
+from messaging.program_specs import DISTRICTS, ProgramSpec, SpecError, Universe, parse_universe
+from messaging.randomization import (
+    OUT,
+    PERSONALIZED,
+    Choice,
+    Design,
+    Draw,
+    draw_program,
+    unit_uplift,
+)
+from messaging.services import mark_variant_used
+from scoring.models import ScoringRun
+from voters.models import Assignment, Channel, ContactAttempt, Program, ProgramArm, Voter
+
+logger = logging.getLogger(__name__)
+
+CONTROL_ARM = "control"
+TURNOUT_BANDS = 5  # strata: precinct x fifths of the turnout score (and "unscored")
+READ_CHUNK = 20_000
+SQLITE_BATCH = 5_000
+LIVE_STATUSES = (ProgramStatus.COMMITTED, ProgramStatus.PAUSED)
+
+
+class ProgramStateError(Exception):
+    """The program's status does not allow this (a second commit, resuming a cancelled one)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Create
+# --------------------------------------------------------------------------------------------
+
+
+def create_program(
+    *, campaign: Campaign, spec: ProgramSpec, by: AbstractBaseUser | None = None
+) -> ProgramDesign:
+    """A draft program: the voters' Program and arms, and the design on top (SpecError if bad).
+
+    Each arm pins the current version of the variant of its name; a commit re-pins the version
+    current then, so edits made between creating and committing go out.
+    """
+    with transaction.atomic():
+        if Program.objects.filter(campaign=campaign, name=spec.name).exists():
+            raise SpecError("name", f"this campaign already has a program named {spec.name!r}")
+        variants = _current_variants(campaign, spec.arms, spec.channel)
+        program = Program.objects.create(
+            campaign=campaign, name=spec.name, description=spec.description
+        )
+        ProgramArm.objects.create(program=program, name=CONTROL_ARM, is_control=True)
+        design = ProgramDesign.objects.create(
+            program=program,
+            campaign=campaign,
+            channel=spec.channel,
+            policy=spec.policy,
+            universe=spec.universe.as_json(),
+            control_share=spec.control_share,
+            exploration_share=spec.exploration_share,
+            budget=spec.budget,
+            seed=spec.seed if spec.seed is not None else secrets.randbits(62),
+            created_by=_user(by),
+        )
+        for position, variant in enumerate(variants, start=1):
+            arm = ProgramArm.objects.create(program=program, name=variant.name)
+            ArmVariant.objects.create(design=design, arm=arm, variant=variant, position=position)
+    logger.info("program %s created: campaign=%s", program.pk, campaign.pk)
+    return design
+
+
+def _current_variants(
+    campaign: Campaign, names: Iterable[str], channel: str
+) -> list[MessageVariant]:
+    found = {
+        v.name: v
+        for v in MessageVariant.objects.current().filter(campaign=campaign, name__in=list(names))
+    }
+    variants = []
+    for name in names:
+        variant = found.get(name)
+        if variant is None:
+            raise SpecError("arms", f"no message variant named {name!r} in this campaign")
+        if variant.channel != channel:
+            raise SpecError(
+                "arms", f"{name!r} is a {variant.channel} variant; the program is {channel}"
+            )
+        variants.append(variant)
+    return variants
+
+
+def _user(by: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return by if by is not None and by.is_authenticated else None
+
+
+# --------------------------------------------------------------------------------------------
+# The universe and the draw (what preview and commit share)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UniverseRows:
+    """The universe's voters, column by column, in voter-id order."""
+
+    voter_pk: np.ndarray
+    household: np.ndarray  # 0: none
+    phone: np.ndarray
+    email: np.ndarray
+    unit: np.ndarray
+    stratum: np.ndarray
+    uplift: np.ndarray | None  # voters x K (NaN: unscored)
+    backlash: np.ndarray
+
+
+@dataclass
+class Plan:
+    design: ProgramDesign
+    arm_names: list[str]  # control first, then arms 1..K
+    rows: UniverseRows
+    draw: Draw
+    run: ScoringRun | None
+    expected_net_votes: float | None
+
+    def summary(self) -> dict:
+        rows, draw = self.rows, self.draw
+        voter_arm = draw.voter_arm()
+        unit_arm = draw.arm
+        return {
+            "universe": {
+                "voters": len(rows.voter_pk),
+                "households": _distinct(rows.household[rows.household > 0]),
+                "phones": _distinct(rows.phone[rows.phone != ""]),
+                "emails": _distinct(rows.email[rows.email != ""]),
+                "units": _distinct(rows.unit),
+            },
+            "left_out": {
+                "backlash_voters": draw.backlash_voters,
+                "left_alone_units": draw.left_alone,
+                "over_budget_units": draw.over_budget,
+            },
+            "arms": [
+                {
+                    "arm": name,
+                    "units": int((unit_arm == k).sum()),
+                    "voters": int((voter_arm == k).sum()),
+                }
+                for k, name in enumerate(self.arm_names)
+            ],
+            "expected_net_votes": self.expected_net_votes,
+            "policy": self.design.policy,
+            "seed": self.design.seed,
+            "scoring_run": self.run.pk if self.run else None,
+        }
+
+
+def _distinct(values: np.ndarray) -> int:
+    return len(np.unique(values)) if len(values) else 0
+
+
+def plan_program(*, design: ProgramDesign) -> Plan:
+    """The universe selected and drawn, nothing written (SpecError when it cannot be)."""
+    universe = parse_universe(design.universe, tuple(_arm_names(design)[1:]))
+    arm_names = _arm_names(design)
+    run = _latest_run(design.campaign_id)
+    if run is None and (universe.needs_scores or design.policy == PERSONALIZED):
+        raise SpecError("universe", "needs scores, but the campaign has no complete scoring run")
+    queryset = universe_queryset(design=design, universe=universe, run=run)
+    rows = read_universe(queryset, design.channel, arm_names[1:], with_uplift=run is not None)
+    choice = _choice(design, run, arm_names) if design.policy == PERSONALIZED else None
+    uplift = rows.uplift if run is not None else None
+    draw = draw_program(
+        unit=rows.unit,
+        stratum=rows.stratum,
+        design=design_of(design),
+        uplift=uplift,
+        backlash=rows.backlash if universe.exclude_backlash else None,
+        choice=choice,
+    )
+    summed = unit_uplift(uplift, draw.voter_unit, len(draw.keys), len(arm_names) - 1)
+    return Plan(design, arm_names, rows, draw, run, draw.expected_net_votes(summed))
+
+
+def design_of(design: ProgramDesign) -> Design:
+    return Design(
+        arms=design.arm_variants.count(),
+        control_share=design.control_share,
+        policy=design.policy,
+        exploration_share=design.exploration_share,
+        budget=design.budget,
+        seed=design.seed,
+    )
+
+
+def _arm_names(design: ProgramDesign) -> list[str]:
+    arms = design.arm_variants.select_related("arm").order_by("position")
+    return [CONTROL_ARM, *(pin.arm.name for pin in arms)]
+
+
+def _latest_run(campaign_id: int) -> ScoringRun | None:
+    return (
+        ScoringRun.objects.complete()
+        .filter(campaign_id=campaign_id)
+        .select_related("persuasion_model")
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def _choice(design: ProgramDesign, run: ScoringRun, arm_names: list[str]) -> Choice:
+    model = run.persuasion_model
+    if model is None:
+        raise SpecError("policy", "personalized needs an approved persuasion model's scores")
+    metrics = model.metrics or {}
+    best = metrics.get("best_single_arm")
+    # The model's best single arm when it is one of the program's; else the program's first.
+    default = arm_names.index(best) if best in arm_names[1:] else 1
+    margin = metrics.get("margin")
+    return Choice(default_arm=default, margin=np.inf if margin is None else float(margin))
+
+
+def universe_queryset(
+    *, design: ProgramDesign, universe: Universe, run: ScoringRun | None
+) -> models.QuerySet:
+    """The universe's voters in one query: voter fields, scores, consent, contact history."""
+    qs = Voter.objects.for_campaign(design.campaign_id).contactable(design.channel)
+    qs = _voter_filters(qs, universe)
+    if run is not None:
+        qs = qs.annotate(
+            score=models.FilteredRelation("scores", condition=models.Q(scores__run=run))
+        )
+        qs = _score_filters(qs, universe)
+    if universe.not_contacted_days:
+        since = timezone.now() - dt.timedelta(days=universe.not_contacted_days)
+        recent = ContactAttempt.objects.filter(
+            campaign_id=design.campaign_id, voter=models.OuterRef("pk"), occurred_at__gte=since
+        )
+        qs = qs.filter(~models.Exists(recent))
+    if universe.exclude_running_programs:
+        running = Assignment.objects.filter(
+            voter=models.OuterRef("pk"), program__design__status__in=LIVE_STATUSES
+        ).exclude(program_id=design.program_id)
+        qs = qs.filter(~models.Exists(running))
+    return qs
+
+
+def _voter_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:
+    lists = {
+        "status__in": universe.status,
+        "party__in": universe.party,
+        "gender__in": universe.gender,
+        "precinct__in": universe.precincts,
+        "voter_id__in": universe.voter_ids,
+        **{f"{d}__in": getattr(universe, d) for d in DISTRICTS},
+    }
+    qs = qs.filter(**{lookup: list(values) for lookup, values in lists.items() if values})
+    if universe.age:
+        # Age as this year minus the birth year, the precision a birth year allows.
+        year = timezone.localdate().year
+        youngest, oldest = universe.age
+        born = Coalesce(ExtractYear("birth_date"), "birth_year", output_field=models.IntegerField())
+        qs = qs.annotate(born=born).filter(born__gte=year - oldest, born__lte=year - youngest)
+    return qs
+
+
+def _score_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:
+    for name in ("turnout", "support"):
+        bounds = getattr(universe, name)
+        if bounds:
+            qs = qs.filter(**{f"score__{name}__gte": bounds[0], f"score__{name}__lte": bounds[1]})
+    for i, (arm, (low, high)) in enumerate(sorted(universe.uplift.items())):
+        alias = f"uplift_filter_{i}"
+        qs = qs.alias(**{alias: Cast(KeyTextTransform(arm, "score__uplift"), models.FloatField())})
+        qs = qs.filter(**{f"{alias}__gte": low, f"{alias}__lte": high})
+    return qs
+
+
+def read_universe(
+    queryset: models.QuerySet, channel: str, arms: list[str], *, with_uplift: bool
+) -> UniverseRows:
+    """The columns the draw needs, read in chunks (uplift per arm extracted by the database)."""
+    uplift_columns = {
+        f"uplift_{i}": Cast(KeyTextTransform(arm, "score__uplift"), models.FloatField())
+        for i, arm in enumerate(arms)
+    }
+    fields = ["pk", "household_id", "phone", "email", "precinct"]
+    if with_uplift:
+        queryset = queryset.annotate(
+            turnout_score=models.F("score__turnout"),
+            backlash_flag=models.F("score__is_backlash"),
+            **uplift_columns,
+        )
+        fields += ["turnout_score", "backlash_flag", *uplift_columns]
+    values = list(queryset.order_by("pk").values_list(*fields).iterator(chunk_size=READ_CHUNK))
+    return _columns(values, channel, len(arms), with_uplift)
+
+
+def _columns(values: list[tuple], channel: str, arms: int, with_uplift: bool) -> UniverseRows:
+    n = len(values)
+    columns = list(zip(*values, strict=True)) if n else [()] * (5 + (2 + arms) * with_uplift)
+    pk = np.array(columns[0], dtype=np.int64)
+    household = np.array([h or 0 for h in columns[1]], dtype=np.int64)
+    phone = np.array([p or "" for p in columns[2]], dtype=object)
+    email = np.array([(e or "").strip().lower() for e in columns[3]], dtype=object)
+    precinct = np.array([p or "" for p in columns[4]], dtype=object)
+    turnout = np.array(columns[5], dtype=np.float64) if with_uplift and n else np.full(n, np.nan)
+    backlash = np.array([bool(b) for b in columns[6]]) if with_uplift and n else np.zeros(n, bool)
+    uplift = None
+    if with_uplift:
+        uplift = np.array(
+            [[np.nan if v is None else v for v in col] for col in columns[7:]], dtype=np.float64
+        ).T.reshape(n, arms)
+    return UniverseRows(
+        voter_pk=pk,
+        household=household,
+        phone=phone,
+        email=email,
+        unit=unit_keys(channel, pk, household, phone, email),
+        stratum=strata(precinct, turnout),
+        uplift=uplift,
+        backlash=backlash,
+    )
+
+
+def unit_keys(
+    channel: str, pk: np.ndarray, household: np.ndarray, phone: np.ndarray, email: np.ndarray
+) -> np.ndarray:
+    """What is randomized: the household at a door or mailbox, the number, the address."""
+    if channel in (Channel.DOOR, Channel.MAIL):
+        keys = [f"household:{h}" if h else f"voter:{p}" for p, h in zip(pk, household, strict=True)]
+    elif channel in (Channel.SMS, Channel.PHONE):
+        keys = list(phone)
+    else:
+        keys = list(email)
+    return np.array(keys, dtype=object)
+
+
+def strata(precinct: np.ndarray, turnout: np.ndarray) -> np.ndarray:
+    """Precinct x turnout band (fifths of the score; unscored voters in a band of their own)."""
+    band = np.where(
+        np.isnan(turnout),
+        -1,
+        np.clip(np.floor(np.nan_to_num(turnout) * TURNOUT_BANDS), 0, TURNOUT_BANDS - 1),
+    ).astype(int)
+    return np.array([f"{p}|{b}" for p, b in zip(precinct, band, strict=True)], dtype=object)
+
+
+# --------------------------------------------------------------------------------------------
+# Preview and commit
+# --------------------------------------------------------------------------------------------
+
+
+def preview_program(*, design: ProgramDesign) -> dict:
+    """Counts in the universe and per arm after the draw, and expected net votes; no writes."""
+    return plan_program(design=design).summary()
+
+
+def commit_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Draw and write the assignments, in one transaction, once (ProgramStateError after)."""
+    with transaction.atomic():
+        design = (
+            ProgramDesign.objects.select_for_update(of=("self",))
+            .select_related("program", "campaign")
+            .get(pk=design.pk)
+        )
+        if design.status != ProgramStatus.DRAFT:
+            raise ProgramStateError(
+                f"program {design.program.name!r} is {design.status}: a program is committed once"
+            )
+        _pin_current_versions(design)
+        plan = plan_program(design=design)
+        now = timezone.now()
+        written = write_assignments(plan, at=now)
+        design.status = ProgramStatus.COMMITTED
+        design.summary = plan.summary()
+        design.scoring_run = plan.run
+        design.persuasion_model = plan.run.persuasion_model if plan.run else None
+        design.committed_by = _user(by)
+        design.committed_at = design.status_changed_at = now
+        design.save()
+        record_audit_event(
+            action=AuditAction.PROGRAM_COMMIT,
+            campaign=design.campaign_id,
+            user=by,
+            obj=design.program,
+            row_count=written,
+            client_ip=client_ip,
+            detail={"seed": design.seed, "policy": design.policy},
+        )
+    logger.info("program %s committed: %s assignments", design.program_id, written)
+    return design
+
+
+def _pin_current_versions(design: ProgramDesign) -> None:
+    pins = list(design.arm_variants.select_related("variant"))
+    current = {
+        v.name: v
+        for v in MessageVariant.objects.current().filter(
+            campaign_id=design.campaign_id, name__in=[p.variant.name for p in pins]
+        )
+    }
+    for pin in pins:
+        variant = current.get(pin.variant.name, pin.variant)
+        if variant.pk != pin.variant_id:
+            pin.variant = variant
+            pin.save(update_fields=["variant"])
+        mark_variant_used(variant=variant)
+
+
+def write_assignments(plan: Plan, *, at: dt.datetime) -> int:
+    """One assignment per voter drawn into an arm: COPY on PostgreSQL, batches elsewhere."""
+    rows = _assignment_rows(plan, at)
+    if connection.vendor != "postgresql":
+        return _bulk_create(rows)
+    columns = (
+        "campaign_id, program_id, arm_id, voter_id, assigned_at, propensity, propensities, "
+        "unit, created_at"
+    )
+    written = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY voters_assignment ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            written += 1
+    return written
+
+
+def _assignment_rows(plan: Plan, at: dt.datetime) -> Iterator[tuple]:
+    # Queried here, not in the generator: once COPY has begun, the connection serves nothing else.
+    arm_ids = _arm_ids(plan.design, plan.arm_names)
+    return _rows(plan, arm_ids, at)
+
+
+def _rows(plan: Plan, arm_ids: list[int], at: dt.datetime) -> Iterator[tuple]:
+    design, draw = plan.design, plan.draw
+    matrix = draw.propensities()
+    # Units with the same policy arm share one propensity vector: encode each vector once.
+    vectors: dict[int, str] = {}
+    for v in np.flatnonzero(draw.voter_unit >= 0):
+        u = draw.voter_unit[v]
+        arm = draw.arm[u]
+        if arm == OUT:
+            continue
+        policy = int(draw.policy_arm[u])
+        if policy not in vectors:
+            vectors[policy] = _vector_json(plan.arm_names, matrix[u])
+        yield (
+            design.campaign_id,
+            design.program_id,
+            arm_ids[arm],
+            int(plan.rows.voter_pk[v]),
+            at,
+            float(draw.propensity[u]),
+            vectors[policy],
+            str(draw.keys[u]),
+            at,
+        )
+
+
+def _vector_json(arm_names: list[str], row: np.ndarray) -> str:
+    return json.dumps({name: round(float(p), 9) for name, p in zip(arm_names, row, strict=True)})
+
+
+def _arm_ids(design: ProgramDesign, arm_names: list[str]) -> list[int]:
+    arms = ProgramArm.objects.filter(program_id=design.program_id)
+    by_name = dict(arms.values_list("name", "pk"))
+    return [by_name[name] for name in arm_names]
+
+
+def _bulk_create(rows: Iterator[tuple]) -> int:
+    written, batch = 0, []
+    for campaign, program, arm, voter, at, p, vector, unit, _ in rows:
+        batch.append(
+            Assignment(
+                campaign_id=campaign,
+                program_id=program,
+                arm_id=arm,
+                voter_id=voter,
+                assigned_at=at,
+                propensity=p,
+                propensities=json.loads(vector),
+                unit=unit,
+            )
+        )
+        if len(batch) == SQLITE_BATCH:
+            written += len(Assignment.objects.bulk_create(batch))
+            batch = []
+    return written + len(Assignment.objects.bulk_create(batch))
+
+
+# --------------------------------------------------------------------------------------------
+# Pause, resume, cancel
+# --------------------------------------------------------------------------------------------
+
+TRANSITIONS = {
+    AuditAction.PROGRAM_PAUSE: ((ProgramStatus.COMMITTED,), ProgramStatus.PAUSED),
+    AuditAction.PROGRAM_RESUME: ((ProgramStatus.PAUSED,), ProgramStatus.COMMITTED),
+    AuditAction.PROGRAM_CANCEL: (
+        (ProgramStatus.DRAFT, ProgramStatus.COMMITTED, ProgramStatus.PAUSED),
+        ProgramStatus.CANCELLED,
+    ),
+}
+
+
+def pause_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Stop sending (what has not gone out waits); `resume_program` goes on."""
+    return _change_status(design, AuditAction.PROGRAM_PAUSE, by, client_ip)
+
+
+def resume_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    return _change_status(design, AuditAction.PROGRAM_RESUME, by, client_ip)
+
+
+def cancel_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Stop for good: what has not gone out stays unsent; assignments stay (history)."""
+    return _change_status(design, AuditAction.PROGRAM_CANCEL, by, client_ip)
+
+
+def _change_status(
+    design: ProgramDesign, action: str, by: AbstractBaseUser | None, client_ip: str | None
+) -> ProgramDesign:
+    allowed, target = TRANSITIONS[action]
+    with transaction.atomic():
+        design = (
+            ProgramDesign.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=design.pk)
+        )
+        if design.status not in allowed:
+            raise ProgramStateError(
+                f"program {design.program.name!r} is {design.status}; cannot "
+                f"{action.removeprefix('program_')} it"
+            )
+        previous = design.status
+        design.status, design.status_changed_at = target, timezone.now()
+        design.save(update_fields=["status", "status_changed_at"])
+        record_audit_event(
+            action=action,
+            campaign=design.campaign_id,
+            user=by,
+            obj=design.program,
+            client_ip=client_ip,
+            detail={"from": previous, "to": target},
+        )
+    return design
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+# --------------------------------------------------------------------------------------------
+
+EXPORT_HEADER = ("voter_id", "household", "arm", "variant", "propensity")
+
+
+def assignment_export_rows(*, design: ProgramDesign) -> Iterator[tuple]:
+    """(voter id, household, arm, variant version, propensity) of each assignment, by voter."""
+    variants = {
+        pin.arm_id: str(pin.variant) for pin in design.arm_variants.select_related("variant")
+    }
+    rows = (
+        Assignment.objects.filter(program_id=design.program_id)
+        .order_by("voter_id")
+        .values_list("voter__voter_id", "voter__household_id", "arm_id", "arm__name", "propensity")
+    )
+    for voter_id, household, arm_id, arm, propensity in rows.iterator(chunk_size=READ_CHUNK):
+        yield voter_id, household or "", arm, variants.get(arm_id, ""), propensity
+
+
+def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable]) -> int:
+    """CSV for vendors. One place to switch to the project's formula-escaping writer."""
+    writer = csv.writer(out)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_assignments(
+    *,
+    design: ProgramDesign,
+    out: TextIO,
+    by: AbstractBaseUser | None = None,
+    actor: str = "",
+    client_ip: str | None = None,
+) -> int:
+    """The assignments as CSV into `out` (audited as an export of voter data)."""
+    count = write_csv(out, EXPORT_HEADER, assignment_export_rows(design=design))
+    record_audit_event(
+        action=AuditAction.EXPORT,
+        campaign=design.campaign_id,
+        user=by,
+        actor=actor,
+        object_type="voters.assignment",
+        row_count=count,
+        client_ip=client_ip,
+        detail={"program": design.program_id},
+    )
+    return count
