@@ -70,9 +70,7 @@ def create_program(
     current then, so edits made between creating and committing go out.
     """
     with transaction.atomic():
-        if Program.objects.filter(campaign=campaign, name=spec.name).exists():
-            raise SpecError("name", f"this campaign already has a program named {spec.name!r}")
-        variants = _current_variants(campaign, spec.arms, spec.channel)
+        variants = check_program_spec(campaign=campaign, spec=spec)
         program = Program.objects.create(
             campaign=campaign, name=spec.name, description=spec.description
         )
@@ -94,6 +92,14 @@ def create_program(
             ArmVariant.objects.create(design=design, arm=arm, variant=variant, position=position)
     logger.info("program %s created: campaign=%s", program.pk, campaign.pk)
     return design
+
+
+def check_program_spec(*, campaign: Campaign, spec: ProgramSpec) -> list[MessageVariant]:
+    """What the spec names exists in the campaign: a free program name, its arms' variants of
+    the program's channel (SpecError naming the field otherwise). Returns the variants."""
+    if Program.objects.filter(campaign=campaign, name=spec.name).exists():
+        raise SpecError("name", f"this campaign already has a program named {spec.name!r}")
+    return _current_variants(campaign, spec.arms, spec.channel)
 
 
 def _current_variants(
