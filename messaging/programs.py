@@ -22,6 +22,7 @@ from typing import TextIO
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, ExtractYear
 from django.utils import timezone
@@ -192,8 +193,8 @@ def _distinct(values: np.ndarray) -> int:
 
 def plan_program(*, design: ProgramDesign) -> Plan:
     """The universe selected and drawn, nothing written (SpecError when it cannot be)."""
-    universe = parse_universe(design.universe, tuple(_arm_names(design)[1:]))
     arm_names = _arm_names(design)
+    universe = parse_universe(design.universe, tuple(arm_names[1:]))
     run = _latest_run(design.campaign_id)
     if run is None and (universe.needs_scores or design.policy == PERSONALIZED):
         raise SpecError("universe", "needs scores, but the campaign has no complete scoring run")
@@ -244,6 +245,14 @@ def _choice(design: ProgramDesign, run: ScoringRun, arm_names: list[str]) -> Cho
     if model is None:
         raise SpecError("policy", "personalized needs an approved persuasion model's scores")
     metrics = model.metrics or {}
+    known = metrics.get("arms") or {}
+    unknown = [name for name in arm_names[1:] if known and name not in known]
+    if unknown:
+        raise SpecError(
+            "arms",
+            f"the persuasion model {model.pk} predicts no uplift for {', '.join(unknown)}: "
+            "a personalized program's arms are the model's",
+        )
     best = metrics.get("best_single_arm")
     # The model's best single arm when it is one of the program's; else the program's first.
     default = arm_names.index(best) if best in arm_names[1:] else 1
@@ -282,10 +291,11 @@ def _voter_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:
         "party__in": universe.party,
         "gender__in": universe.gender,
         "precinct__in": universe.precincts,
-        "voter_id__in": universe.voter_ids,
         **{f"{d}__in": getattr(universe, d) for d in DISTRICTS},
     }
     qs = qs.filter(**{lookup: list(values) for lookup, values in lists.items() if values})
+    if universe.voter_ids:
+        qs = _in_voter_ids(qs, universe.voter_ids)
     if universe.age:
         # Age as this year minus the birth year, the precision a birth year allows.
         year = timezone.localdate().year
@@ -293,6 +303,16 @@ def _voter_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:
         born = Coalesce(ExtractYear("birth_date"), "birth_year", output_field=models.IntegerField())
         qs = qs.annotate(born=born).filter(born__gte=year - oldest, born__lte=year - youngest)
     return qs
+
+
+def _in_voter_ids(qs: models.QuerySet, voter_ids: tuple[str, ...]) -> models.QuerySet:
+    if connection.vendor != "postgresql":
+        return qs.filter(voter_id__in=list(voter_ids))
+    # One array parameter: an uploaded list can hold more ids than a query may have parameters.
+    listed = RawSQL('"voters_voter"."voter_id" = ANY(%s)', (list(voter_ids),))
+    return qs.alias(listed=models.ExpressionWrapper(listed, models.BooleanField())).filter(
+        listed=True
+    )
 
 
 def _score_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:

@@ -309,7 +309,11 @@ def scored(campaign, variants):
         campaign=campaign,
         kind="persuasion",
         status="approved",
-        metrics={"best_single_arm": "health", "margin": 0.01},
+        metrics={
+            "arms": {"health": {}, "economy": {}},
+            "best_single_arm": "health",
+            "margin": 0.01,
+        },
     )
     run = ScoringRunFactory(campaign=campaign, persuasion_model=model)
     table = {
@@ -416,3 +420,27 @@ def test_export_writes_voter_household_arm_variant_and_propensity(campaign, vari
 def test_an_imported_program_keeps_no_propensity(campaign):
     assignment = AssignmentFactory(voter__campaign=campaign)
     assert (assignment.propensity, assignment.propensities, assignment.unit) == (None, None, None)
+
+
+def test_an_uploaded_list_longer_than_a_query_may_hold_parameters_selects_its_voters(
+    campaign, variants
+):
+    listed = VoterFactory(campaign=campaign)
+    VoterFactory(campaign=campaign)
+    ids = [f"X{n}" for n in range(70_000)] + [listed.voter_id]
+    design = create_program(campaign=campaign, spec=parse_spec(spec(universe={"voter_ids": ids})))
+
+    assert preview_program(design=design)["universe"]["voters"] == 1
+
+
+def test_a_personalized_program_refuses_arms_the_model_does_not_know(campaign, scored):
+    MessageVariantFactory(campaign=campaign, name="jobs")
+    design = create_program(
+        campaign=campaign,
+        spec=parse_spec(spec(name="P", arms=["health", "jobs"], policy="personalized")),
+    )
+
+    with pytest.raises(SpecError) as caught:
+        preview_program(design=design)
+    assert caught.value.field == "arms"
+    assert "predicts no uplift for jobs" in caught.value.message
