@@ -8,10 +8,13 @@ to opt out. The preview shows rendered messages only: the context holds no phone
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import escape, format_html, format_html_join
@@ -21,13 +24,14 @@ from django.views.decorators.http import require_POST
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
 from campaign.views import client_ip
 from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
-from messaging.program_specs import SpecError, parse_spec_text
+from messaging.program_specs import ProgramSpec, SpecError, parse_spec_text, parse_universe
 from messaging.programs import (
     ProgramStateError,
     cancel_program,
     check_program_spec,
     commit_program,
     create_program,
+    export_assignments,
     pause_program,
     preview_program,
     resume_program,
@@ -323,6 +327,13 @@ class ProgramSpecForm(forms.ModelForm):
         help_text=format_html("For example:<pre>{}</pre>", SPEC_EXAMPLE),
     )
 
+    voter_ids = forms.FileField(
+        required=False,
+        label="voter id list",
+        help_text="Optional: a text or CSV file of voter ids, one a line (a header line "
+        "'voter_id' is skipped). Only these voters are in the universe.",
+    )
+
     class Meta:
         model = ProgramDesign
         fields = ("campaign",)
@@ -333,11 +344,43 @@ class ProgramSpecForm(forms.ModelForm):
         if campaign is None or "spec" not in data:
             return data
         try:
-            data["parsed_spec"] = parse_spec_text(data["spec"])
-            check_program_spec(campaign=campaign, spec=data["parsed_spec"])
+            spec = parse_spec_text(data["spec"])
+            if data.get("voter_ids"):
+                spec = with_voter_ids(spec, read_voter_ids(data["voter_ids"]))
+            check_program_spec(campaign=campaign, spec=spec)
+            data["parsed_spec"] = spec
         except SpecError as exc:
-            self.add_error("spec", str(exc))
+            self.add_error("voter_ids" if exc.field == "voter_ids" else "spec", str(exc))
         return data
+
+
+MAX_ID_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_voter_ids(upload) -> tuple[str, ...]:
+    """Voter ids from an uploaded file: the first column of each line, blank lines skipped."""
+    if upload.size > MAX_ID_FILE_BYTES:
+        raise SpecError("voter_ids", f"the file is over {MAX_ID_FILE_BYTES // 2**20} MB")
+    raw = upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    ids = [line.split(",")[0].strip().strip('"') for line in text.splitlines()]
+    ids = [i for i in ids if i]
+    if ids and ids[0].lower() in ("voter_id", "voter id", "id"):
+        ids = ids[1:]
+    if not ids:
+        raise SpecError("voter_ids", "the file holds no voter ids")
+    return tuple(dict.fromkeys(ids))
+
+
+def with_voter_ids(spec: ProgramSpec, voter_ids: tuple[str, ...]) -> ProgramSpec:
+    """The spec with its universe cut to the uploaded ids (and any ids the spec listed)."""
+    listed = spec.universe.voter_ids
+    kept = tuple(i for i in voter_ids if i in set(listed)) if listed else voter_ids
+    data = {**spec.universe.as_json(), "voter_ids": list(kept)}
+    return replace(spec, universe=parse_universe(data, spec.arms))
 
 
 @admin.register(ProgramDesign)
@@ -372,7 +415,7 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj=None):
-        return ("campaign", "spec") if obj is None else self.fields
+        return ("campaign", "spec", "voter_ids") if obj is None else self.fields
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return () if obj is None else self.readonly_fields
@@ -395,6 +438,10 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         if obj is not None:
             may_write = self._role_in(request, obj, self.edit_roles)
             context["preview_url"] = reverse("admin:messaging_programdesign_preview", args=[obj.pk])
+            if may_write and obj.committed_at:
+                context["export_url"] = reverse(
+                    "admin:messaging_programdesign_export", args=[obj.pk]
+                )
             context["status_actions"] = [
                 (action, label, reverse(f"admin:messaging_programdesign_{action}", args=[obj.pk]))
                 for action, label in STATUS_ACTIONS
@@ -408,7 +455,11 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
             return self.admin_site.admin_view(wrapped), f"messaging_programdesign_{name}"
 
         preview, preview_name = view(self.preview_view, "preview")
-        urls = [path("<path:object_id>/preview/", preview, name=preview_name)]
+        export, export_name = view(self.export_view, "export")
+        urls = [
+            path("<path:object_id>/preview/", preview, name=preview_name),
+            path("<path:object_id>/assignments.csv", export, name=export_name),
+        ]
         for action, _ in (("commit", ""), *STATUS_ACTIONS):
             posted, name = view(self._status_view(action), action, post_only=True)
             urls.append(path(f"<path:object_id>/{action}/", posted, name=name))
@@ -441,6 +492,19 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
             "change_url": reverse("admin:messaging_programdesign_change", args=[design.pk]),
         }
         return TemplateResponse(request, "admin/messaging/programdesign/preview.html", context)
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The assignments as CSV for a vendor delivering outside the product (audited)."""
+        design = self.get_object(request, object_id)
+        if not self._role_in(request, design, self.edit_roles):
+            raise PermissionDenied
+        if design.committed_at is None:
+            raise Http404
+        out = io.StringIO()
+        export_assignments(design=design, out=out, by=request.user, client_ip=client_ip(request))
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="program-{design.program_id}.csv"'
+        return response
 
     def _status_view(self, action: str):
         services = {

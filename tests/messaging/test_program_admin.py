@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from campaign.models import AuditEvent
 from messaging.models import ProgramDesign, ProgramStatus
 from messaging.program_specs import parse_spec
-from messaging.programs import commit_program, create_program
+from messaging.programs import commit_program, create_program, preview_program
 from tests.factories import HouseholdFactory, MessageVariantFactory, VoterFactory
 from voters.models import Assignment
 
@@ -41,6 +42,20 @@ def test_staff_add_a_program_from_a_spec(staff_client, campaign):
     assert (design.program.name, design.policy, design.seed, design.status) == (
         "Doors", "single", 3, "draft",
     )  # fmt: skip
+
+
+def test_an_uploaded_voter_id_list_cuts_the_universe(staff_client, campaign):
+    MessageVariantFactory(campaign=campaign, name="health")
+    voters = [VoterFactory(campaign=campaign) for _ in range(3)]
+    ids = SimpleUploadedFile(
+        "ids.csv", f"voter_id\n{voters[0].voter_id}\n{voters[2].voter_id}\n".encode()
+    )
+
+    staff_client.post(url("add"), {"campaign": campaign.pk, "spec": SPEC, "voter_ids": ids})
+
+    design = ProgramDesign.objects.get()
+    assert design.universe["voter_ids"] == [voters[0].voter_id, voters[2].voter_id]
+    assert preview_program(design=design)["universe"]["voters"] == 2
 
 
 def test_a_bad_spec_is_a_form_error_naming_the_field(staff_client, campaign):
@@ -89,6 +104,22 @@ def test_preview_shows_the_counts_and_a_confirmed_commit_writes(staff_client, ca
     assert Assignment.objects.count() == 4
 
 
+def test_staff_download_the_assignments_as_csv(staff_client, campaign):
+    design = program_in(campaign)
+    assert staff_client.get(url("export", design)).status_code == 404  # nothing drawn yet
+    commit_program(design=design)
+
+    page = staff_client.get(url("change", design)).content.decode()
+    response = staff_client.get(url("export", design))
+
+    assert url("export", design) in page
+    assert response.status_code == 200
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "voter_id,household,arm,variant,propensity"
+    assert len(lines) == 5
+    assert AuditEvent.objects.get(action="export").row_count == 4
+
+
 def test_pause_and_cancel_from_the_change_page(staff_client, campaign):
     design = program_in(campaign)
     commit_program(design=design)
@@ -112,6 +143,7 @@ def test_a_viewer_reads_but_cannot_commit_or_cancel(client, campaign, make_membe
     assert preview.context["commit_url"] == ""
     assert client.post(url("commit", design), {"confirm": "yes"}).status_code == 403
     assert client.post(url("cancel", design)).status_code == 403
+    assert client.get(url("export", design)).status_code == 403
     assert ProgramDesign.objects.get().status == ProgramStatus.DRAFT
     assert Assignment.objects.count() == 0
 
@@ -125,6 +157,7 @@ def test_another_campaigns_program_is_a_404_on_every_page(staff_client, campaign
         "commit": staff_client.post(url("commit", theirs), {"confirm": "yes"}).status_code,
         "pause": staff_client.post(url("pause", theirs)).status_code,
         "cancel": staff_client.post(url("cancel", theirs)).status_code,
+        "export": staff_client.get(url("export", theirs)).status_code,
     }
     listed = staff_client.get(url("changelist")).context["cl"].result_list
 
