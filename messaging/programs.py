@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import logging
 import secrets
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
+import polars as pl
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
@@ -134,16 +136,15 @@ def _user(by: AbstractBaseUser | None) -> AbstractBaseUser | None:
 
 @dataclass
 class UniverseRows:
-    """The universe's voters, column by column, in voter-id order."""
+    """The universe's voters, column by column, in voter-id order, and their units."""
 
     voter_pk: np.ndarray
-    household: np.ndarray  # 0: none
-    phone: np.ndarray
-    email: np.ndarray
-    unit: np.ndarray
-    stratum: np.ndarray
+    unit: np.ndarray  # per voter: its unit's index into unit_keys
+    unit_keys: np.ndarray  # the units' keys, sorted
+    stratum: np.ndarray  # per voter: a code of its precinct and turnout band
     uplift: np.ndarray | None  # voters x K (NaN: unscored)
     backlash: np.ndarray
+    counts: dict[str, int]  # voters, households, phones, emails, units
 
 
 @dataclass
@@ -156,17 +157,11 @@ class Plan:
     expected_net_votes: float | None
 
     def summary(self) -> dict:
-        rows, draw = self.rows, self.draw
+        draw = self.draw
         voter_arm = draw.voter_arm()
         unit_arm = draw.arm
         return {
-            "universe": {
-                "voters": len(rows.voter_pk),
-                "households": _distinct(rows.household[rows.household > 0]),
-                "phones": _distinct(rows.phone[rows.phone != ""]),
-                "emails": _distinct(rows.email[rows.email != ""]),
-                "units": _distinct(rows.unit),
-            },
+            "universe": dict(self.rows.counts),
             "left_out": {
                 "backlash_voters": draw.backlash_voters,
                 "left_alone_units": draw.left_alone,
@@ -187,10 +182,6 @@ class Plan:
         }
 
 
-def _distinct(values: np.ndarray) -> int:
-    return len(np.unique(values)) if len(values) else 0
-
-
 def plan_program(*, design: ProgramDesign) -> Plan:
     """The universe selected and drawn, nothing written (SpecError when it cannot be)."""
     arm_names = _arm_names(design)
@@ -207,7 +198,7 @@ def plan_program(*, design: ProgramDesign) -> Plan:
         stratum=rows.stratum,
         design=design_of(design),
         uplift=uplift,
-        backlash=rows.backlash if universe.exclude_backlash else None,
+        backlash=rows.backlash if universe.exclude_backlash and run is not None else None,
         choice=choice,
     )
     summed = unit_uplift(uplift, draw.voter_unit, len(draw.keys), len(arm_names) - 1)
@@ -327,74 +318,109 @@ def _score_filters(qs: models.QuerySet, universe: Universe) -> models.QuerySet:
     return qs
 
 
+VOTER_COLUMNS = {
+    "pk": pl.Int64,
+    "household_id": pl.Int64,
+    "phone": pl.Utf8,
+    "email": pl.Utf8,
+    "precinct": pl.Utf8,
+}
+SCORE_COLUMNS = {"turnout_score": pl.Float64, "backlash_flag": pl.Boolean}
+
+
 def read_universe(
     queryset: models.QuerySet, channel: str, arms: list[str], *, with_uplift: bool
 ) -> UniverseRows:
-    """The columns the draw needs, read in chunks (uplift per arm extracted by the database)."""
-    uplift_columns = {
-        f"uplift_{i}": Cast(KeyTextTransform(arm, "score__uplift"), models.FloatField())
-        for i, arm in enumerate(arms)
-    }
-    fields = ["pk", "household_id", "phone", "email", "precinct"]
+    """The columns the draw needs, in one pass (uplift per arm extracted by the database)."""
+    schema = dict(VOTER_COLUMNS)
     if with_uplift:
+        uplift = {
+            f"uplift_{i}": Cast(KeyTextTransform(arm, "score__uplift"), models.FloatField())
+            for i, arm in enumerate(arms)
+        }
         queryset = queryset.annotate(
             turnout_score=models.F("score__turnout"),
             backlash_flag=models.F("score__is_backlash"),
-            **uplift_columns,
+            **uplift,
         )
-        fields += ["turnout_score", "backlash_flag", *uplift_columns]
-    values = list(queryset.order_by("pk").values_list(*fields).iterator(chunk_size=READ_CHUNK))
-    return _columns(values, channel, len(arms), with_uplift)
+        schema |= SCORE_COLUMNS | dict.fromkeys(uplift, pl.Float64)
+    frame = fetch_frame(queryset.order_by("pk").values_list(*schema), schema)
+    return universe_rows(frame, channel, len(arms) if with_uplift else 0)
 
 
-def _columns(values: list[tuple], channel: str, arms: int, with_uplift: bool) -> UniverseRows:
-    n = len(values)
-    columns = list(zip(*values, strict=True)) if n else [()] * (5 + (2 + arms) * with_uplift)
-    pk = np.array(columns[0], dtype=np.int64)
-    household = np.array([h or 0 for h in columns[1]], dtype=np.int64)
-    phone = np.array([p or "" for p in columns[2]], dtype=object)
-    email = np.array([(e or "").strip().lower() for e in columns[3]], dtype=object)
-    precinct = np.array([p or "" for p in columns[4]], dtype=object)
-    turnout = np.array(columns[5], dtype=np.float64) if with_uplift and n else np.full(n, np.nan)
-    backlash = np.array([bool(b) for b in columns[6]]) if with_uplift and n else np.zeros(n, bool)
+def fetch_frame(queryset: models.QuerySet, schema: dict) -> pl.DataFrame:
+    """A values_list queryset as a data frame: on PostgreSQL through COPY, not row objects."""
+    if connection.vendor != "postgresql":
+        rows = list(queryset.iterator(chunk_size=READ_CHUNK))
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    sql, params = queryset.query.sql_with_params()
+    buffer = io.BytesIO()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            buffer.write(block)
+    if not buffer.tell():
+        return pl.DataFrame(schema=schema)
+    # CSV spells booleans t/f: read as text, then compared.
+    as_read = {k: (pl.Utf8 if v == pl.Boolean else v) for k, v in schema.items()}
+    frame = pl.read_csv(
+        buffer.getvalue(), has_header=False, new_columns=list(schema), schema_overrides=as_read
+    )
+    booleans = [k for k, v in schema.items() if v == pl.Boolean]
+    return frame.with_columns(pl.col(k) == "t" for k in booleans)
+
+
+def universe_rows(frame: pl.DataFrame, channel: str, arms: int) -> UniverseRows:
+    frame = frame.with_columns(
+        pl.col("household_id").fill_null(0),
+        pl.col("phone").fill_null(""),
+        pl.col("email").fill_null("").str.strip_chars().str.to_lowercase(),
+        pl.col("precinct").fill_null(""),
+    )
+    turnout = frame["turnout_score"] if arms else pl.Series([None] * len(frame), dtype=pl.Float64)
+    frame = frame.with_columns(
+        unit=unit_key(channel),
+        stratum=pl.format("{}|{}", pl.col("precinct"), turnout_band(turnout)),
+    )
+    unit_keys = frame["unit"].unique().sort()
     uplift = None
-    if with_uplift:
-        uplift = np.array(
-            [[np.nan if v is None else v for v in col] for col in columns[7:]], dtype=np.float64
-        ).T.reshape(n, arms)
+    if arms:
+        uplift = frame.select(f"uplift_{i}" for i in range(arms)).to_numpy().astype(np.float64)
     return UniverseRows(
-        voter_pk=pk,
-        household=household,
-        phone=phone,
-        email=email,
-        unit=unit_keys(channel, pk, household, phone, email),
-        stratum=strata(precinct, turnout),
+        voter_pk=frame["pk"].to_numpy(),
+        # Dense ranks of the sorted keys: the same codes whatever order the rows came in.
+        unit=(frame["unit"].rank("dense") - 1).cast(pl.Int64).to_numpy(),
+        unit_keys=unit_keys.to_numpy(),
+        stratum=(frame["stratum"].rank("dense") - 1).cast(pl.Int64).to_numpy(),
         uplift=uplift,
-        backlash=backlash,
+        backlash=frame["backlash_flag"].fill_null(False).to_numpy() if arms else None,
+        counts={
+            "voters": len(frame),
+            "households": frame.filter(pl.col("household_id") > 0)["household_id"].n_unique(),
+            "phones": frame.filter(pl.col("phone") != "")["phone"].n_unique(),
+            "emails": frame.filter(pl.col("email") != "")["email"].n_unique(),
+            "units": len(unit_keys),
+        },
     )
 
 
-def unit_keys(
-    channel: str, pk: np.ndarray, household: np.ndarray, phone: np.ndarray, email: np.ndarray
-) -> np.ndarray:
+def unit_key(channel: str) -> pl.Expr:
     """What is randomized: the household at a door or mailbox, the number, the address."""
     if channel in (Channel.DOOR, Channel.MAIL):
-        keys = [f"household:{h}" if h else f"voter:{p}" for p, h in zip(pk, household, strict=True)]
-    elif channel in (Channel.SMS, Channel.PHONE):
-        keys = list(phone)
-    else:
-        keys = list(email)
-    return np.array(keys, dtype=object)
+        return (
+            pl.when(pl.col("household_id") > 0)
+            .then(pl.format("household:{}", pl.col("household_id")))
+            .otherwise(pl.format("voter:{}", pl.col("pk")))
+        )
+    return pl.col("phone") if channel in (Channel.SMS, Channel.PHONE) else pl.col("email")
 
 
-def strata(precinct: np.ndarray, turnout: np.ndarray) -> np.ndarray:
-    """Precinct x turnout band (fifths of the score; unscored voters in a band of their own)."""
-    band = np.where(
-        np.isnan(turnout),
-        -1,
-        np.clip(np.floor(np.nan_to_num(turnout) * TURNOUT_BANDS), 0, TURNOUT_BANDS - 1),
-    ).astype(int)
-    return np.array([f"{p}|{b}" for p, b in zip(precinct, band, strict=True)], dtype=object)
+def turnout_band(turnout: pl.Series) -> pl.Series:
+    """Fifths of the turnout score; unscored voters in a band of their own (-1)."""
+    band = (turnout * TURNOUT_BANDS).floor().clip(0, TURNOUT_BANDS - 1).cast(pl.Int64)
+    return band.fill_null(-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,56 +487,59 @@ def _pin_current_versions(design: ProgramDesign) -> None:
         mark_variant_used(variant=variant)
 
 
+ASSIGNMENT_COLUMNS = (
+    "campaign_id", "program_id", "arm_id", "voter_id", "assigned_at", "propensity",
+    "propensities", "unit", "created_at",
+)  # fmt: skip
+
+
 def write_assignments(plan: Plan, *, at: dt.datetime) -> int:
     """One assignment per voter drawn into an arm: COPY on PostgreSQL, batches elsewhere."""
-    rows = _assignment_rows(plan, at)
+    frame = assignment_frame(plan, _arm_ids(plan.design, plan.arm_names), at)
     if connection.vendor != "postgresql":
-        return _bulk_create(rows)
-    columns = (
-        "campaign_id, program_id, arm_id, voter_id, assigned_at, propensity, propensities, "
-        "unit, created_at"
-    )
-    written = 0
+        return _bulk_create(frame)
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY voters_assignment ({columns}) FROM STDIN") as copy,
+        cursor.cursor.copy(
+            f"COPY voters_assignment ({', '.join(ASSIGNMENT_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy,
     ):
-        for row in rows:
-            copy.write_row(row)
-            written += 1
-    return written
+        copy.write(buffer.getbuffer())
+    return len(frame)
 
 
-def _assignment_rows(plan: Plan, at: dt.datetime) -> Iterator[tuple]:
-    # Queried here, not in the generator: once COPY has begun, the connection serves nothing else.
-    arm_ids = _arm_ids(plan.design, plan.arm_names)
-    return _rows(plan, arm_ids, at)
-
-
-def _rows(plan: Plan, arm_ids: list[int], at: dt.datetime) -> Iterator[tuple]:
-    design, draw = plan.design, plan.draw
-    matrix = draw.propensities()
+def assignment_frame(plan: Plan, arm_ids: list[int], at: dt.datetime) -> pl.DataFrame:
+    """The assignment rows, column by column (no object per row)."""
+    draw = plan.draw
+    voters = np.flatnonzero(draw.voter_unit >= 0)
+    units = draw.voter_unit[voters]
+    drawn = draw.arm[units] != OUT
+    voters, units = voters[drawn], units[drawn]
     # Units with the same policy arm share one propensity vector: encode each vector once.
-    vectors: dict[int, str] = {}
-    for v in np.flatnonzero(draw.voter_unit >= 0):
-        u = draw.voter_unit[v]
-        arm = draw.arm[u]
-        if arm == OUT:
-            continue
-        policy = int(draw.policy_arm[u])
-        if policy not in vectors:
-            vectors[policy] = _vector_json(plan.arm_names, matrix[u])
-        yield (
-            design.campaign_id,
-            design.program_id,
-            arm_ids[arm],
-            int(plan.rows.voter_pk[v]),
-            at,
-            float(draw.propensity[u]),
-            vectors[policy],
-            str(draw.keys[u]),
-            at,
-        )
+    matrix = draw.propensities()
+    policies = draw.policy_arm[units]
+    vectors = {
+        int(policy): _vector_json(plan.arm_names, matrix[units[policies == policy][0]])
+        for policy in np.unique(policies)
+    }
+    stamp = at.isoformat()
+    n = len(voters)
+    return pl.DataFrame(
+        {
+            "campaign_id": np.full(n, plan.design.campaign_id, dtype=np.int64),
+            "program_id": np.full(n, plan.design.program_id, dtype=np.int64),
+            "arm_id": np.asarray(arm_ids, dtype=np.int64)[draw.arm[units]],
+            "voter_id": plan.rows.voter_pk[voters],
+            "assigned_at": [stamp] * n,
+            "propensity": draw.propensity[units],
+            "propensities": [vectors[int(p)] for p in policies],
+            "unit": plan.rows.unit_keys[draw.keys[units]],
+            "created_at": [stamp] * n,
+        },
+        schema_overrides={"unit": pl.Utf8},
+    )
 
 
 def _vector_json(arm_names: list[str], row: np.ndarray) -> str:
@@ -523,25 +552,24 @@ def _arm_ids(design: ProgramDesign, arm_names: list[str]) -> list[int]:
     return [by_name[name] for name in arm_names]
 
 
-def _bulk_create(rows: Iterator[tuple]) -> int:
-    written, batch = 0, []
-    for campaign, program, arm, voter, at, p, vector, unit, _ in rows:
-        batch.append(
+def _bulk_create(frame: pl.DataFrame) -> int:
+    written = 0
+    for batch in frame.iter_slices(SQLITE_BATCH):
+        objects = [
             Assignment(
-                campaign_id=campaign,
-                program_id=program,
-                arm_id=arm,
-                voter_id=voter,
-                assigned_at=at,
-                propensity=p,
-                propensities=json.loads(vector),
-                unit=unit,
+                campaign_id=row["campaign_id"],
+                program_id=row["program_id"],
+                arm_id=row["arm_id"],
+                voter_id=row["voter_id"],
+                assigned_at=dt.datetime.fromisoformat(row["assigned_at"]),
+                propensity=row["propensity"],
+                propensities=json.loads(row["propensities"]),
+                unit=row["unit"],
             )
-        )
-        if len(batch) == SQLITE_BATCH:
-            written += len(Assignment.objects.bulk_create(batch))
-            batch = []
-    return written + len(Assignment.objects.bulk_create(batch))
+            for row in batch.iter_rows(named=True)
+        ]
+        written += len(Assignment.objects.bulk_create(objects))
+    return written
 
 
 # --------------------------------------------------------------------------------------------

@@ -444,3 +444,27 @@ def test_a_personalized_program_refuses_arms_the_model_does_not_know(campaign, s
         preview_program(design=design)
     assert caught.value.field == "arms"
     assert "predicts no uplift for jobs" in caught.value.message
+
+
+def test_a_budget_commits_only_its_units_each_with_its_full_propensity_vector(
+    campaign, variants, county
+):
+    design = create_program(campaign=campaign, spec=parse_spec(spec(budget=10, seed=5)))
+
+    preview = preview_program(design=design)
+    commit_program(design=design)
+
+    treated = sum(a["units"] for a in preview["arms"] if a["arm"] != "control")
+    # 10 / 0.75 -> 13 units; their control draw could leave 11 treated, so 12 are kept.
+    assert sum(a["units"] for a in preview["arms"]) == 12
+    assert treated == 10
+    assert preview["left_out"]["over_budget_units"] == 28
+    stored = list(
+        Assignment.objects.filter(program_id=design.program_id).values_list(
+            "propensity", "propensities"
+        )
+    )
+    assert {vector["control"] for _, vector in stored} == {0.25}
+    assert {tuple(sorted(vector.items())) for _, vector in stored} == {
+        (("control", 0.25), ("economy", 0.375), ("health", 0.375))
+    }
