@@ -447,8 +447,10 @@ def commit_program(
             raise ProgramStateError(
                 f"program {design.program.name!r} is {design.status}: a program is committed once"
             )
-        _pin_current_versions(design)
         plan = plan_program(design=design)
+        if not (plan.draw.arm != OUT).any():
+            raise SpecError("universe", "no voter is left to assign: nothing to commit")
+        _pin_current_versions(design)
         now = timezone.now()
         written = write_assignments(plan, at=now)
         design.status = ProgramStatus.COMMITTED

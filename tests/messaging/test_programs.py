@@ -468,3 +468,19 @@ def test_a_budget_commits_only_its_units_each_with_its_full_propensity_vector(
     assert {tuple(sorted(vector.items())) for _, vector in stored} == {
         (("control", 0.25), ("economy", 0.375), ("health", 0.375))
     }
+
+
+def test_an_empty_universe_is_refused_at_commit(campaign, variants, county):
+    design = create_program(
+        campaign=campaign, spec=parse_spec(spec(universe={"precincts": ["nowhere"]}))
+    )
+
+    preview = preview_program(design=design)
+    with pytest.raises(SpecError, match="nothing to commit"):
+        commit_program(design=design)
+
+    assert preview["universe"]["voters"] == 0
+    assert [a["units"] for a in preview["arms"]] == [0, 0, 0]
+    design.refresh_from_db()
+    assert design.status == ProgramStatus.DRAFT
+    assert MessageVariant.objects.filter(used_at__isnull=False).count() == 0
