@@ -201,6 +201,8 @@ def _text(data: dict, name: str, *, required: bool = False, limit: int = 200) ->
         raise SpecError(name, "required text" if required else "expected text")
     if len(value) > limit:
         raise SpecError(name, f"at most {limit} characters")
+    if "\x00" in value:
+        raise SpecError(name, "holds a NUL character")
     return value.strip()
 
 
@@ -224,6 +226,8 @@ def _strings(data: dict, name: str, *, required: bool = False, where: str = "") 
     ):
         raise SpecError(_path(where, name), "expected a list of names")
     cleaned = tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
+    if any("\x00" in v for v in cleaned):
+        raise SpecError(_path(where, name), "a name holds a NUL character")
     if required and not cleaned:
         raise SpecError(_path(where, name), "at least one is needed")
     return cleaned

@@ -72,6 +72,7 @@ def test_staff_create_a_program_from_a_spec(staff_api, campaign):
         ({"universe": {"turnout": [0.9, 0.1]}}, "universe.turnout"),
         ({"universe": {"voter_ids": [{"a": 1}]}}, "universe.voter_ids"),
         ({"policy": "greedy"}, "policy"),
+        ({"universe": {"precincts": ["12\u0000"]}}, "universe.precincts"),
     ],
 )
 def test_a_bad_spec_is_a_400_naming_the_field(staff_api, campaign, overrides, field):

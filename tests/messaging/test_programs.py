@@ -119,6 +119,8 @@ def test_a_yaml_spec_parses_into_a_program_spec():
         ({"universe": {"uplift": {"other": [0, 1]}}}, "universe.uplift"),
         ({"universe": {"not_contacted_days": -1}}, "universe.not_contacted_days"),
         ({"universe": {"precint": ["1"]}}, "universe.precint"),
+        ({"universe": {"precincts": ["1\x00"]}}, "universe.precincts"),
+        ({"name": "Doors\x00"}, "name"),
     ],
 )
 def test_a_bad_spec_names_its_field(overrides, field):
