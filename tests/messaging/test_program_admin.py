@@ -178,3 +178,26 @@ def test_the_changelist_costs_the_same_queries_for_many_programs(
     with django_assert_num_queries(7):
         response = staff_client.get(url("changelist"))
     assert len(response.context["cl"].result_list) == 4
+
+
+def test_the_add_page_shows_an_example_spec(staff_client):
+    response = staff_client.get(url("add"))
+
+    assert response.status_code == 200
+    assert "policy: personalized" in response.content.decode()
+
+
+def test_a_committed_programs_page_shows_its_arms_with_counts(staff_client, campaign):
+    design = program_in(campaign)
+    commit_program(design=design)
+
+    page = staff_client.get(url("change", design))
+    draw = staff_client.get(url("preview", design))
+
+    arms = page.context["adminform"].form.instance.summary["arms"]
+    assert [(a["arm"], a["units"], a["voters"]) for a in arms] == [
+        ("control", 2, 2), ("health-Doors", 2, 2),
+    ]  # fmt: skip
+    assert "<td>health-Doors</td>" in page.content.decode()
+    assert draw.context["commit_url"] == ""
+    assert draw.context["summary"] == ProgramDesign.objects.get().summary
