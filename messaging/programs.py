@@ -174,7 +174,9 @@ def plan_program(*, design: ProgramDesign) -> Plan:
     queryset = universe_queryset(design=design, universe=universe, run=run)
     rows = read_universe(queryset, design.channel, arm_names[1:], with_uplift=run is not None)
     choice = _choice(design, run, arm_names) if design.policy == PERSONALIZED else None
-    uplift = rows.uplift if run is not None else None
+    uplift = rows.uplift
+    if uplift is not None and (run.persuasion_model_id is None or np.isnan(uplift).all()):
+        uplift = None  # no model predicts these arms: expected votes unknown, not zero
     draw = draw_program(
         unit=rows.unit,
         stratum=rows.stratum,

@@ -486,3 +486,16 @@ def test_an_empty_universe_is_refused_at_commit(campaign, variants, county):
     design.refresh_from_db()
     assert design.status == ProgramStatus.DRAFT
     assert MessageVariant.objects.filter(used_at__isnull=False).count() == 0
+
+
+def test_expected_net_votes_are_unknown_when_no_model_predicts_the_arms(campaign, variants, county):
+    run = ScoringRunFactory(campaign=campaign)
+    for voter in county[:5]:
+        VoterScoreFactory(run=run, voter=voter, uplift={"door": 0.03})
+    design = create_program(campaign=campaign, spec=parse_spec(spec(budget=20)))
+
+    preview = preview_program(design=design)
+
+    assert preview["expected_net_votes"] is None
+    assert preview["scoring_run"] == run.pk
+    assert preview["universe"]["voters"] == 79
