@@ -499,3 +499,23 @@ def test_expected_net_votes_are_unknown_when_no_model_predicts_the_arms(campaign
     assert preview["expected_net_votes"] is None
     assert preview["scoring_run"] == run.pk
     assert preview["universe"]["voters"] == 79
+
+
+def test_the_universe_filters_on_age_gender_and_districts(campaign, variants):
+    year = timezone.localdate().year
+    young = VoterFactory(campaign=campaign, birth_date=dt.date(year - 25, 6, 1), gender="male",
+                         state_house_district="33")  # fmt: skip
+    by_year = VoterFactory(campaign=campaign, birth_date=None, birth_year=year - 30, gender="male",
+                           state_house_district="33")  # fmt: skip
+    VoterFactory(campaign=campaign, birth_date=dt.date(year - 50, 6, 1), gender="male",
+                 state_house_district="33")  # too old  # fmt: skip
+    VoterFactory(campaign=campaign, birth_date=dt.date(year - 25, 6, 1), gender="female",
+                 state_house_district="33")  # fmt: skip
+    VoterFactory(campaign=campaign, birth_date=dt.date(year - 25, 6, 1), gender="male",
+                 state_house_district="34")  # fmt: skip
+    universe = {"age": [18, 35], "gender": ["male"], "state_house_district": ["33"]}
+    design = create_program(campaign=campaign, spec=parse_spec(spec(universe=universe)))
+
+    commit_program(design=design)
+
+    assert sorted(assignments(design)) == sorted([young.pk, by_year.pk])
