@@ -507,8 +507,9 @@ def test_the_universe_filters_on_age_gender_and_districts(campaign, variants):
                          state_house_district="33")  # fmt: skip
     by_year = VoterFactory(campaign=campaign, birth_date=None, birth_year=year - 30, gender="male",
                            state_house_district="33")  # fmt: skip
-    VoterFactory(campaign=campaign, birth_date=dt.date(year - 50, 6, 1), gender="male",
-                 state_house_district="33")  # too old  # fmt: skip
+    too_old = dt.date(year - 50, 6, 1)
+    VoterFactory(campaign=campaign, birth_date=too_old, gender="male",
+                 state_house_district="33")  # fmt: skip
     VoterFactory(campaign=campaign, birth_date=dt.date(year - 25, 6, 1), gender="female",
                  state_house_district="33")  # fmt: skip
     VoterFactory(campaign=campaign, birth_date=dt.date(year - 25, 6, 1), gender="male",
