@@ -564,7 +564,10 @@ def _assignments(program: Program) -> list[AssignmentRow]:
         cursor.execute(
             "SELECT a.voter_id, CASE WHEN arm.is_control THEN 'control' ELSE arm.name END, "
             "a.assigned_at, a.propensities, a.unit FROM voters_assignment a "
-            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s",
+            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s "
+            # In the order they were written: the data, and so the model, do not depend on
+            # which index the planner happens to pick.
+            "ORDER BY a.id",
             [program.pk],
         )
         return [
