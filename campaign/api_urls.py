@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
+from messaging.api.views import ProgramViewSet
 from voters.api.views import ConsentViewSet, ContactAttemptViewSet, VoterViewSet
 
 router = DefaultRouter(trailing_slash=False)
@@ -16,6 +17,7 @@ router.include_root_view = False
 router.register("voters", VoterViewSet, basename="voter")
 router.register("contacts", ContactAttemptViewSet, basename="contact")
 router.register("consent", ConsentViewSet, basename="consent")
+router.register("programs", ProgramViewSet, basename="program")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="api")),

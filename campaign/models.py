@@ -109,6 +109,10 @@ class AuditAction(models.TextChoices):
     VENDOR_KEY_CREATE = "vendor_key_create", "Vendor API key created"
     VENDOR_KEY_REVOKE = "vendor_key_revoke", "Vendor API key revoked"
     MODEL_APPROVE = "model_approve", "Model approved"
+    PROGRAM_COMMIT = "program_commit", "Program committed"
+    PROGRAM_PAUSE = "program_pause", "Program paused"
+    PROGRAM_RESUME = "program_resume", "Program resumed"
+    PROGRAM_CANCEL = "program_cancel", "Program cancelled"
 
 
 class AuditEvent(models.Model):

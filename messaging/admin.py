@@ -8,15 +8,34 @@ to opt out. The preview shows rendered messages only: the context holds no phone
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
+
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
-from messaging.models import MessageVariant
+from campaign.views import client_ip
+from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
+from messaging.program_specs import ProgramSpec, SpecError, parse_spec_text, parse_universe
+from messaging.programs import (
+    ProgramStateError,
+    cancel_program,
+    check_program_spec,
+    commit_program,
+    create_program,
+    export_assignments,
+    pause_program,
+    preview_program,
+    resume_program,
+)
 from messaging.rendering import (
     ALLOWED_FILTERS,
     ALLOWED_TAGS,
@@ -286,4 +305,314 @@ def _html_frame(html: str) -> SafeString | str:
     # A sandboxed frame: the email's HTML is shown as a mail client would, and runs no script.
     return format_html(
         '<iframe sandbox srcdoc="{}" style="width: 32em; height: 16em"></iframe>', escape(html)
+    )
+
+
+# -- programs ----------------------------------------------------------------------------------
+
+
+SPEC_EXAMPLE = (
+    "name: Persuasion doors\nchannel: door\narms: [healthcare, economy]\n"
+    "policy: personalized   # single, uniform, personalized\ncontrol_share: 0.1\n"
+    "exploration_share: 0.1\nbudget: 5000\nuniverse:\n  precincts: ['12', '13']\n"
+    "  turnout: [0.3, 0.7]\n  not_contacted_days: 14"
+)
+
+
+class ProgramSpecForm(forms.ModelForm):
+    """The add page: a campaign and a YAML or JSON spec, created by `create_program`."""
+
+    spec = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "cols": 80, "style": "font-family: monospace"}),
+        help_text=format_html("For example:<pre>{}</pre>", SPEC_EXAMPLE),
+    )
+
+    voter_ids = forms.FileField(
+        required=False,
+        label="voter id list",
+        help_text="Optional: a text or CSV file of voter ids, one a line (a header line "
+        "'voter_id' is skipped). Only these voters are in the universe.",
+    )
+
+    class Meta:
+        model = ProgramDesign
+        fields = ("campaign",)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        campaign = data.get("campaign")
+        if campaign is None or "spec" not in data:
+            return data
+        try:
+            spec = parse_spec_text(data["spec"])
+            if data.get("voter_ids"):
+                spec = with_voter_ids(spec, read_voter_ids(data["voter_ids"]))
+            check_program_spec(campaign=campaign, spec=spec)
+            data["parsed_spec"] = spec
+        except SpecError as exc:
+            self.add_error("voter_ids" if exc.field == "voter_ids" else "spec", str(exc))
+        return data
+
+
+MAX_ID_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_voter_ids(upload) -> tuple[str, ...]:
+    """Voter ids from an uploaded file: the first column of each line, blank lines skipped."""
+    if upload.size > MAX_ID_FILE_BYTES:
+        raise SpecError("voter_ids", f"the file is over {MAX_ID_FILE_BYTES // 2**20} MB")
+    raw = upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    ids = [line.split(",")[0].strip().strip('"') for line in text.splitlines()]
+    ids = [i for i in ids if i]
+    if ids and ids[0].lower() in ("voter_id", "voter id", "id"):
+        ids = ids[1:]
+    if not ids:
+        raise SpecError("voter_ids", "the file holds no voter ids")
+    return tuple(dict.fromkeys(ids))
+
+
+def with_voter_ids(spec: ProgramSpec, voter_ids: tuple[str, ...]) -> ProgramSpec:
+    """The spec with its universe cut to the uploaded ids (and any ids the spec listed)."""
+    listed = spec.universe.voter_ids
+    kept = tuple(i for i in voter_ids if i in set(listed)) if listed else voter_ids
+    data = {**spec.universe.as_json(), "voter_ids": list(kept)}
+    return replace(spec, universe=parse_universe(data, spec.arms))
+
+
+@admin.register(ProgramDesign)
+class ProgramDesignAdmin(CampaignScopedAdmin):
+    """A program: its design and draw. Preview before committing; commit, pause, resume and
+    cancel are POSTs to their own URLs that call `messaging.programs` (role checked, audited)."""
+
+    change_form_template = "admin/messaging/programdesign/change_form.html"
+    list_display = (
+        "program_name", "channel", "policy", "status", "control_share", "campaign",
+        "committed_at",
+    )  # fmt: skip
+    list_filter = ("status", "channel", "policy", ("campaign", ScopedRelatedFieldListFilter))
+    list_select_related = ("program", "campaign")
+    object_select_related = (
+        "program", "campaign", "created_by", "committed_by", "scoring_run", "persuasion_model",
+    )  # fmt: skip
+    search_fields = ("program__name",)
+    fields = (
+        "campaign", "program_name", "description", "channel", "policy", "status",
+        ("control_share", "exploration_share", "budget", "seed"), "universe_filters",
+        "arm_table", "draw", "scoring_run", "persuasion_model", ("created_by", "created_at"),
+        ("committed_by", "committed_at"), "status_changed_at",
+    )  # fmt: skip
+    readonly_fields = tuple(
+        f for group in fields for f in (group if isinstance(group, tuple) else (group,))
+    )
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ProgramSpecForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ("campaign", "spec", "voter_ids") if obj is None else self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a program's assignments are history; cancel it instead
+
+    def save_model(self, request, obj, form, change):
+        design = create_program(
+            campaign=form.cleaned_data["campaign"],
+            spec=form.cleaned_data["parsed_spec"],
+            by=request.user,
+        )
+        obj.pk, obj.program_id = design.pk, design.program_id
+        obj._state.adding = False
+
+    # -- the change page's buttons ------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            may_write = self._role_in(request, obj, self.edit_roles)
+            context["preview_url"] = reverse("admin:messaging_programdesign_preview", args=[obj.pk])
+            if may_write and obj.committed_at:
+                context["export_url"] = reverse(
+                    "admin:messaging_programdesign_export", args=[obj.pk]
+                )
+            context["status_actions"] = [
+                (action, label, reverse(f"admin:messaging_programdesign_{action}", args=[obj.pk]))
+                for action, label in STATUS_ACTIONS
+                if may_write and obj.status in ALLOWED_FROM[action]
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        def view(function, name: str, post_only: bool = False):
+            wrapped = require_POST(function) if post_only else function
+            return self.admin_site.admin_view(wrapped), f"messaging_programdesign_{name}"
+
+        preview, preview_name = view(self.preview_view, "preview")
+        export, export_name = view(self.export_view, "export")
+        urls = [
+            path("<path:object_id>/preview/", preview, name=preview_name),
+            path("<path:object_id>/assignments.csv", export, name=export_name),
+        ]
+        for action, _ in (("commit", ""), *STATUS_ACTIONS):
+            posted, name = view(self._status_view(action), action, post_only=True)
+            urls.append(path(f"<path:object_id>/{action}/", posted, name=name))
+        # Before the stock URLs, whose "<object_id>/" catch-all would swallow them.
+        return [*urls, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        design = self.get_object(request, object_id)  # another campaign's program: 404
+        summary, error = None, ""
+        try:
+            summary = design.summary if design.committed_at else preview_program(design=design)
+        except SpecError as exc:
+            error = str(exc)
+        may_commit = design.status == ProgramStatus.DRAFT and self._role_in(
+            request, design, self.edit_roles
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Draw of {design.program.name}",
+            "opts": self.opts,
+            "design": design,
+            "summary_table": summary_table(summary) if summary else "",
+            "summary": summary,
+            "error": error,
+            "commit_url": (
+                reverse("admin:messaging_programdesign_commit", args=[design.pk])
+                if may_commit and summary
+                else ""
+            ),
+            "change_url": reverse("admin:messaging_programdesign_change", args=[design.pk]),
+        }
+        return TemplateResponse(request, "admin/messaging/programdesign/preview.html", context)
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The assignments as CSV for a vendor delivering outside the product (audited)."""
+        design = self.get_object(request, object_id)
+        if not self._role_in(request, design, self.edit_roles):
+            raise PermissionDenied
+        if design.committed_at is None:
+            raise Http404
+        out = io.StringIO()
+        export_assignments(design=design, out=out, by=request.user, client_ip=client_ip(request))
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="program-{design.program_id}.csv"'
+        return response
+
+    def _status_view(self, action: str):
+        services = {
+            "commit": commit_program,
+            "pause": pause_program,
+            "resume": resume_program,
+            "cancel": cancel_program,
+        }
+
+        def posted(request: HttpRequest, object_id: str) -> HttpResponse:
+            design = self.get_object(request, object_id)
+            if not self._role_in(request, design, self.edit_roles):
+                raise PermissionDenied
+            if action == "commit" and request.POST.get("confirm") != "yes":
+                self.message_user(request, "Tick the box to confirm the commit.", messages.ERROR)
+                return HttpResponseRedirect(
+                    reverse("admin:messaging_programdesign_preview", args=[design.pk])
+                )
+            try:
+                services[action](design=design, by=request.user, client_ip=client_ip(request))
+            except (ProgramStateError, SpecError) as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"{design.program.name}: {action} done.")
+            return HttpResponseRedirect(
+                reverse("admin:messaging_programdesign_change", args=[design.pk])
+            )
+
+        return posted
+
+    # -- columns and fields -------------------------------------------------------------------
+
+    @admin.display(description="program", ordering="program__name")
+    def program_name(self, obj: ProgramDesign) -> str:
+        return obj.program.name
+
+    @admin.display(description="description")
+    def description(self, obj: ProgramDesign) -> str:
+        return obj.program.description
+
+    @admin.display(description="universe")
+    def universe_filters(self, obj: ProgramDesign) -> SafeString:
+        rows = [(name, escape(_filter_text(value))) for name, value in obj.universe.items()]
+        return html_table(("filter", "value"), rows, "every voter")
+
+    @admin.display(description="arms")
+    def arm_table(self, obj: ProgramDesign) -> SafeString:
+        counts = {a["arm"]: a for a in (obj.summary or {}).get("arms", [])}
+        pins = obj.arm_variants.select_related("arm", "variant").order_by("position")
+        rows = [("control", "—", *_counts(counts.get("control")))]
+        rows += [
+            (pin.arm.name, f"{pin.variant} ({pin.variant.get_channel_display()})",
+             *_counts(counts.get(pin.arm.name)))
+            for pin in pins
+        ]  # fmt: skip
+        return html_table(("arm", "variant", "units", "voters"), rows, "")
+
+    @admin.display(description="draw")
+    def draw(self, obj: ProgramDesign) -> SafeString | str:
+        if not obj.summary:
+            return "Not drawn yet: preview the draw (button above), then commit it from there."
+        return summary_table(obj.summary)
+
+
+STATUS_ACTIONS = (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel for good"))
+ALLOWED_FROM = {
+    "pause": (ProgramStatus.COMMITTED,),
+    "resume": (ProgramStatus.PAUSED,),
+    "cancel": (ProgramStatus.DRAFT, ProgramStatus.COMMITTED, ProgramStatus.PAUSED),
+}
+
+
+def _filter_text(value) -> str:
+    if isinstance(value, list) and len(value) > 12:
+        return f"{', '.join(map(str, value[:12]))}, … ({len(value):,} in all)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_filter_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _counts(arm: dict | None) -> tuple[str, str]:
+    return (f"{arm['units']:,}", f"{arm['voters']:,}") if arm else ("—", "—")
+
+
+def _votes(votes: float | None) -> str:
+    return "unknown (no persuasion scores)" if votes is None else f"{votes:,.1f}"
+
+
+def summary_table(summary: dict) -> SafeString:
+    """A draw in two tables: the universe and what was left out, then the arms."""
+    universe = summary["universe"]
+    left = summary["left_out"]
+    votes = summary.get("expected_net_votes")
+    facts = [
+        ("voters", f"{universe['voters']:,}"),
+        ("households", f"{universe['households']:,}"),
+        ("phones", f"{universe['phones']:,}"),
+        ("emails", f"{universe['emails']:,}"),
+        ("units randomized", f"{universe['units']:,}"),
+        ("backlash voters left out", f"{left['backlash_voters']:,}"),
+        ("units every message would hurt", f"{left['left_alone_units']:,}"),
+        ("units beyond the budget", f"{left['over_budget_units']:,}"),
+        ("expected net votes", _votes(votes)),
+        ("policy, seed", f"{summary['policy']}, {summary['seed']}"),
+    ]
+    arms = [(a["arm"], f"{a['units']:,}", f"{a['voters']:,}") for a in summary["arms"]]
+    return format_html(
+        "{}{}", html_table(("", ""), facts, ""), html_table(("arm", "units", "voters"), arms, "")
     )

@@ -144,3 +144,132 @@ class MessageVariant(models.Model):
     def _template_options(self, field: str) -> dict:
         label = str(self._meta.get_field(field).verbose_name)
         return {"html": field == "html_body", "variant": self.name, "field": label}
+
+
+class ProgramStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    COMMITTED = "committed", "Committed (running)"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Policy(models.TextChoices):
+    SINGLE = "single", "Single variant"
+    UNIFORM = "uniform", "Uniform among arms"
+    PERSONALIZED = "personalized", "Personalized (persuasion model, with exploration)"
+
+
+class ProgramDesignQuerySet(models.QuerySet["ProgramDesign"]):
+    def running(self) -> ProgramDesignQuerySet:
+        """Committed and not paused or cancelled: what delivery may send for."""
+        return self.filter(status=ProgramStatus.COMMITTED)
+
+
+class ProgramDesign(models.Model):
+    """How messaging runs a `voters.Program`: its channel, universe, arms' variants and draw.
+
+    The program, its arms and its assignments stay in `voters` (scoring reads them); this row
+    holds what outreach needs on top. Written only through `messaging.programs`. Delivery (walk
+    lists, SMS, email) sends only for running programs: pausing or cancelling leaves what has not
+    gone out unsent.
+    """
+
+    program = models.OneToOneField(
+        "voters.Program", on_delete=models.PROTECT, related_name="design"
+    )
+    # The program's campaign, repeated so the admin and the API scope by it in one filter.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="program_designs")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(
+        max_length=16, choices=ProgramStatus.choices, default=ProgramStatus.DRAFT
+    )
+    policy = models.CharField(max_length=16, choices=Policy.choices)
+    universe = models.JSONField(
+        default=dict, help_text="The universe's filters (messaging.program_specs.Universe)."
+    )
+    control_share = models.FloatField()
+    exploration_share = models.FloatField(default=0.0)
+    budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many units get a message."
+    )
+    seed = models.BigIntegerField(help_text="The draw's seed: the same seed, the same draw.")
+    scoring_run = models.ForeignKey(
+        "scoring.ScoringRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The scoring run whose scores the committed draw used.",
+    )
+    persuasion_model = models.ForeignKey(
+        "scoring.ModelVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The persuasion model whose choices a personalized draw followed.",
+    )
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="The committed draw's counts per arm."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProgramDesignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(control_share__gt=0, control_share__lt=1),
+                name="program_control_share_open_unit",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(exploration_share__gte=0, exploration_share__lte=1),
+                name="program_exploration_share_unit",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ProgramStatus.values), name="program_status_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(policy__in=Policy.values), name="program_policy_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="program_channel_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.program.name) if self.program_id else "new program"
+
+    @property
+    def is_sending(self) -> bool:
+        return self.status == ProgramStatus.COMMITTED
+
+
+class ArmVariant(models.Model):
+    """The message variant version a program's arm sends (pinned at commit: never edited)."""
+
+    design = models.ForeignKey(ProgramDesign, on_delete=models.PROTECT, related_name="arm_variants")
+    arm = models.OneToOneField(
+        "voters.ProgramArm", on_delete=models.PROTECT, related_name="variant_pin"
+    )
+    variant = models.ForeignKey(MessageVariant, on_delete=models.PROTECT, related_name="pins")
+    position = models.PositiveSmallIntegerField(help_text="The arm's number in the draw (1..K).")
+
+    class Meta:
+        ordering = ["design", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["design", "position"], name="uniq_arm_position"),
+            models.CheckConstraint(condition=models.Q(position__gte=1), name="arm_position_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arm_id}: {self.variant}"

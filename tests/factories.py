@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
-from messaging.models import MessageVariant
+from messaging.models import MessageVariant, ProgramDesign
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -436,3 +436,17 @@ class MessageVariantFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"script-{n}")
     channel = "door"
     body = "Hi {{ voter.first_name }}, I'm with {{ sender.name }}."
+
+
+class ProgramDesignFactory(factory.django.DjangoModelFactory):
+    """A draft uniform door program with no arms (write real ones through messaging.programs)."""
+
+    class Meta:
+        model = ProgramDesign
+
+    campaign = factory.SubFactory(CampaignFactory)
+    program = factory.SubFactory(ProgramFactory, campaign=factory.SelfAttribute("..campaign"))
+    channel = "door"
+    policy = "uniform"
+    control_share = 0.1
+    seed = factory.Sequence(lambda n: n)

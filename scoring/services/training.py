@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -452,24 +453,24 @@ def _program_dataset(campaign, program, election, question) -> ProgramData:
     assignments = _assignments(program)
     if not assignments:
         raise TrainingError(f"program {program.name!r} has no assignments")
-    as_of = min(a[2] for a in assignments).date()
+    as_of = min(a.assigned_at for a in assignments).date()
     context = build_context(campaign_id=campaign.pk, as_of=as_of)
     matrix = build_features(context)
     position = {int(pk): i for i, pk in enumerate(matrix.voter_pks)}
     arm_names = _arm_names(assignments)
     arm_of = {name: i for i, name in enumerate(arm_names)}
-    kept = [(position[v], arm_of[arm]) for v, arm, _ in assignments if v in position]
+    kept = [a for a in assignments if a.voter_pk in position]
     dropped = {NOT_REGISTERED: len(assignments) - len(kept)}
-    rows = np.array([r for r, _ in kept], dtype=np.int64)
-    arm = np.array([k for _, k in kept], dtype=np.int64)
+    rows = np.array([position[a.voter_pk] for a in kept], dtype=np.int64)
+    arm = np.array([arm_of[a.arm] for a in kept], dtype=np.int64)
     outcome, has_outcome = _program_outcome(matrix.voter_pks[rows], election, question, as_of)
     answered_share = None
     if question is not None:
         answered_share = _answered_share(arm, has_outcome, arm_names)
         _require_answers_sought_in_control(question, answered_share)
         dropped[NO_ANSWER] = int((~has_outcome).sum())
+    kept = [a for a, has in zip(kept, has_outcome, strict=True) if has]
     rows, arm, outcome = rows[has_outcome], arm[has_outcome], outcome[has_outcome]
-    shares = np.bincount(arm, minlength=len(arm_names)) / len(arm)
     return ProgramData(
         as_of=as_of,
         arm_names=arm_names,
@@ -477,14 +478,38 @@ def _program_dataset(campaign, program, election, question) -> ProgramData:
         features=matrix.values[rows],
         arm=arm,
         outcome=outcome.astype(np.float64),
-        # The program's recorded assignment shares: complete randomization makes them each
-        # voter's probability of each arm, so nothing is estimated.
-        propensity=np.tile(shares, (len(arm), 1)),
-        clusters=household_clusters(matrix)[rows],
+        propensity=_propensities(kept, arm, arm_names),
+        clusters=_unit_clusters(kept) if _has_units(kept) else household_clusters(matrix)[rows],
         assigned=len(assignments),
         dropped=dropped,
         answered_share=answered_share,
     )
+
+
+def _propensities(kept: list[AssignmentRow], arm: np.ndarray, arm_names: list[str]) -> np.ndarray:
+    """voters x arms: P(arm) for each voter.
+
+    A program the product ran recorded each unit's probabilities under its design (a
+    personalized policy gives different units different ones). An imported program did not; its
+    complete randomization makes the recorded assignment shares every voter's probabilities, so
+    nothing is estimated either way.
+    """
+    if kept and all(a.propensities is not None for a in kept):
+        return np.array(
+            [[float(a.propensities.get(name, 0.0)) for name in arm_names] for a in kept]
+        )
+    shares = np.bincount(arm, minlength=len(arm_names)) / max(len(arm), 1)
+    return np.tile(shares, (len(arm), 1))
+
+
+def _has_units(kept: list[AssignmentRow]) -> bool:
+    return bool(kept) and all(a.unit for a in kept)
+
+
+def _unit_clusters(kept: list[AssignmentRow]) -> np.ndarray:
+    """Cluster id per voter: the unit that was randomized (a household, a phone, an address)."""
+    _, index = np.unique(np.array([a.unit for a in kept], dtype=object), return_inverse=True)
+    return index.ravel().astype(np.int64)
 
 
 NOT_REGISTERED = "not registered by the program's start"
@@ -518,22 +543,42 @@ def _require_answers_sought_in_control(question: SurveyQuestion, answered: dict)
     )
 
 
-def _arm_names(assignments) -> list[str]:
-    names = sorted({arm for _, arm, _ in assignments})
+def _arm_names(assignments: list[AssignmentRow]) -> list[str]:
+    names = sorted({a.arm for a in assignments})
     if "control" not in names:
         raise TrainingError("the program has no control arm: uplift needs a randomized control")
     return ["control", *[n for n in names if n != "control"]]
 
 
-def _assignments(program: Program) -> list[tuple[int, str, dt.datetime]]:
+@dataclass(frozen=True)
+class AssignmentRow:
+    voter_pk: int
+    arm: str
+    assigned_at: dt.datetime
+    propensities: dict | None  # {arm: P(arm)}: recorded by programs the product ran
+    unit: str | None  # what was randomized, likewise
+
+
+def _assignments(program: Program) -> list[AssignmentRow]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.voter_id, CASE WHEN arm.is_control THEN 'control' ELSE arm.name END, "
-            "a.assigned_at FROM voters_assignment a "
-            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s",
+            "a.assigned_at, a.propensities, a.unit FROM voters_assignment a "
+            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s "
+            # In the order they were written: the data, and so the model, do not depend on
+            # which index the planner happens to pick.
+            "ORDER BY a.id",
             [program.pk],
         )
-        return [(v, arm, _aware(at)) for v, arm, at in cursor.fetchall()]
+        return [
+            AssignmentRow(v, arm, _aware(at), _json(vector), unit)
+            for v, arm, at, vector, unit in cursor.fetchall()
+        ]
+
+
+def _json(value) -> dict | None:
+    # PostgreSQL's driver decodes jsonb; SQLite hands back the text.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _program_outcome(voter_pks, election, question, as_of) -> tuple[np.ndarray, np.ndarray]:

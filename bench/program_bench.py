@@ -1,0 +1,131 @@
+"""Committing a personalized program against a raw COPY of the same assignment rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+        python bench/program_bench.py --voters N
+
+On a fresh scratch database, loads with set-based SQL: N active voters in households of two
+(one phone each, 200 precincts) and a complete scoring run whose approved persuasion model
+predicts an uplift for each of three arms. Then times, once each (a commit happens once):
+  - `preview_program` (select, randomize, choose; nothing written);
+  - `commit_program` (the same, plus the assignments written in one transaction);
+  - baseline: a raw COPY of the same assignment rows into an unindexed copy of the table;
+and prints the commit's share of the baseline's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.scratch import recreate_database, setup_django  # noqa: E402
+
+BENCH_DB = "segment_one_bench_program"
+ARMS = ("health", "economy", "schools")
+
+
+def load(url: str, campaign_id: int, run_id: int, voters: int) -> None:
+    uplift = ", ".join(f"'{a}', round((random() * 0.08 - 0.02)::numeric, 4)" for a in ARMS)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            """
+            INSERT INTO voters_voter (campaign_id, voter_id, household_id, phone, email, precinct,
+                                      status, extra, created_at, updated_at)
+            SELECT %s, 'V' || i, (i + 1) / 2, '+1919' || lpad(i::text, 7, '0'),
+                   'v' || i || '@example.org', 'P' || (i %% 200), 'active', '{}'::jsonb,
+                   now(), now()
+            FROM generate_series(1, %s) AS i
+            """,
+            [campaign_id, voters],
+        )
+        conn.execute(
+            f"""
+            INSERT INTO scoring_voterscore (run_id, voter_id, turnout, support, uplift, best_arm,
+                                            is_backlash, reasons)
+            SELECT %s, v.id, random(), random(), jsonb_build_object({uplift}), '', false,
+                   '{{}}'::jsonb
+            FROM voters_voter v WHERE v.campaign_id = %s
+            """,
+            [run_id, campaign_id],
+        )
+        conn.execute("ANALYZE")
+
+
+def raw_copy_seconds(url: str, program_id: int) -> float:
+    """COPY the committed rows out, then time COPY of them into an unindexed copy of the table."""
+    columns = (
+        "campaign_id, program_id, arm_id, voter_id, assigned_at, propensity, propensities, unit, "
+        "created_at"
+    )
+    with psycopg.connect(url) as conn:
+        data = bytearray()
+        with conn.cursor().copy(
+            f"COPY (SELECT {columns} FROM voters_assignment WHERE program_id = {program_id}) "
+            "TO STDOUT"
+        ) as copy:
+            for block in copy:
+                data += block
+        conn.execute(
+            "CREATE TABLE bench_assignment "
+            "(LIKE voters_assignment INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        )
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY bench_assignment ({columns}) FROM STDIN") as copy:
+            copy.write(data)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--voters", type=int, default=200_000)
+    args = parser.parse_args()
+    url = recreate_database(os.environ["DATABASE_URL"], BENCH_DB)
+    setup_django(url)
+
+    from campaign.services import create_campaign
+    from messaging.program_specs import parse_spec
+    from messaging.programs import commit_program, create_program, preview_program
+    from messaging.services import create_variant
+    from scoring.models import ModelVersion, RunStatus, ScoringRun
+
+    campaign, _ = create_campaign(slug="bench", name="Bench", state="NC")
+    model = ModelVersion.objects.create(
+        campaign=campaign, kind="persuasion", status="approved",
+        features_as_of="2030-01-01", feature_spec={}, model_card="", artifact=b"",
+        metrics={"arms": {a: {} for a in ARMS}, "best_single_arm": "health", "margin": 0.005},
+    )  # fmt: skip
+    run = ScoringRun.objects.create(
+        campaign=campaign, status=RunStatus.COMPLETE, as_of="2030-01-01",
+        persuasion_model=model, finished_at="2030-01-01T00:00:00Z",
+    )  # fmt: skip
+    started = time.perf_counter()
+    load(url, campaign.pk, run.pk, args.voters)
+    print(f"loaded {args.voters:,} voters and scores in {time.perf_counter() - started:.1f} s")
+    for arm in ARMS:
+        create_variant(campaign=campaign, name=arm, channel="door", body="Hello.")
+    spec = {"name": "Doors", "channel": "door", "arms": list(ARMS), "policy": "personalized",
+            "control_share": 0.1, "exploration_share": 0.1, "seed": 1}  # fmt: skip
+    design = create_program(campaign=campaign, spec=parse_spec(spec))
+
+    started = time.perf_counter()
+    summary = preview_program(design=design)
+    preview = time.perf_counter() - started
+    started = time.perf_counter()
+    commit_program(design=design)
+    commit = time.perf_counter() - started
+    rows = sum(a["voters"] for a in summary["arms"])
+    baseline = raw_copy_seconds(url, design.program_id)
+    print(f"preview: {preview:.1f} s; commit: {commit:.1f} s for {rows:,} assignments")
+    print(f"raw COPY of the same rows: {baseline:.2f} s; speed vs COPY: {baseline / commit:.2f}")
+
+
+if __name__ == "__main__":
+    main()

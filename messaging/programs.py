@@ -1,0 +1,504 @@
+"""Programs: create from a spec, preview, commit (the randomized assignment), pause, cancel.
+
+Every write to a program's design goes through here. The program, its arms and its assignments
+are `voters` rows (scoring reads them); the design on top (`ProgramDesign`, `ArmVariant`) is
+messaging's. A preview and a commit run the same computation: select the universe in one query,
+draw with `messaging.randomization` (pure numpy), and (commit only) write the assignments with
+COPY in the same transaction that marks the program committed, so a commit is all or nothing and
+happens once.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+import polars as pl
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaign.models import AuditAction, Campaign
+from campaign.services import record_audit_event
+from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
+from messaging.program_specs import ProgramSpec, SpecError, parse_universe
+from messaging.randomization import (
+    OUT,
+    PERSONALIZED,
+    Choice,
+    Design,
+    Draw,
+    draw_program,
+    unit_uplift,
+)
+from messaging.services import mark_variant_used
+from messaging.universe import READ_CHUNK, UniverseRows, read_universe, universe_queryset
+from scoring.models import ScoringRun
+from voters.models import Assignment, Program, ProgramArm
+
+logger = logging.getLogger(__name__)
+
+CONTROL_ARM = "control"
+SQLITE_BATCH = 5_000
+
+
+class ProgramStateError(Exception):
+    """The program's status does not allow this (a second commit, resuming a cancelled one)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Create
+# --------------------------------------------------------------------------------------------
+
+
+def create_program(
+    *, campaign: Campaign, spec: ProgramSpec, by: AbstractBaseUser | None = None
+) -> ProgramDesign:
+    """A draft program: the voters' Program and arms, and the design on top (SpecError if bad).
+
+    Each arm pins the current version of the variant of its name; a commit re-pins the version
+    current then, so edits made between creating and committing go out.
+    """
+    with transaction.atomic():
+        variants = check_program_spec(campaign=campaign, spec=spec)
+        program = Program.objects.create(
+            campaign=campaign, name=spec.name, description=spec.description
+        )
+        ProgramArm.objects.create(program=program, name=CONTROL_ARM, is_control=True)
+        design = ProgramDesign.objects.create(
+            program=program,
+            campaign=campaign,
+            channel=spec.channel,
+            policy=spec.policy,
+            universe=spec.universe.as_json(),
+            control_share=spec.control_share,
+            exploration_share=spec.exploration_share,
+            budget=spec.budget,
+            seed=spec.seed if spec.seed is not None else secrets.randbits(62),
+            created_by=_user(by),
+        )
+        for position, variant in enumerate(variants, start=1):
+            arm = ProgramArm.objects.create(program=program, name=variant.name)
+            ArmVariant.objects.create(design=design, arm=arm, variant=variant, position=position)
+    logger.info("program %s created: campaign=%s", program.pk, campaign.pk)
+    return design
+
+
+def check_program_spec(*, campaign: Campaign, spec: ProgramSpec) -> list[MessageVariant]:
+    """What the spec names exists in the campaign: a free program name, its arms' variants of
+    the program's channel (SpecError naming the field otherwise). Returns the variants."""
+    if Program.objects.filter(campaign=campaign, name=spec.name).exists():
+        raise SpecError("name", f"this campaign already has a program named {spec.name!r}")
+    return _current_variants(campaign, spec.arms, spec.channel)
+
+
+def _current_variants(
+    campaign: Campaign, names: Iterable[str], channel: str
+) -> list[MessageVariant]:
+    found = {
+        v.name: v
+        for v in MessageVariant.objects.current().filter(campaign=campaign, name__in=list(names))
+    }
+    variants = []
+    for name in names:
+        variant = found.get(name)
+        if variant is None:
+            raise SpecError("arms", f"no message variant named {name!r} in this campaign")
+        if variant.channel != channel:
+            raise SpecError(
+                "arms", f"{name!r} is a {variant.channel} variant; the program is {channel}"
+            )
+        variants.append(variant)
+    return variants
+
+
+def _user(by: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return by if by is not None and by.is_authenticated else None
+
+
+# --------------------------------------------------------------------------------------------
+# The draw (what preview and commit share; the universe is messaging.universe)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    design: ProgramDesign
+    arm_names: list[str]  # control first, then arms 1..K
+    rows: UniverseRows
+    draw: Draw
+    run: ScoringRun | None
+    expected_net_votes: float | None
+
+    def summary(self) -> dict:
+        draw = self.draw
+        voter_arm = draw.voter_arm()
+        unit_arm = draw.arm
+        return {
+            "universe": dict(self.rows.counts),
+            "left_out": {
+                "backlash_voters": draw.backlash_voters,
+                "left_alone_units": draw.left_alone,
+                "over_budget_units": draw.over_budget,
+            },
+            "arms": [
+                {
+                    "arm": name,
+                    "units": int((unit_arm == k).sum()),
+                    "voters": int((voter_arm == k).sum()),
+                }
+                for k, name in enumerate(self.arm_names)
+            ],
+            "expected_net_votes": self.expected_net_votes,
+            "policy": self.design.policy,
+            "seed": self.design.seed,
+            "scoring_run": self.run.pk if self.run else None,
+        }
+
+
+def plan_program(*, design: ProgramDesign) -> Plan:
+    """The universe selected and drawn, nothing written (SpecError when it cannot be)."""
+    arm_names = _arm_names(design)
+    universe = parse_universe(design.universe, tuple(arm_names[1:]))
+    run = _latest_run(design.campaign_id)
+    if run is None and (universe.needs_scores or design.policy == PERSONALIZED):
+        raise SpecError("universe", "needs scores, but the campaign has no complete scoring run")
+    queryset = universe_queryset(design=design, universe=universe, run=run)
+    rows = read_universe(queryset, design.channel, arm_names[1:], with_uplift=run is not None)
+    choice = _choice(design, run, arm_names) if design.policy == PERSONALIZED else None
+    uplift = rows.uplift
+    if uplift is not None and (run.persuasion_model_id is None or np.isnan(uplift).all()):
+        uplift = None  # no model predicts these arms: expected votes unknown, not zero
+    draw = draw_program(
+        unit=rows.unit,
+        stratum=rows.stratum,
+        design=design_of(design),
+        uplift=uplift,
+        backlash=rows.backlash if universe.exclude_backlash and run is not None else None,
+        choice=choice,
+    )
+    summed = unit_uplift(uplift, draw.voter_unit, len(draw.keys), len(arm_names) - 1)
+    return Plan(design, arm_names, rows, draw, run, draw.expected_net_votes(summed))
+
+
+def design_of(design: ProgramDesign) -> Design:
+    return Design(
+        arms=design.arm_variants.count(),
+        control_share=design.control_share,
+        policy=design.policy,
+        exploration_share=design.exploration_share,
+        budget=design.budget,
+        seed=design.seed,
+    )
+
+
+def _arm_names(design: ProgramDesign) -> list[str]:
+    arms = design.arm_variants.select_related("arm").order_by("position")
+    return [CONTROL_ARM, *(pin.arm.name for pin in arms)]
+
+
+def _latest_run(campaign_id: int) -> ScoringRun | None:
+    return (
+        ScoringRun.objects.complete()
+        .filter(campaign_id=campaign_id)
+        .select_related("persuasion_model")
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def _choice(design: ProgramDesign, run: ScoringRun, arm_names: list[str]) -> Choice:
+    model = run.persuasion_model
+    if model is None:
+        raise SpecError("policy", "personalized needs an approved persuasion model's scores")
+    metrics = model.metrics or {}
+    known = metrics.get("arms") or {}
+    unknown = [name for name in arm_names[1:] if known and name not in known]
+    if unknown:
+        raise SpecError(
+            "arms",
+            f"the persuasion model {model.pk} predicts no uplift for {', '.join(unknown)}: "
+            "a personalized program's arms are the model's",
+        )
+    best = metrics.get("best_single_arm")
+    # The model's best single arm when it is one of the program's; else the program's first.
+    default = arm_names.index(best) if best in arm_names[1:] else 1
+    margin = metrics.get("margin")
+    return Choice(default_arm=default, margin=np.inf if margin is None else float(margin))
+
+
+# --------------------------------------------------------------------------------------------
+# Preview and commit
+# --------------------------------------------------------------------------------------------
+
+
+def preview_program(*, design: ProgramDesign) -> dict:
+    """Counts in the universe and per arm after the draw, and expected net votes; no writes."""
+    return plan_program(design=design).summary()
+
+
+def commit_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Draw and write the assignments, in one transaction, once (ProgramStateError after)."""
+    with transaction.atomic():
+        design = (
+            ProgramDesign.objects.select_for_update(of=("self",))
+            .select_related("program", "campaign")
+            .get(pk=design.pk)
+        )
+        if design.status != ProgramStatus.DRAFT:
+            raise ProgramStateError(
+                f"program {design.program.name!r} is {design.status}: a program is committed once"
+            )
+        plan = plan_program(design=design)
+        if not (plan.draw.arm != OUT).any():
+            raise SpecError("universe", "no voter is left to assign: nothing to commit")
+        _pin_current_versions(design)
+        now = timezone.now()
+        written = write_assignments(plan, at=now)
+        design.status = ProgramStatus.COMMITTED
+        design.summary = plan.summary()
+        design.scoring_run = plan.run
+        design.persuasion_model = plan.run.persuasion_model if plan.run else None
+        design.committed_by = _user(by)
+        design.committed_at = design.status_changed_at = now
+        design.save()
+        record_audit_event(
+            action=AuditAction.PROGRAM_COMMIT,
+            campaign=design.campaign_id,
+            user=by,
+            obj=design.program,
+            row_count=written,
+            client_ip=client_ip,
+            detail={"seed": design.seed, "policy": design.policy},
+        )
+    logger.info("program %s committed: %s assignments", design.program_id, written)
+    return design
+
+
+def _pin_current_versions(design: ProgramDesign) -> None:
+    pins = list(design.arm_variants.select_related("variant"))
+    current = {
+        v.name: v
+        for v in MessageVariant.objects.current().filter(
+            campaign_id=design.campaign_id, name__in=[p.variant.name for p in pins]
+        )
+    }
+    for pin in pins:
+        variant = current.get(pin.variant.name, pin.variant)
+        if variant.pk != pin.variant_id:
+            pin.variant = variant
+            pin.save(update_fields=["variant"])
+        mark_variant_used(variant=variant)
+
+
+ASSIGNMENT_COLUMNS = (
+    "campaign_id", "program_id", "arm_id", "voter_id", "assigned_at", "propensity",
+    "propensities", "unit", "created_at",
+)  # fmt: skip
+
+
+def write_assignments(plan: Plan, *, at: dt.datetime) -> int:
+    """One assignment per voter drawn into an arm: COPY on PostgreSQL, batches elsewhere."""
+    frame = assignment_frame(plan, _arm_ids(plan.design, plan.arm_names), at)
+    if connection.vendor != "postgresql":
+        return _bulk_create(frame)
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY voters_assignment ({', '.join(ASSIGNMENT_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        ) as copy,
+    ):
+        copy.write(buffer.getbuffer())
+    return len(frame)
+
+
+def assignment_frame(plan: Plan, arm_ids: list[int], at: dt.datetime) -> pl.DataFrame:
+    """The assignment rows, column by column (no object per row)."""
+    draw = plan.draw
+    voters = np.flatnonzero(draw.voter_unit >= 0)
+    units = draw.voter_unit[voters]
+    drawn = draw.arm[units] != OUT
+    voters, units = voters[drawn], units[drawn]
+    # Units with the same policy arm share one propensity vector: encode each vector once.
+    matrix = draw.propensities()
+    policies = draw.policy_arm[units]
+    vectors = {
+        int(policy): _vector_json(plan.arm_names, matrix[units[policies == policy][0]])
+        for policy in np.unique(policies)
+    }
+    stamp = at.isoformat()
+    n = len(voters)
+    return pl.DataFrame(
+        {
+            "campaign_id": np.full(n, plan.design.campaign_id, dtype=np.int64),
+            "program_id": np.full(n, plan.design.program_id, dtype=np.int64),
+            "arm_id": np.asarray(arm_ids, dtype=np.int64)[draw.arm[units]],
+            "voter_id": plan.rows.voter_pk[voters],
+            "assigned_at": [stamp] * n,
+            "propensity": draw.propensity[units],
+            "propensities": [vectors[int(p)] for p in policies],
+            "unit": plan.rows.unit_keys[draw.keys[units]],
+            "created_at": [stamp] * n,
+        },
+        schema_overrides={"unit": pl.Utf8},
+    )
+
+
+def _vector_json(arm_names: list[str], row: np.ndarray) -> str:
+    return json.dumps({name: round(float(p), 9) for name, p in zip(arm_names, row, strict=True)})
+
+
+def _arm_ids(design: ProgramDesign, arm_names: list[str]) -> list[int]:
+    arms = ProgramArm.objects.filter(program_id=design.program_id)
+    by_name = dict(arms.values_list("name", "pk"))
+    return [by_name[name] for name in arm_names]
+
+
+def _bulk_create(frame: pl.DataFrame) -> int:
+    written = 0
+    for batch in frame.iter_slices(SQLITE_BATCH):
+        objects = [
+            Assignment(
+                campaign_id=row["campaign_id"],
+                program_id=row["program_id"],
+                arm_id=row["arm_id"],
+                voter_id=row["voter_id"],
+                assigned_at=dt.datetime.fromisoformat(row["assigned_at"]),
+                propensity=row["propensity"],
+                propensities=json.loads(row["propensities"]),
+                unit=row["unit"],
+            )
+            for row in batch.iter_rows(named=True)
+        ]
+        written += len(Assignment.objects.bulk_create(objects))
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Pause, resume, cancel
+# --------------------------------------------------------------------------------------------
+
+TRANSITIONS = {
+    AuditAction.PROGRAM_PAUSE: ((ProgramStatus.COMMITTED,), ProgramStatus.PAUSED),
+    AuditAction.PROGRAM_RESUME: ((ProgramStatus.PAUSED,), ProgramStatus.COMMITTED),
+    AuditAction.PROGRAM_CANCEL: (
+        (ProgramStatus.DRAFT, ProgramStatus.COMMITTED, ProgramStatus.PAUSED),
+        ProgramStatus.CANCELLED,
+    ),
+}
+
+
+def pause_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Stop sending (what has not gone out waits); `resume_program` goes on."""
+    return _change_status(design, AuditAction.PROGRAM_PAUSE, by, client_ip)
+
+
+def resume_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    return _change_status(design, AuditAction.PROGRAM_RESUME, by, client_ip)
+
+
+def cancel_program(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Stop for good: what has not gone out stays unsent; assignments stay (history)."""
+    return _change_status(design, AuditAction.PROGRAM_CANCEL, by, client_ip)
+
+
+def _change_status(
+    design: ProgramDesign, action: str, by: AbstractBaseUser | None, client_ip: str | None
+) -> ProgramDesign:
+    allowed, target = TRANSITIONS[action]
+    with transaction.atomic():
+        design = (
+            ProgramDesign.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=design.pk)
+        )
+        if design.status not in allowed:
+            raise ProgramStateError(
+                f"program {design.program.name!r} is {design.status}; cannot "
+                f"{action.removeprefix('program_')} it"
+            )
+        previous = design.status
+        design.status, design.status_changed_at = target, timezone.now()
+        design.save(update_fields=["status", "status_changed_at"])
+        record_audit_event(
+            action=action,
+            campaign=design.campaign_id,
+            user=by,
+            obj=design.program,
+            client_ip=client_ip,
+            detail={"from": previous, "to": target},
+        )
+    return design
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+# --------------------------------------------------------------------------------------------
+
+EXPORT_HEADER = ("voter_id", "household", "arm", "variant", "propensity")
+
+
+def assignment_export_rows(*, design: ProgramDesign) -> Iterator[tuple]:
+    """(voter id, household, arm, variant version, propensity) of each assignment, by voter."""
+    variants = {
+        pin.arm_id: str(pin.variant) for pin in design.arm_variants.select_related("variant")
+    }
+    rows = (
+        Assignment.objects.filter(program_id=design.program_id)
+        .order_by("voter_id")
+        .values_list("voter__voter_id", "voter__household_id", "arm_id", "arm__name", "propensity")
+    )
+    for voter_id, household, arm_id, arm, propensity in rows.iterator(chunk_size=READ_CHUNK):
+        yield voter_id, household or "", arm, variants.get(arm_id, ""), propensity
+
+
+def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable]) -> int:
+    """CSV for vendors. One place to switch to the project's formula-escaping writer."""
+    writer = csv.writer(out)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_assignments(
+    *,
+    design: ProgramDesign,
+    out: TextIO,
+    by: AbstractBaseUser | None = None,
+    actor: str = "",
+    client_ip: str | None = None,
+) -> int:
+    """The assignments as CSV into `out` (audited as an export of voter data)."""
+    count = write_csv(out, EXPORT_HEADER, assignment_export_rows(design=design))
+    record_audit_event(
+        action=AuditAction.EXPORT,
+        campaign=design.campaign_id,
+        user=by,
+        actor=actor,
+        object_type="voters.assignment",
+        row_count=count,
+        client_ip=client_ip,
+        detail={"program": design.program_id},
+    )
+    return count
