@@ -10,7 +10,6 @@ happens once.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -26,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaign.lib import spreadsheet_csv
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
@@ -471,8 +471,8 @@ def assignment_export_rows(*, design: ProgramDesign) -> Iterator[tuple]:
 
 
 def write_csv(out: TextIO, header: Iterable[str], rows: Iterable[Iterable]) -> int:
-    """CSV for vendors. One place to switch to the project's formula-escaping writer."""
-    writer = csv.writer(out)
+    """CSV for vendors, through the product's one writer (spreadsheet formulas escaped)."""
+    writer = spreadsheet_csv.writer(out)
     writer.writerow(header)
     count = 0
     for row in rows:

@@ -10,9 +10,7 @@ class Migration(migrations.Migration):
         ("campaign", "0004_audit_program_actions"),
         ("messaging", "0001_initial"),
         ("scoring", "0003_voter_score_no_per_row_checks"),
-        # Program and ProgramArm come with scoring 0003's own voters dependency. Naming a later
-        # voters migration here would plan voters 0007 (which partitions voters) before scoring
-        # 0001 (whose foreign key to voters only 0003 drops), and the migration would fail.
+        ("voters", "0011_assignment_propensity_unit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

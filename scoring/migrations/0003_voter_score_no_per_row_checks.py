@@ -5,6 +5,11 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # Voters 0007 partitions the voter table, which a foreign key into it would forbid: this
+    # migration drops scoring's, so it must come first in every plan, whatever later migrations
+    # depend on.
+    run_before = [("voters", "0007_voters_partitioned_by_campaign")]
+
     dependencies = [
         ("scoring", "0002_voter_score_grouped_reasons_fewer_indexes"),
         ("voters", "0006_voter_line_digest"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("voters", "0007_voters_partitioned_by_campaign"),
+        ("voters", "0010_vote_record_append_only"),
     ]
 
     operations = [
