@@ -113,6 +113,9 @@ class AuditAction(models.TextChoices):
     PROGRAM_PAUSE = "program_pause", "Program paused"
     PROGRAM_RESUME = "program_resume", "Program resumed"
     PROGRAM_CANCEL = "program_cancel", "Program cancelled"
+    VARIANT_CREATE = "variant_create", "Message variant created"
+    VARIANT_REVISE = "variant_revise", "Message variant revised"
+    VARIANT_DELETE = "variant_delete", "Message variant deleted"
 
 
 class AuditEvent(models.Model):

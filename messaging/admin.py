@@ -175,11 +175,11 @@ class MessageVariantAdmin(CampaignScopedAdmin):
         return HttpResponseRedirect(reverse("admin:messaging_messagevariant_change", args=[new.pk]))
 
     def delete_model(self, request, obj):
-        delete_variant(variant=obj)
+        delete_variant(variant=obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for variant in queryset:  # only reached one at a time (no bulk action)
-            delete_variant(variant=variant)
+            delete_variant(variant=variant, by=request.user)
 
     # -- columns and fields -------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from campaign.models import Campaign
+from campaign.models import AuditAction, Campaign
+from campaign.services import record_audit_event
 from messaging.models import MessageVariant
 from messaging.rendering import RenderedMessage, message_context
 from scoring.models import VoterScore
@@ -62,6 +63,7 @@ def create_variant(
             if MessageVariant.objects.filter(campaign=campaign, name=name).exists():
                 raise taken
             variant.save()
+            _audit(AuditAction.VARIANT_CREATE, variant, by)
     except IntegrityError:
         # Two saves of one new name at once both pass the check above; the unique index lets one
         # through, and the other hears why rather than failing with a server error.
@@ -102,8 +104,11 @@ def revise_variant(
             return _retag(current, proposed.tags)
         if not current.is_used:
             proposed.save(update_fields=[*CONTENT_FIELDS, "tags"])
+            _audit(AuditAction.VARIANT_REVISE, proposed, by, in_place=True)
             return proposed
-        return _next_version(current, proposed, by)
+        revised = _next_version(current, proposed, by)
+        _audit(AuditAction.VARIANT_REVISE, revised, by, in_place=False)
+        return revised
 
 
 def mark_variant_used(*, variant: MessageVariant) -> MessageVariant:
@@ -119,12 +124,13 @@ def mark_variant_used(*, variant: MessageVariant) -> MessageVariant:
     return variant
 
 
-def delete_variant(*, variant: MessageVariant) -> None:
+def delete_variant(*, variant: MessageVariant, by: AbstractBaseUser | None = None) -> None:
     """Delete an unused current version; the version before it, if any, becomes current again."""
     with transaction.atomic():
         current = MessageVariant.objects.select_for_update().get(pk=variant.pk)
         if current.is_used or not current.is_current:
             raise ValidationError(f"{current} has been used or replaced; it is kept.")
+        _audit(AuditAction.VARIANT_DELETE, current, by)
         current.delete()
         MessageVariant.objects.filter(
             campaign_id=current.campaign_id, name=current.name, version=current.version - 1
@@ -134,6 +140,18 @@ def delete_variant(*, variant: MessageVariant) -> None:
 def clean_tags(tags: Iterable[str]) -> list[str]:
     """Tags stripped, empty ones dropped, each once, in the order given."""
     return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+
+
+def _audit(action: str, variant: MessageVariant, by: AbstractBaseUser | None, **detail) -> None:
+    # Ids and version numbers only: a variant's words are the campaign's, not a voter's, but the
+    # audit log holds no free text.
+    record_audit_event(
+        action=action,
+        campaign=variant.campaign_id,
+        user=_user(by),
+        obj=variant,
+        detail={"version": variant.version, **detail},
+    )
 
 
 def _user(by: AbstractBaseUser | None) -> AbstractBaseUser | None:

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from campaign.models import AuditEvent
 from messaging.models import MessageVariant
 from messaging.services import (
     create_variant,
@@ -326,3 +327,30 @@ def test_two_creations_of_one_name_at_once_give_one_variant_and_a_clear_error(ca
     # Then one variant exists, the first, and the second heard why
     assert list(MessageVariant.objects.values_list("name", "body")) == [("Doors", "first")]
     assert errors == [{"name": ["This campaign already has a variant named 'Doors'."]}]
+
+
+def test_every_write_of_a_variant_is_audited_with_its_version(campaign, staff_user):
+    # Given a variant created, edited while unused, used, revised, and its new version deleted
+    first = create_variant(
+        campaign=campaign, name="Doors", channel="door", body="one", by=staff_user
+    )
+    revise_variant(variant=first, body="two", by=staff_user)
+    mark_variant_used(variant=first)
+    second = revise_variant(variant=first, body="three", by=staff_user)
+    revise_variant(variant=second, body="three", by=staff_user)  # the same words: no write
+    delete_variant(variant=second, by=staff_user)
+
+    # Then each write is one audit event naming the version, by the staff member
+    events = AuditEvent.objects.order_by("pk").values_list(
+        "action", "object_type", "object_id", "user_id", "detail"
+    )
+    assert list(events) == [
+        ("variant_create", "messaging.messagevariant", str(first.pk), staff_user.pk,
+         {"version": 1}),
+        ("variant_revise", "messaging.messagevariant", str(first.pk), staff_user.pk,
+         {"version": 1, "in_place": True}),
+        ("variant_revise", "messaging.messagevariant", str(second.pk), staff_user.pk,
+         {"version": 2, "in_place": False}),
+        ("variant_delete", "messaging.messagevariant", str(second.pk), staff_user.pk,
+         {"version": 2}),
+    ]  # fmt: skip
