@@ -1152,6 +1152,13 @@ class ProgramArmInline(ScopedInline):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(assigned_total=count_of(Assignment, "arm"))
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        # A drawn program's arms are its design: an arm added after the draw would have no
+        # assignments and no propensity, and reports would show it as an arm that lost.
+        if obj is not None and Assignment.objects.filter(program=obj).exists():
+            return False
+        return super().has_add_permission(request, obj)
+
     @admin.display(description="voters assigned")
     def assigned(self, obj: ProgramArm) -> str:
         return f"{getattr(obj, 'assigned_total', 0):,}"

@@ -35,6 +35,7 @@ from voters.models import (
     ContactAttempt,
     ImportRun,
     Program,
+    ProgramArm,
     SurveyQuestion,
     SurveyResponse,
 )
@@ -377,6 +378,33 @@ def test_arm_with_assignments_cannot_be_renamed_or_deleted(staff_client, campaig
     arm.refresh_from_db()
     assert arm.name == "economy"
     assert Assignment.objects.count() == 1
+
+
+def test_a_program_with_assignments_gets_no_new_arm(staff_client, campaign):
+    program = ProgramFactory(campaign=campaign, name="Fall texts")
+    arm = ProgramArmFactory(program=program, name="economy")
+    AssignmentFactory(voter=VoterFactory(campaign=campaign), program=program, arm=arm)
+    url = reverse("admin:voters_program_change", args=[program.pk])
+
+    page = staff_client.get(url)
+    staff_client.post(
+        url,
+        {
+            "description": "x",
+            "arms-TOTAL_FORMS": "2",
+            "arms-INITIAL_FORMS": "1",
+            "arms-MIN_NUM_FORMS": "0",
+            "arms-MAX_NUM_FORMS": "1000",
+            "arms-0-id": str(arm.pk),
+            "arms-0-program": str(program.pk),
+            "arms-0-name": "economy",
+            "arms-1-program": str(program.pk),
+            "arms-1-name": "late-arm",
+        },
+    )
+
+    assert page.context["inline_admin_formsets"][0].formset.max_num == 0
+    assert list(ProgramArm.objects.values_list("name", flat=True)) == ["economy"]
 
 
 # -- the consent ledger ----------------------------------------------------------------------
