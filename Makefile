@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,3 +60,7 @@ bench-score: install services
 ## stored truth (BENCH_ARGS=--voters N --folds K).
 bench-uplift: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/uplift_eval.py $(BENCH_ARGS)
+
+## Committing a personalized program against a raw COPY of the same rows (BENCH_ARGS=--voters N).
+bench-program: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/program_bench.py $(BENCH_ARGS)
