@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,3 +64,8 @@ bench-uplift: install services
 ## Committing a personalized program against a raw COPY of the same rows (BENCH_ARGS=--voters N).
 bench-program: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/program_bench.py $(BENCH_ARGS)
+
+## Cutting 60,000 generated doors into turfs in walking order against sort-and-chunk; no database
+## (BENCH_ARGS=--doors N --precincts P).
+bench-turfs: install
+	$(PY) bench/turf_bench.py $(BENCH_ARGS)
