@@ -6,8 +6,9 @@ the same turfs: every sort breaks ties on a stable key and nothing is random.
 
 How a precinct is cut (turfs never cross a precinct line):
 1. Doors without coordinates on a street that has geocoded doors take the position of the geocoded
-   door on that street with the nearest house number, so they join their neighbours' turf instead
-   of forming a stray turf of their own (`TurfCut.is_position_imputed` says which ones).
+   door on that street with the nearest house number (with no number, the street's middle one),
+   so they join their neighbours' turf instead of forming a stray turf of their own
+   (`TurfCut.is_position_imputed` says which ones).
 2. Geocoded doors are grouped into buildings (apartments of one building are one stop and never
    split) and cut by recursive coordinate slicing: cut the set across its longer side into strips
    at the weighted quantiles that give each strip a whole number of turfs of the target size, as
@@ -177,7 +178,9 @@ def doors_from_address_keys(
         unit=np.array([p.unit for p in parsed], dtype=object),
         building=np.array(
             [
-                f"{p.number or ''}{p.number_suffix}|{p.street}|{p.zip5}" if p.unit else ""
+                f"{'' if p.number is None else p.number}{p.number_suffix}|{p.street}|{p.zip5}"
+                if p.unit
+                else ""
                 for p in parsed
             ],
             dtype=object,
@@ -260,6 +263,7 @@ class _Prepared:
     unit: np.ndarray  # natural rank
     x: np.ndarray  # metres east of the precinct's centre; NaN unknown
     y: np.ndarray  # metres north
+    has_street: np.ndarray
     is_imputed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
@@ -281,6 +285,7 @@ def _prepare(doors: Doors) -> _Prepared:
         unit=_natural_ranks(doors.unit),
         x=np.full(n, np.nan),
         y=np.full(n, np.nan),
+        has_street=doors.street != "",
         is_imputed=np.zeros(n, dtype=bool),
     )
     _project(doors, prepared)
@@ -304,27 +309,32 @@ def _project(doors: Doors, prepared: _Prepared) -> None:
 
 def _impute_positions(prepared: _Prepared) -> None:
     """A door without coordinates takes the position of the geocoded door on its street (same
-    precinct) with the nearest house number."""
+    precinct) with the nearest house number; one with no house number, the street's middle
+    geocoded door. Doors of no known street stay without a position."""
     located = np.isfinite(prepared.x)
-    wanted = ~located & (prepared.number != MISSING_NUMBER)
-    if not wanted.any() or not located.any():
+    numbered = prepared.number != MISSING_NUMBER
+    donors = np.flatnonzero(located & numbered & prepared.has_street)
+    seekers = np.flatnonzero(~located & prepared.has_street)
+    if not len(donors) or not len(seekers):
         return
-    # One key per (precinct, street); numbers sorted within it, so one searchsorted finds them all.
+    # One key per (precinct, street), donors sorted by it and by number: a street's donors are
+    # one run [first, last], and a number's neighbours are found by one searchsorted.
     street_key = prepared.precinct * (prepared.street.max() + 1) + prepared.street
-    donors = np.flatnonzero(located & (prepared.number != MISSING_NUMBER))
     donors = donors[np.lexsort((donors, prepared.number[donors], street_key[donors]))]
-    seekers = np.flatnonzero(wanted)
-    scale = prepared.number.max() + 2  # a combined key that keeps streets apart
+    first = np.searchsorted(street_key[donors], street_key[seekers], side="left")
+    last = np.searchsorted(street_key[donors], street_key[seekers], side="right") - 1
+    has_donor = first <= last
+    seekers, first, last = seekers[has_donor], first[has_donor], last[has_donor]
+    scale = prepared.number.max() + 2  # house numbers of one street never reach the next street
     donor_key = street_key[donors] * scale + prepared.number[donors]
     seeker_key = street_key[seekers] * scale + prepared.number[seekers]
-    right = np.clip(np.searchsorted(donor_key, seeker_key), 0, len(donors) - 1)
-    left = np.clip(right - 1, 0, len(donors) - 1)
+    right = np.clip(np.searchsorted(donor_key, seeker_key), first, last)
+    left = np.maximum(right - 1, first)
     use_left = np.abs(donor_key[left] - seeker_key) <= np.abs(donor_key[right] - seeker_key)
     nearest = np.where(use_left, left, right)
-    same_street = street_key[donors[nearest]] == street_key[seekers]
-    seekers, source = seekers[same_street], donors[nearest[same_street]]
-    prepared.x[seekers] = prepared.x[source]
-    prepared.y[seekers] = prepared.y[source]
+    nearest = np.where(numbered[seekers], nearest, (first + last) // 2)
+    prepared.x[seekers] = prepared.x[donors[nearest]]
+    prepared.y[seekers] = prepared.y[donors[nearest]]
     prepared.is_imputed[seekers] = True
 
 
@@ -744,8 +754,8 @@ def rank_turfs(cut: TurfCut) -> list[int]:
 
     def key(index: int) -> tuple[bool, float, str]:
         per_door = cut.turfs[index].net_votes_per_door
-        return (math.isnan(per_door), -per_door if not math.isnan(per_door) else 0.0,
-                cut.turfs[index].name)  # fmt: skip
+        unknown = math.isnan(per_door)
+        return unknown, 0.0 if unknown else -per_door, cut.turfs[index].name
 
     return sorted(range(len(cut.turfs)), key=key)
 
@@ -839,10 +849,8 @@ def _reassemble(
 ) -> TurfCut:
     """Like `_assemble`, but turfs whose doors did not change keep their order and summary."""
     previous = {t.name: i for i, t in enumerate(cut.turfs)}
-    fresh = _assemble(
-        [(n, m) for n, m in groups if not _unchanged(cut, previous.get(n), m)], doors, prepared,
-        settings,
-    )  # fmt: skip
+    changed = [(name, m) for name, m in groups if not _unchanged(cut, previous.get(name), m)]
+    fresh = _assemble(changed, doors, prepared, settings)
     turf = np.full(len(doors), -1, dtype=np.int64)
     stop = cut.stop.copy()
     turfs = []

@@ -352,6 +352,26 @@ def test_a_door_without_coordinates_joins_the_turf_of_its_street_neighbour():
     assert (lost.method, lost.doors, lost.is_undersized) == (STREET, 1, True)
 
 
+def test_a_door_with_no_number_is_placed_mid_street_and_one_with_no_street_is_not_placed():
+    lat, lon = _lat_lon(np.r_[np.arange(5) * 15.0, 0.0, 0.0], np.zeros(7))
+    lat[5:], lon[5:] = np.nan, np.nan
+    doors = Doors(
+        household_id=np.arange(7),
+        precinct=np.full(7, "P1", dtype=object),
+        latitude=lat,
+        longitude=lon,
+        street=np.array(["MAIN ST"] * 6 + [""], dtype=object),
+        house_number=np.array([1, 3, 5, 7, 9, MISSING_NUMBER, 11]),
+    )
+
+    cut = cut_turfs(doors, min_doors=1, max_doors=20)
+
+    assert cut.is_position_imputed.tolist() == [False] * 5 + [True, False]
+    assert cut.turf[5] == cut.turf[2]
+    assert abs(int(cut.stop[5]) - int(cut.stop[2])) == 1  # knocked with 5 MAIN ST
+    assert cut.turfs[cut.turf[6]].method == STREET
+
+
 # -- walking order -----------------------------------------------------------------------------
 
 
@@ -367,17 +387,17 @@ def test_walking_order_on_a_3_by_3_grid_is_a_shortest_open_path():
     assert order[0] == 0  # starts at the south-west corner
 
 
-def test_walking_order_on_a_2_by_5_grid_zigzags_across_the_short_side():
+def test_walking_order_on_a_2_by_4_grid_zigzags_across_the_short_side():
     # Columns 30 m apart, rows 10 m apart: crossing the short side each time is the best route.
-    x, y = _grid(5, 2, spacing=1.0)
+    x, y = _grid(4, 2, spacing=1.0)
     xy = np.column_stack([x * 30.0, y * 10.0])
 
     order = shortest_open_path(xy)
 
     best, optimal = _optimal_paths(xy, tolerance=1e-9)
-    assert best == 4 * 30.0 + 5 * 10.0
+    assert best == 3 * 30.0 + 4 * 10.0
     assert tuple(order.tolist()) in optimal
-    assert order.tolist() == [0, 5, 6, 1, 2, 7, 8, 3, 4, 9]
+    assert order.tolist() == [0, 4, 5, 1, 2, 6, 7, 3]
 
 
 def test_walking_order_of_a_turf_is_the_shortest_route_through_its_doors():
