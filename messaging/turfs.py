@@ -15,7 +15,9 @@ How a precinct is cut (turfs never cross a precinct line):
    many strips as make the turfs about square, and recurse into each strip. Every cut is a
    straight line, so turfs are axis-aligned rectangles that never interleave, and sizes are
    balanced by construction. It is O(n log n) per level, which k-means with capacities and a
-   repair step is not, and it has no random start.
+   repair step is not, and it has no random start. A cut cannot fall inside a building, so with
+   big buildings a slice can miss the bounds; then buildings move one at a time to the turf of a
+   nearest neighbour across the border, while that brings sizes closer to the bounds.
 3. Doors still without a position are ordered by street and house number and split into runs by a
    small dynamic program that keeps every run within [min, max] doors and pays a penalty for each
    cut in the middle of a street, so runs end at street ends whenever the sizes allow it.
@@ -48,13 +50,14 @@ from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 EARTH_RADIUS_M = 6_371_008.8
 MISSING_NUMBER = -1
 GEOGRAPHY, STREET = "geography", "street"
 
-# A cut inside a street costs as much as a turf 2x(max - min)/2 away from the target size, so the
-# street method ends turfs at street ends unless that makes sizes fall out of bounds.
+# A cut inside a street costs as much as a turf (max - min) doors off the target size, the worst
+# an in-bounds turf can be, so the street method ends turfs at street ends whenever sizes allow.
 _MID_STREET_CUT_COST = 1.0
 # Sizes out of bounds are allowed only when no partition fits (a precinct of 70 with turfs of
 # 50-60); each door out of bounds then costs more than any in-bounds choice.
@@ -369,34 +372,44 @@ def _slice(
         return [items]
     span = xy[items].max(axis=0) - xy[items].min(axis=0)
     along = 0 if span[0] >= span[1] else 1
-    # Below a metre the other side is a line of doors (one street): cut it into `turfs` pieces.
+    # A side under a metre counts as one: a line of doors (one street) is cut into `turfs` pieces.
     ratio = span[along] / max(span[1 - along], 1.0)
     strips = min(turfs, max(2, round(math.sqrt(turfs * ratio))))
     counts = [turfs // strips + (index < turfs % strips) for index in range(strips)]
     order = items[np.lexsort((items, xy[items, 1 - along], xy[items, along]))]
     cumulative = np.cumsum(weight[order])
-    before = np.cumsum(counts)[:-1]
-    cuts = [_best_cut(cumulative, int(k), turfs - int(k), bounds) for k in before]
-    cuts = [0, *np.maximum.accumulate(cuts).tolist(), len(order)]
+    cuts = [0]
+    for index, count in enumerate(counts[:-1]):
+        cuts.append(_best_cut(cumulative, cuts[-1], count, sum(counts[index + 1 :]), bounds))
+    cuts.append(len(order))
     groups = []
     for (start, end), count in zip(pairwise(cuts), counts, strict=True):
         groups += _slice(order[start:end], xy, weight, count, bounds)
     return groups
 
 
-def _best_cut(cumulative: np.ndarray, left: int, right: int, bounds: tuple[int, int]) -> int:
-    """Where to cut sorted items so each side holds its share of the turfs, sizes in bounds."""
+def _best_cut(
+    cumulative: np.ndarray, start: int, strip: int, rest: int, bounds: tuple[int, int]
+) -> int:
+    """Where the strip that begins at item `start` ends: its weight as near as can be to its share
+    (`strip` turfs of the `strip + rest` left) with its turfs and the rest's within bounds."""
+    if start >= len(cumulative) - 1:  # nothing left to cut: the rest is empty
+        return len(cumulative)
     low, high = bounds
     total = cumulative[-1]
-    left_weight = cumulative[:-1]
-    right_weight = total - left_weight
+    before = cumulative[start - 1] if start else 0
+    # Cutting after item c: the strip holds items start..c, the rest everything after.
+    strip_weight = cumulative[:-1] - before
+    rest_weight = total - cumulative[:-1]
     fits = (
-        (left_weight >= left * low)
-        & (left_weight <= left * high)
-        & (right_weight >= right * low)
-        & (right_weight <= right * high)
+        (strip_weight >= strip * low)
+        & (strip_weight <= strip * high)
+        & (rest_weight >= rest * low)
+        & (rest_weight <= rest * high)
     )
-    miss = np.abs(left_weight - total * left / (left + right)) + np.where(fits, 0, total)
+    share = (total - before) * strip / (strip + rest)
+    miss = np.abs(strip_weight - share) + np.where(fits, 0, total)
+    miss[:start] = np.inf  # a strip holds at least one item
     return int(np.argmin(miss)) + 1
 
 
@@ -413,8 +426,50 @@ def _split_by_geography(
     label = np.empty(len(buildings), dtype=np.int64)
     for number, group in enumerate(groups):
         label[group] = number
+    label = _repair_sizes(label, xy, weight, bounds)
     door_label = label[inverse]
     return [doors[door_label == number] for number in range(len(groups))]
+
+
+def _size_excess(size: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
+    """Doors below the minimum or above the maximum (0 within bounds)."""
+    return np.maximum(bounds[0] - size, 0) + np.maximum(size - bounds[1], 0)
+
+
+def _repair_sizes(
+    label: np.ndarray, xy: np.ndarray, weight: np.ndarray, bounds: tuple[int, int]
+) -> np.ndarray:
+    """Buildings moved one at a time across turf borders until every turf is within bounds or no
+    move helps. Big buildings can leave a slice out of bounds (the cut cannot fall inside one);
+    a move goes to the turf of one of the building's nearest neighbours, shortest first, so turfs
+    stay contiguous. Each move lowers the total excess, so this ends."""
+    if len(label) < 2:
+        return label
+    label = label.copy()
+    turfs = int(label.max()) + 1
+    neighbours = min(16, len(label) - 1)
+    distance, nearby = cKDTree(xy).query(xy, k=neighbours + 1)
+    distance, nearby = distance[:, 1:], nearby[:, 1:]  # the first is the building itself
+    for _ in range(len(label)):
+        size = np.bincount(label, weights=weight, minlength=turfs)
+        excess = _size_excess(size, bounds)
+        if not excess.any():
+            break
+        source, target = label[:, None], label[nearby]
+        moved = weight[:, None]
+        gain = (
+            excess[source]
+            + excess[target]
+            - _size_excess(size[source] - moved, bounds)
+            - _size_excess(size[target] + moved, bounds)
+        )
+        gain = np.where(source == target, 0, gain)
+        # The largest gain, then the shortest move: np.lexsort's last key is the primary one.
+        best = np.lexsort((distance.ravel(), -gain.ravel()))[0]
+        if gain.ravel()[best] <= 0:
+            break
+        label[best // neighbours] = target.ravel()[best]
+    return label
 
 
 def _street_sequence(doors: np.ndarray, prepared: _Prepared) -> np.ndarray:

@@ -143,6 +143,23 @@ def test_turf_sizes_are_within_bounds_on_clustered_doors():
     assert sum(_sizes(cut)) == counts.sum()
 
 
+@pytest.mark.parametrize("seed", [0, 3, 156])
+def test_turf_sizes_are_within_bounds_when_apartment_buildings_are_lumpy(seed):
+    # A tenth of the addresses are buildings of 2-40 units: slices cannot cut inside a building,
+    # so only moving buildings across borders brings every turf within bounds.
+    rng = np.random.default_rng(seed)
+    addresses = rng.integers(20, 400)
+    units = np.where(rng.random(addresses) < 0.1, rng.integers(2, 41, addresses), 1)
+    x, y = rng.uniform(0, 1500, addresses), rng.uniform(0, rng.uniform(100, 1500), addresses)
+    address = np.repeat(np.arange(addresses), units)
+    building = np.array([f"B{a}" if units[a] > 1 else "" for a in address], dtype=object)
+
+    cut = cut_turfs(_located_doors(x[address], y[address], building=building))
+
+    assert all(40 <= size <= 80 for size in _sizes(cut))
+    assert all(len(set(cut.turf[address == a])) == 1 for a in range(addresses))
+
+
 def test_every_household_is_in_exactly_one_turf_with_one_stop_each():
     rng = np.random.default_rng(3)
     n = 1_000
