@@ -46,6 +46,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -108,7 +109,7 @@ def _floats(values: object, n: int, default: float) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare fields with np.array_equal
 class Doors:
     """One entry per door (household). Unknown coordinates are NaN, an unknown house number is
     `MISSING_NUMBER`, unknown text is "". Doors sharing a non-empty `building` are one building
@@ -206,14 +207,14 @@ class Turf:
     walking_m: float | None  # along the walking order; None without coordinates
     net_votes: float  # sum of the doors' known expected net votes; NaN when none is known
     is_undersized: bool  # fewer doors than the minimum (a small precinct or leftover)
-    is_oversized: bool  # more than the maximum (one building bigger than a turf)
+    is_oversized: bool  # more than the maximum (a building bigger than a turf, or no fit)
 
     @property
     def net_votes_per_door(self) -> float:
         return self.net_votes / self.doors if self.doors else math.nan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TurfCut:
     """Per door: `turf` (index into `turfs`) and `stop` (0-based position in its walking order)."""
 
@@ -615,7 +616,7 @@ def _best_two_opt(
 ) -> tuple[float, int, int]:
     """The best reversal of tour[i+1..j]: edges (a_i, b_i), (a_j, b_j) become (a_i, a_j), (b_i,
     b_j)."""
-    after = np.roll(tour, -1)
+    after = tour[_shifted(len(tour), 1)]
     edge = distance[tour, after]
     gain = (
         edge[:, None]
@@ -634,28 +635,40 @@ def _best_or_opt(
 ) -> tuple[float, tuple[int, int, int, bool]]:
     """The best move of a segment of 1-3 stops between two other neighbours, maybe reversed."""
     size = len(tour)
-    after = np.roll(tour, -1)
+    after = tour[_shifted(size, 1)]
+    before = tour[_shifted(size, -1)]
     edge = distance[tour, after]
     best_gain, best_move = -np.inf, (0, 1, 0, False)
     for length in range(1, min(3, size - 3) + 1):
         first = tour
-        last = np.roll(tour, -(length - 1))
-        before = np.roll(tour, 1)
-        following = np.roll(tour, -length)
+        last = tour[_shifted(size, length - 1)]
+        following = tour[_shifted(size, length)]
         removed = distance[before, first] + distance[last, following] - distance[before, following]
         forward = distance[tour[None, :], first[:, None]] + distance[last[:, None], after[None, :]]
         backward = distance[tour[None, :], last[:, None]] + distance[first[:, None], after[None, :]]
         inserted = np.minimum(forward, backward) - edge[None, :]
         gain = removed[:, None] - inserted
-        # Edge j may not touch the segment starting at i: j in i-1 .. i+length-1 (cyclic).
-        offset = (np.arange(size)[None, :] - np.arange(size)[:, None]) % size
-        gain[(offset >= size - 1) | (offset < length)] = -np.inf
+        gain[_touching_segment(size, length)] = -np.inf
         flat = int(np.argmax(gain))
         i, j = divmod(flat, size)
         if gain[i, j] > best_gain:
             best_gain = float(gain[i, j])
             best_move = (i, length, j, bool(backward[i, j] < forward[i, j]))
     return best_gain, best_move
+
+
+@cache
+def _shifted(size: int, step: int) -> np.ndarray:
+    """Indices that read a tour `step` places on, cyclically (np.roll's result without its cost)."""
+    return (np.arange(size) + step) % size
+
+
+@cache
+def _touching_segment(size: int, length: int) -> np.ndarray:
+    """Mask [i, j]: edge j (tour[j] to its successor) touches the segment of `length` stops that
+    starts at i, i.e. j is one of i-1 .. i+length-1 (cyclic); the segment cannot go there."""
+    offset = (np.arange(size)[None, :] - np.arange(size)[:, None]) % size
+    return (offset >= size - 1) | (offset < length)
 
 
 def _move_segment(
@@ -863,7 +876,8 @@ def recut_turf(
     the others are appended with the precinct's next names. Too small: merged into the nearest turf
     of its precinct (which keeps its name; the small turf's index is removed and later indices
     shift down by one), re-split when the union is too big. A turf in bounds, or a small turf alone
-    in its precinct, is returned unchanged. Other turfs keep their doors, order and names."""
+    in its precinct, is returned unchanged. Other turfs keep their doors, order and names; the
+    returned cut carries the bounds used, which flag every turf's size against them."""
     same_bounds = min_doors is None and max_doors is None
     settings = _settings(
         cut.min_doors if min_doors is None else min_doors,

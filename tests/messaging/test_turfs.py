@@ -110,6 +110,29 @@ def test_units_of_one_address_share_a_building_and_houses_have_none():
     assert list(doors.number_suffix) == ["", "", "B"]
 
 
+def test_doors_walked_from_address_keys_go_odd_side_up_and_even_side_back():
+    keys = ["4|MAIN ST||27510", "1|MAIN ST||27510", "3|MAIN ST|#2|27510", "2|MAIN ST||27510"]
+    keys += ["3|MAIN ST|#1|27510", "12B|MAIN ST||27510", "12|MAIN ST||27510"]
+    doors = doors_from_address_keys(household_id=range(7), precinct=["P1"] * 7, address_key=keys)
+
+    cut = cut_turfs(doors, min_doors=1, max_doors=20)
+
+    assert [keys[i] for i in cut.members(0)] == [
+        "1|MAIN ST||27510",
+        "3|MAIN ST|#1|27510",
+        "3|MAIN ST|#2|27510",
+        "12B|MAIN ST||27510",
+        "12|MAIN ST||27510",
+        "4|MAIN ST||27510",
+        "2|MAIN ST||27510",
+    ]
+
+
+def test_doors_refuse_arrays_of_different_lengths():
+    with pytest.raises(ValueError, match="street has 1 entries for 2 doors"):
+        Doors(household_id=np.array([1, 2]), precinct=["P1", "P1"], street=["MAIN ST"])
+
+
 def test_doors_refuse_a_household_twice():
     with pytest.raises(ValueError, match="unique"):
         Doors(household_id=np.array([1, 1]), precinct=np.array(["P1", "P1"]))
@@ -497,6 +520,19 @@ def test_recutting_a_turf_that_is_too_small_merges_it_into_its_nearest_neighbour
     assert [t.name for t in recut.turfs] == ["P1-001"]
     assert _sizes(recut) == [120]
     assert sorted(recut.stop.tolist()) == list(range(120))
+
+
+def test_recutting_a_street_turf_that_is_too_big_splits_it_into_runs_of_the_street():
+    doors = _street_doors([("MAIN ST", n, "") for n in range(1, 101)])
+    cut = cut_turfs(doors, min_doors=50, max_doors=100)
+    assert _sizes(cut) == [100]
+
+    recut = recut_turf(doors, cut, 0, min_doors=20, max_doors=40)
+
+    assert [t.name for t in recut.turfs] == ["P1-001", "P1-002", "P1-003"]
+    runs = [sorted(doors.house_number[recut.turf == i].tolist()) for i in range(3)]
+    assert [(r[0], r[-1]) for r in runs] == [(1, 33), (34, 66), (67, 100)]
+    assert [t.method for t in recut.turfs] == [STREET] * 3
 
 
 def test_recutting_a_turf_within_bounds_changes_nothing():
