@@ -8,10 +8,12 @@ unit that arm, which is what keeps lift estimates and the next model's training 
 policy is personalized.
 
 The order of the draw is fixed, so the same inputs and seed give the same draw:
-1. voters flagged as backlash (every message predicted to hurt) are left out;
+1. voters flagged as backlash (every message predicted to hurt, the persuasion model's default
+   arm by more than its safety margin) are left out;
 2. voters are grouped into units; a unit's uplift is its members' summed uplift;
 3. each unit's policy arm: the single arm, or (personalized) the persuasion model's safe choice
-   on the summed uplift (a unit every arm is predicted to hurt is left alone, out);
+   on the summed uplift (a unit every arm is predicted to hurt, the default by more than the
+   margin per member, is left alone, out);
 4. the budget keeps the units with the highest expected net votes under the design (with no
    uplift known, a seeded random subset of the units);
 5. control is drawn first, within each stratum exactly floor(c·n) units plus one more with
@@ -207,9 +209,9 @@ def _policy_arms(
     best = with_control.argmax(axis=1)
     rows = np.arange(units)
     advantage = with_control[rows, best] - with_control[rows, choice.default_arm]
+    # Leaving the unit alone is one of the choices and must beat the default by the margin too.
     chosen = np.where(advantage > choice.margin * members, best, choice.default_arm)
-    hurt = (summed < 0).all(axis=1)
-    return np.where(hurt | (chosen == CONTROL), OUT, chosen).astype(np.int64)
+    return np.where(chosen == CONTROL, OUT, chosen).astype(np.int64)
 
 
 def _expected_value(

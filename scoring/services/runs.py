@@ -49,7 +49,7 @@ from scoring.models import (
     VoterScore,
 )
 from scoring.reasons import ReasonParts, ReasonRenderer
-from scoring.uplift import backlash, safe_policy
+from scoring.uplift import safe_policy
 
 if TYPE_CHECKING:  # imported where used: not at the start of every command (see scoring.ml)
     import xgboost as xgb
@@ -457,7 +457,8 @@ class Scorer:
                     )
                 )
         best = np.asarray(names, dtype=object)[chosen].tolist()
-        return uplift_json(names[1:], tau), best, backlash(tau)
+        # Flagged: the voters the approved safe policy leaves alone (control, 0).
+        return uplift_json(names[1:], tau), best, chosen == 0
 
 
 def run_context(run: ScoringRun) -> FeatureContext:

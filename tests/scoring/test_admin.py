@@ -515,11 +515,14 @@ def _voter_page_with_uplifts(client, campaign, *, margin: float, **score) -> str
 def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_client, campaign):
     text = _voter_page_with_uplifts(
         staff_client, campaign, margin=0.01,
-        uplift={"plan_making": -0.01, "mail": -0.03}, best_arm="control", is_backlash=True,
+        uplift={"plan_making": -0.02, "mail": -0.03}, best_arm="control", is_backlash=True,
     )  # fmt: skip
 
     assert "<td>best message</td><td>leave alone (no message)</td>" in text
-    assert "<td>why</td><td>leave alone: every message is predicted to backfire</td>" in text
+    assert (
+        "<td>why</td><td>leave alone: every message is predicted to backfire, plan_making by "
+        "more than the safety margin (1.0 pts)</td>"
+    ) in text
     assert "plan_making (every message" not in text
     assert "points of calibrated probability" in text
 

@@ -117,18 +117,23 @@ def test_a_run_scores_every_voter_exactly_once_with_reasons(
         "reason_1", "reason_2", "reason_3",
     ]  # fmt: skip
     assert AuditEvent.objects.filter(action="export", row_count=voters).count() == 1
-    # One answer per voter: whom every message would hurt is left alone, and the row says why.
+    # One answer per voter: whom every message would hurt, the default arm by more than the
+    # margin, is left alone, and the row says why.
     uplift_columns = [c for c in rows[0] if c.startswith("uplift_")]
+    metrics = models["persuasion"].metrics
+    default, margin = metrics["best_single_arm"], metrics["margin"] or float("inf")
+    left_alone = 0
     for row in rows:
         every_arm_hurts = all(float(row[c]) < 0 for c in uplift_columns)
-        assert (row["best_arm"] == "control") == every_arm_hurts, row
-        assert (row["why"] == "leave alone: every message is predicted to backfire") == (
-            every_arm_hurts
-        )
+        leave_alone = every_arm_hurts and -float(row[f"uplift_{default}"]) > margin
+        left_alone += leave_alone
+        assert (row["best_arm"] == "control") == leave_alone, row
+        assert row["why"].startswith("leave alone: every message") == leave_alone, row
         assert row["why"], row
         assert row["reason_1"].endswith(" pts"), row
     backlash = scores.filter(is_backlash=True)
     assert set(backlash.values_list("best_arm", flat=True)) <= {"control"}
+    assert backlash.count() == left_alone
 
 
 @pytest.mark.django_db

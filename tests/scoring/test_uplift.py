@@ -49,18 +49,29 @@ def test_best_arm_safe_policy_and_backlash_on_fixed_uplifts():
     uplift = np.array([[0.05, 0.01], [-0.02, 0.03], [-0.02, -0.04], [0.02, 0.021]])
     assert best_arm(uplift).tolist() == [1, 2, 0, 2]
     assert backlash(uplift).tolist() == [False, False, True, False]
-    # Default arm 1 for all; switch only when another arm is better by more than 0.01.
+    # Default arm 1 for all; switch only when another choice is better by more than 0.01.
+    # Leaving the third voter alone beats arm 1 by 0.02 > 0.01: left alone.
     assert safe_policy(uplift, 1, 0.01).tolist() == [1, 2, 0, 1]
-    # However wide the margin, a voter every message is predicted to hurt is left alone: the
-    # third voter's one answer is control, never the default message.
-    assert safe_policy(uplift, 1, float("inf")).tolist() == [1, 1, 0, 1]
-    assert safe_policy(uplift, 2, 0.5).tolist() == [2, 2, 0, 2]
+    # Leaving alone passes the same margin as any other departure: by 0.03 it does not (the
+    # predicted harm of arm 1 is 0.02), so the third voter keeps the default.
+    assert safe_policy(uplift, 1, 0.03).tolist() == [1, 2, 1, 1]
+    # With no margin validated, nobody leaves the default, not even to be left alone.
+    assert safe_policy(uplift, 1, float("inf")).tolist() == [1, 1, 1, 1]
+    # Default arm 2: the third voter's harm from it (0.04) beats a 0.03 margin, not a 0.5 one.
+    assert safe_policy(uplift, 2, 0.03).tolist() == [1, 2, 0, 2]
+    assert safe_policy(uplift, 2, 0.5).tolist() == [2, 2, 2, 2]
 
 
 def test_the_choice_is_explained_in_words_by_the_same_rule():
     backfire = {"one": -0.02, "two": -0.04}
     assert explain_choice(backfire, "control", "one", 0.01) == (
-        "leave alone: every message is predicted to backfire"
+        "leave alone: every message is predicted to backfire, one by more than the safety "
+        "margin (1.0 pts)"
+    )
+    # Predicted to backfire, but not beyond the margin: the default, explained as such.
+    assert explain_choice(backfire, "one", "one", 0.05) == (
+        "one, the best single message: no other choice beats it by more than the safety "
+        "margin (5.0 pts)"
     )
     assert explain_choice({"one": 0.05, "two": 0.055}, "one", "one", 0.01) == (
         "one, the best single message: no other choice beats it by more than the safety "

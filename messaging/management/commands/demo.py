@@ -13,9 +13,16 @@ from django.core.management.base import BaseCommand, CommandParser
 from campaign.lib.progress import ByteProgressBar
 from campaign.models import Campaign, Election, Role
 from campaign.services import add_member, create_campaign
+from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
+from messaging.program_specs import parse_spec
+from messaging.program_truth import grade_plan, read_true_effects
+from messaging.programs import commit_program, create_program, plan_program
+from messaging.services import create_variant
 from scoring.cards import persuasion_summary
+from scoring.reports import ci_points, p_value_text, percent, points
 from scoring.services import (
     approve_model,
+    experiment_report,
     run_progress,
     start_scoring_run,
     train_persuasion_model,
@@ -33,6 +40,35 @@ from voters.services import (
 )
 
 DEMO_USERNAME = "demo"
+NEXT_PROGRAM = "Doors: next general, personalized"
+
+# The four door scripts of the next program, one per variant the past program tested (the
+# persuasion model predicts an uplift for each of these names).
+DOOR_SCRIPTS = {
+    "civic_duty": (
+        "Hi {{ voter.first_name|default:'there' }}, I'm a volunteer with {{ sender.name }}. "
+        "Voting is how this community is heard. Can we count on you to vote this November"
+        "{% if voter.polling_place %} at {{ voter.polling_place }}{% endif %}?"
+    ),
+    "social_pressure": (
+        "Hi {{ voter.first_name|default:'there' }}, I'm with {{ sender.name }}. Whether you "
+        "vote is public record, and we will be looking at who in the neighbourhood turned out "
+        "after the election. Can we count on you this November?"
+    ),
+    "neighbors": (
+        "Hi {{ voter.first_name|default:'there' }}, I'm with {{ sender.name }}. Your neighbours "
+        "in this building are talking about the election. Will you join them at the polls"
+        "{% if voter.polling_place %} at {{ voter.polling_place }}{% endif %}?"
+    ),
+    "plan_making": (
+        "Hi {{ voter.first_name|default:'there' }}, I'm with {{ sender.name }}. Let's make a "
+        "plan: what time of day will you vote, where will you be coming from, and how will you "
+        "get{% if voter.polling_place %} to {{ voter.polling_place }}{% else %} there{% endif %}?"
+    ),
+}
+TALKING_POINTS = (
+    "{% if voter.talking_points %}\nWhat we know: {{ voter.talking_points|join:'; ' }}.{% endif %}"
+)
 
 
 class Command(BaseCommand):
@@ -74,7 +110,10 @@ class Command(BaseCommand):
         self.import_pair(nc, "nc", county.nc_voter_txt, county.nc_history_txt)
         username, password = self.demo_login([generic, nc])
         if not skip_models:
-            self.train_and_score(generic, county, get_user_model().objects.get(username=username))
+            user = get_user_model().objects.get(username=username)
+            self.train_and_score(generic, county, user)
+            self.report_past_program(generic, county)
+            self.next_program(generic, county, user)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
         self.stdout.write(
             f"  Admin: http://127.0.0.1:8000/admin/  user {username}  password {password}"
@@ -147,6 +186,57 @@ class Command(BaseCommand):
             "/admin/scoring/scoringrun/, and `manage.py export_scores --campaign demo`"
         )
 
+    def report_past_program(self, campaign: Campaign, county: synthetic.CountyFiles) -> None:
+        """Cycle one's result: the past uniform program's lift per arm, as staff read it."""
+        election = Election.objects.get(
+            campaign=campaign, election_on=county.program_election.on, election_type="general"
+        )
+        program = Program.objects.get(campaign=campaign, name=county.program_name)
+        report = experiment_report(campaign=campaign, program=program, election=election)
+        self.stdout.write(
+            f"The past program {program.name!r}, turnout in the {election}: "
+            f"{report['n']:,} voters in {report['households']:,} households"
+        )
+        for arm in report["arms"]:
+            lift = "" if arm["lift"] is None else (
+                f"  lift {points(arm['lift'])} {ci_points(arm['ci_low'], arm['ci_high'])}"
+                f"  p {p_value_text(arm['p_value'])}"
+            )  # fmt: skip
+            self.stdout.write(f"  {arm['arm']:<16} {percent(arm['rate']):>7}{lift}")
+
+    def next_program(self, campaign: Campaign, county: synthetic.CountyFiles, user) -> None:
+        """Cycle two: a personalized door program from the persuasion model, with exploration,
+        graded against the county's true effects (what no real campaign can know)."""
+        existing = ProgramDesign.objects.filter(campaign=campaign, program__name=NEXT_PROGRAM)
+        if existing.filter(status=ProgramStatus.COMMITTED).exists():
+            self.stdout.write(f"The program {NEXT_PROGRAM!r} was committed by an earlier run.")
+            return
+        for name, script in DOOR_SCRIPTS.items():
+            if not MessageVariant.objects.filter(campaign=campaign, name=name).exists():
+                create_variant(
+                    campaign=campaign, name=name, channel="door", body=script + TALKING_POINTS,
+                    tags=("demo",), by=user,
+                )  # fmt: skip
+        design = existing.first() or create_program(
+            campaign=campaign, spec=parse_spec(NEXT_PROGRAM_SPEC), by=user
+        )
+        plan = plan_program(design=design)
+        grade = grade_plan(plan, read_true_effects(county.ground_truth_csv, plan.arm_names[1:]))
+        design = commit_program(design=design, by=user)
+        units = {arm["arm"]: arm["units"] for arm in design.summary["arms"]}
+        self.stdout.write(
+            f"Committed {NEXT_PROGRAM!r} (personalized, 10% control, 10% exploration): "
+            + ", ".join(f"{name} {count:,}" for name, count in units.items())
+            + " households"
+        )
+        self.stdout.write("  True expected net votes, from the county's true effects:")
+        for line in grade.lines():
+            self.stdout.write(f"    {line}")
+        self.stdout.write(
+            f"  Look at: /admin/messaging/programdesign/{design.pk}/change/ and "
+            "/admin/messaging/messagevariant/"
+        )
+
     def with_bar(self, label: str, start) -> ImportRun:
         bar = ByteProgressBar(description=label)
 
@@ -170,6 +260,19 @@ class Command(BaseCommand):
         for campaign in campaigns:
             add_member(campaign=campaign, user=user, role=Role.ADMIN)
         return DEMO_USERNAME, password
+
+
+NEXT_PROGRAM_SPEC = {
+    "name": NEXT_PROGRAM,
+    "description": "Each household gets the script the persuasion model expects to move it most.",
+    "channel": "door",
+    "arms": list(DOOR_SCRIPTS),
+    "policy": "personalized",
+    "control_share": 0.1,
+    "exploration_share": 0.1,
+    "seed": 2026,
+    "universe": {"status": ["active"]},
+}
 
 
 def version_summary(version) -> str:
