@@ -34,3 +34,19 @@ def test_the_readme_links_the_state_layouts_page():
 def _exists(page: Path, name: str) -> bool:
     # A path in backticks is written from the repository's root; a link from the page's folder.
     return (page.parent / name).exists() or (ROOT / name).exists()
+
+
+def test_the_license_file_is_the_license_pyproject_declares():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+
+    # An SPDX expression and the file beside it: what current setuptools reads without warning.
+    assert project["license"] == "AGPL-3.0-or-later"
+    assert project["license-files"] == ["LICENSE"]
+    assert text.split("\n", 2)[:2] == [
+        " " * 20 + "GNU AFFERO GENERAL PUBLIC LICENSE",
+        " " * 23 + "Version 3, 19 November 2007",
+    ]
+    assert len(text.splitlines()) == 661  # the whole text, as the FSF publishes it
