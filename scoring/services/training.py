@@ -453,6 +453,8 @@ def _program_dataset(campaign, program, election, question) -> ProgramData:
     assignments = _assignments(program)
     if not assignments:
         raise TrainingError(f"program {program.name!r} has no assignments")
+    if election is not None:
+        _check_assigned_before(program, election, assignments)
     as_of = min(a.assigned_at for a in assignments).date()
     context = build_context(campaign_id=campaign.pk, as_of=as_of)
     matrix = build_features(context)
@@ -557,6 +559,20 @@ class AssignmentRow:
     assigned_at: dt.datetime
     propensities: dict | None  # {arm: P(arm)}: recorded by programs the product ran
     unit: str | None  # what was randomized, likewise
+
+
+def _check_assigned_before(
+    program: Program, election: Election, assignments: list[AssignmentRow]
+) -> None:
+    """An election held before a voter was assigned cannot be that assignment's outcome; worse,
+    its votes would be among the features read as of the assignment (the label as a feature)."""
+    late = sum(a.assigned_at.date() > election.election_on for a in assignments)
+    if late:
+        raise TrainingError(
+            f"{late:,} of the {len(assignments):,} assignments of program {program.name!r} were "
+            f"made after the {election}: an election cannot be the outcome of a program that "
+            "came after it"
+        )
 
 
 def _assignments(program: Program) -> list[AssignmentRow]:

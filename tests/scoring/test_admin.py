@@ -348,6 +348,38 @@ def tiny_program(campaign):
     return {"program": program, "election": election}
 
 
+@pytest.mark.parametrize(
+    ("assigned_on", "late"),
+    [
+        # Election morning is not late: a door knocked that day can move that day's vote.
+        ((dt.date(2024, 10, 1), dt.date(2024, 11, 5), dt.date(2024, 11, 5)), 0),
+        ((dt.date(2024, 10, 1), dt.date(2024, 11, 6), dt.date(2025, 1, 2)), 2),
+    ],
+)
+def test_an_election_before_the_programs_assignments_is_refused_as_its_outcome(
+    staff_client, campaign, assigned_on, late
+):
+    election = ElectionFactory(campaign=campaign, election_on=dt.date(2024, 11, 5))
+    program = ProgramFactory(campaign=campaign, name="doors-2024")
+    control = ProgramArmFactory(program=program, control=True)
+    for day in assigned_on:
+        AssignmentFactory(
+            voter=VoterFactory(campaign=campaign), program=program, arm=control,
+            assigned_at=dt.datetime.combine(day, dt.time(13), tzinfo=dt.UTC),
+        )  # fmt: skip
+
+    response = staff_client.get(EXPERIMENT_URL, {"program": program.pk, "election": election.pk})
+
+    assert response.status_code == 200
+    refusal = (
+        f"{late} of the 3 assignments of program &#x27;doors-2024&#x27; were made after the "
+        f"{election}: an election cannot be the outcome of a program that came after it"
+    )
+    assert (refusal in response.text) == bool(late)
+    if late:
+        assert response.context["report"] is None
+
+
 def test_experiment_page_shows_the_reports_numbers(staff_client, campaign, tiny_program):
     program, election = tiny_program["program"], tiny_program["election"]
     expected = experiment_report(campaign=campaign, program=program, election=election)
