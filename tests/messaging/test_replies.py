@@ -118,6 +118,16 @@ def test_a_keyword_alone_is_an_opt_out_in_any_case_and_punctuation(keyword, flip
     assert classify_reply(before + cased + after).kind == ReplyKind.OPT_OUT
 
 
+@given(st.text(max_size=300))
+def test_any_text_gets_one_consistent_class(text):
+    reply = classify_reply(text)
+
+    assert not (reply.suppress and reply.review)
+    assert reply.kind != ReplyKind.OPT_OUT or reply.suppress
+    assert (reply.suppress or reply.review) == (reply.kind in OPT_OUT_KINDS)
+    assert reply.only_if_opted_out == (reply.keyword == "YES")
+
+
 # The examples (§4) and the brief's must-nots.
 @pytest.mark.parametrize(
     ("text", "rule"),
