@@ -5,9 +5,10 @@ and under the law of *every* state whose rules might apply; when nothing is know
 that is legal everywhere in the US holds. Pure module: no Django, no database.
 
 - Zones: the ZIP's IANA zone (the `zipcodes` package, whose data ships inside its wheel) plus every
-  zone `phonenumbers` gives for the number's area code and exchange (NPA-NXX). An overlay, toll-free
-  or otherwise non-geographic number adds none. No zone at all: the zones of the address state's
-  ZIPs; no state either: every zone of the 50 states, DC, PR and VI (`EVERYWHERE_ZONES`).
+  zone `phonenumbers` gives for the number's area code and exchange (NPA-NXX). A toll-free or
+  other non-geographic number, or one whose area code is not in use, adds none. No zone at all:
+  the zones of the address state's ZIPs; no state either: every zone of the 50 states, DC, PR
+  and VI (`EVERYWHERE_ZONES`).
 - States: the address state, the ZIP's state and the area code's state (Connecticut, Florida and
   Oklahoma presume that a number with their area code is called in the state). No state known at
   all: every rule in `STATE_RULES` at once.
@@ -219,6 +220,7 @@ _WEEK_SECONDS = 7 * 24 * 3600
 # the week still sees the next day's windows.
 _MARGIN = timedelta(days=2)
 _NEXT_OPEN_WEEKS = 8
+_WEEKS_KEPT = 16
 
 
 class NeverOpenError(ValueError):
@@ -241,6 +243,12 @@ class Profile:
             week = tuple(_intersect_day(a, b) for a, b in zip(week, rule, strict=True))
         return week
 
+    @functools.cached_property
+    def _intervals(self) -> dict[int, tuple[list[float], list[float]]]:
+        # Held on the profile rather than in an lru_cache: a check then hashes an int, not the
+        # profile's tuples, which is most of its cost.
+        return {}
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -261,7 +269,7 @@ def _intersect_day(a: DayWindow, b: DayWindow) -> DayWindow:
 
 @functools.cache
 def _zip_table() -> dict[str, tuple[str | None, str]]:
-    """ZIP5 -> (IANA zone or None, state), loaded once (about 3 s: 42,789 ZIPs)."""
+    """ZIP5 -> (IANA zone or None, state), loaded once (1-3 s for the 42,789 ZIPs of 3.0.0)."""
     table = {}
     for row in zipcodes.list_all():
         table[row["zip_code"]] = (_valid_zone(row["timezone"]), row["state"])
@@ -300,42 +308,11 @@ def zip_zone(zip5: str | None) -> tuple[str | None, str | None]:
 def phone_zones(phone: str | None) -> tuple[tuple[str, ...], str | None]:
     """(zones, state) for a US phone number from its area code and exchange.
 
-    An area code can span several zones (all are returned); an overlay, toll-free or invalid
-    number returns no zone.
+    An area code can span several zones (all are returned); a toll-free, non-geographic or
+    invalid number returns no zone.
     """
     npa_nxx = _npa_nxx(phone)
     return _exchange_zones(npa_nxx) if npa_nxx else ((), None)
-
-
-@functools.lru_cache(maxsize=65536)
-def _exchange_zones(npa_nxx: str) -> tuple[tuple[str, ...], str | None]:
-    # phonenumbers keys US zones by at most 1+NPA+NXX, so any line number gives the same answer.
-    number = phonenumbers.parse(f"+1{npa_nxx}0000")
-    if phonenumbers.region_code_for_number(number) not in _NANP_REGIONS:
-        return (), None
-    if phonenumbers.number_type(number) in _PLACELESS_TYPES:
-        return (), None
-    zones = tuple(sorted(z for z in phone_timezone.time_zones_for_number(number) if _valid_zone(z)))
-    return zones, _state_of_description(geocoder.description_for_number(number, "en"))
-
-
-def _state_of_description(text: str) -> str | None:
-    # The geocoder answers "Hartford, CT" or "Connecticut".
-    if not text:
-        return None
-    if len(text) > 4 and text[-4:-2] == ", " and text[-2:].isupper():
-        return text[-2:]
-    return _STATE_NAMES.get(text)
-
-
-# --- Profiles ----------------------------------------------------------------------------------
-
-
-def profile_of(zip5: str | None, phone: str | None, state: str | None) -> Profile:
-    """The window profile of a recipient; equal inputs up to the exchange share one profile."""
-    zip_key = zip5.strip()[:5] if zip5 else None
-    state_key = state.strip().upper() if state else None
-    return _profile(zip_key, _npa_nxx(phone), state_key or None)
 
 
 def _npa_nxx(phone: str | None) -> str | None:
@@ -352,10 +329,58 @@ def _npa_nxx(phone: str | None) -> str | None:
     return digits[:6] if parsed.country_code == 1 and len(digits) == 10 else None
 
 
-@functools.lru_cache(maxsize=262144)
-def _profile(zip5: str | None, npa_nxx: str | None, state: str | None) -> Profile:
+# Unbounded on purpose: there are under 800,000 NPA-NXX pairs, and a voter file uses far fewer.
+@functools.cache
+def _exchange_zones(npa_nxx: str) -> tuple[tuple[str, ...], str | None]:
+    is_placed, state = _area_code(npa_nxx[:3])
+    if not is_placed:
+        return (), None
+    # phonenumbers keys US zones by at most 1+NPA+NXX, so any line number gives the same answer;
+    # the geographical lookup skips the per-number validity regexes the area code already passed.
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(npa_nxx + "0000"))
+    found = phone_timezone.time_zones_for_geographical_number(number)
+    return tuple(sorted(z for z in found if _valid_zone(z))), state
+
+
+@functools.cache
+def _area_code(npa: str) -> tuple[bool, str | None]:
+    """(whether the area code names a place, its state)."""
+    sample = phonenumbers.PhoneNumber(country_code=1, national_number=int(npa + "2345678"))
+    if phonenumbers.region_code_for_number(sample) not in _NANP_REGIONS:
+        return False, None
+    if phonenumbers.number_type(sample) in _PLACELESS_TYPES:
+        return False, None
+    return True, _state_of_description(geocoder.description_for_valid_number(sample, "en"))
+
+
+def _state_of_description(text: str) -> str | None:
+    # The geocoder answers "Hartford, CT" or "Connecticut".
+    if not text:
+        return None
+    if len(text) > 4 and text[-4:-2] == ", " and text[-2:].isupper():
+        return text[-2:]
+    return _STATE_NAMES.get(text)
+
+
+# --- Profiles ----------------------------------------------------------------------------------
+
+
+def profile_of(zip5: str | None, phone: str | None, state: str | None) -> Profile:
+    """The window profile of a recipient; recipients that share one share the same object."""
     zone_of_zip, state_of_zip = zip_zone(zip5)
-    zones_of_phone, state_of_phone = _exchange_zones(npa_nxx) if npa_nxx else ((), None)
+    zones_of_phone, state_of_phone = phone_zones(phone)
+    state_key = state.strip().upper() or None if state else None
+    return _profile(zone_of_zip, state_of_zip, zones_of_phone, state_of_phone, state_key)
+
+
+@functools.lru_cache(maxsize=65536)
+def _profile(
+    zone_of_zip: str | None,
+    state_of_zip: str | None,
+    zones_of_phone: tuple[str, ...],
+    state_of_phone: str | None,
+    state: str | None,
+) -> Profile:
     zones = set(zones_of_phone)
     if zone_of_zip:
         zones.add(zone_of_zip)
@@ -364,7 +389,13 @@ def _profile(zip5: str | None, npa_nxx: str | None, state: str | None) -> Profil
         zones = set(_zones_of_states(states)) or set(EVERYWHERE_ZONES)
     # No state known: any state's law may apply, so all of them do.
     ruled = {s for s in states if s in STATE_RULES} if states else set(STATE_RULES)
-    return Profile(zones=tuple(sorted(zones)), states=tuple(sorted(ruled)))
+    return _intern(Profile(zones=tuple(sorted(zones)), states=tuple(sorted(ruled))))
+
+
+@functools.cache
+def _intern(profile: Profile) -> Profile:
+    # One object per distinct profile, so its cached intervals are computed once.
+    return profile
 
 
 def _zones_of_states(states: Iterable[str]) -> set[str]:
@@ -420,9 +451,18 @@ def _intersect(
     return out
 
 
-@functools.lru_cache(maxsize=16384)
 def _week_intervals(profile: Profile, week_index: int) -> tuple[list[float], list[float]]:
     """Open intervals (starts, ends) covering the UTC week `week_index` with a margin each side."""
+    cache = profile._intervals
+    found = cache.get(week_index)
+    if found is None:
+        if len(cache) >= _WEEKS_KEPT:
+            cache.clear()
+        found = cache[week_index] = _build_week_intervals(profile, week_index)
+    return found
+
+
+def _build_week_intervals(profile: Profile, week_index: int) -> tuple[list[float], list[float]]:
     lo = datetime.fromtimestamp(week_index * _WEEK_SECONDS, UTC) - _MARGIN
     hi = lo + timedelta(seconds=_WEEK_SECONDS) + 2 * _MARGIN
     merged: list[tuple[float, float]] | None = None
@@ -466,8 +506,9 @@ def open_until(at: datetime, recipient: Recipient | Profile) -> datetime | None:
 
 def open_for(at: datetime, recipient: Recipient | Profile, lease_seconds: float) -> bool:
     """Open at `at` and still open through the whole lease [at, at + lease_seconds)."""
-    until = open_until(at, recipient)
-    return until is not None and at + timedelta(seconds=lease_seconds) <= until
+    ts = _timestamp(at)
+    _, ends, i = _locate(_as_profile(recipient), ts)
+    return i >= 0 and ts < ends[i] and ts + lease_seconds <= ends[i]
 
 
 def next_open(at: datetime, recipient: Recipient | Profile) -> datetime:

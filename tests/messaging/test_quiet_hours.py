@@ -304,3 +304,16 @@ def test_zip_zone(zip5, zone, state):
 )
 def test_phone_zones(phone, zones, state):
     assert phone_zones(phone) == (zones, state)
+
+
+def test_navajo_exchange_at_a_phoenix_zip_keeps_the_stricter_window():
+    # Tuba City's ZIP says Phoenix (MST all year); its 928-283 exchange also says Denver, as the
+    # Navajo Nation keeps DST. On 2026-07-01 21:00 MDT (03:00 UTC) comes before 21:00 MST.
+    tuba_city = Recipient("86045", "+19282835678", "AZ")
+    assert profile_of("86045", "+19282835678", "AZ").zones == ("America/Denver", "America/Phoenix")
+    assert is_open(datetime(2026, 7, 2, 2, 59, tzinfo=UTC), tuba_city)
+    assert not is_open(datetime(2026, 7, 2, 3, 0, tzinfo=UTC), tuba_city)
+    # And it opens at 08:00 MST (15:00 UTC), an hour after 08:00 MDT.
+    assert next_open(datetime(2026, 7, 2, 3, 0, tzinfo=UTC), tuba_city) == datetime(
+        2026, 7, 2, 15, 0, tzinfo=UTC
+    )
