@@ -599,7 +599,7 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
     @admin.display(description="filters")
     def universe_filters(self, obj: ProgramDesign) -> SafeString:
         rows = [
-            (FILTER_LABELS.get(name, name), _filter_text(name, value))
+            (FILTER_LABELS.get(name, name), filter_text(name, value))
             for name, value in obj.universe.items()
         ]
         return html_table(("filter", "voters kept"), rows, "every voter")
@@ -673,7 +673,7 @@ UNIT_WORDS = {
 }
 
 
-def _filter_text(name: str, value) -> str:
+def filter_text(name: str, value) -> str:
     """One universe filter as staff would say it (the spec's names stay in the left column)."""
     if name in CHOICE_LABELS:
         labels = dict(CHOICE_LABELS[name].choices)

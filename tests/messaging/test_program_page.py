@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.admin import _filter_text, universe_facts
+from messaging.admin import filter_text, universe_facts
 from messaging.models import ProgramDesign
 from messaging.program_specs import parse_spec
 from messaging.programs import commit_program, create_program
@@ -115,16 +115,16 @@ def test_universe_figures_have_thousands_separators():
 
 
 def test_universe_filters_read_as_words():
-    assert _filter_text("party", ["dem", "una"]) == "Democratic, Unaffiliated"
-    assert _filter_text("age", [18, 35]) == "18 to 35"
-    assert _filter_text("turnout", [0.3, 0.7]) == "30.0% to 70.0% (the latest complete scoring run)"
-    assert _filter_text("uplift", {"health": [0.01, 1]}) == "health: +1.0 pp to +100.0 pp"
-    assert _filter_text("not_contacted_days", 14) == "not contacted in the last 14 days"
-    assert _filter_text("exclude_running_programs", True) == (
+    assert filter_text("party", ["dem", "una"]) == "Democratic, Unaffiliated"
+    assert filter_text("age", [18, 35]) == "18 to 35"
+    assert filter_text("turnout", [0.3, 0.7]) == "30.0% to 70.0% (the latest complete scoring run)"
+    assert filter_text("uplift", {"health": [0.01, 1]}) == "health: +1.0 pp to +100.0 pp"
+    assert filter_text("not_contacted_days", 14) == "not contacted in the last 14 days"
+    assert filter_text("exclude_running_programs", True) == (
         "nobody already in another running program"
     )
     ids = [f"NC{i}" for i in range(13)]
-    assert _filter_text("voter_ids", ids) == (
+    assert filter_text("voter_ids", ids) == (
         "only the 13 listed: NC0, NC1, NC2, NC3, NC4, NC5, NC6, NC7, NC8, NC9, NC10, NC11, … "
         "(13 in all)"
     )
