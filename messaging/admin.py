@@ -4,16 +4,22 @@ Every write goes through `messaging.services`. The change page previews the vari
 a made-up voter with every value known and for a few of the campaign's voters, and for a text
 message its length, encoding and segments, with a warning when a first message does not say how
 to opt out. The preview shows rendered messages only: the context holds no phone or email.
+
+Programs: added from a spec, previewed, committed; their page shows the universe, the arms with
+their counts, what has been delivered, and after the election the lift table and chart. It shows
+counts and rates only: no voter's name, phone or email.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,8 +28,9 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
+from campaign.models import Election
 from campaign.views import client_ip
-from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
+from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
 from messaging.program_specs import ProgramSpec, SpecError, parse_spec_text, parse_universe
 from messaging.programs import (
     ProgramStateError,
@@ -43,6 +50,13 @@ from messaging.rendering import (
     RenderedMessage,
     VariantTemplateError,
 )
+from messaging.selectors import (
+    DeliveredCount,
+    delivered_counts,
+    has_vote_history,
+    outcome_elections,
+    outcome_questions,
+)
 from messaging.services import (
     create_variant,
     delete_variant,
@@ -52,7 +66,19 @@ from messaging.services import (
     sample_voters,
 )
 from messaging.sms_encoding import GSM7, non_gsm7_characters, sms_size
-from voters.models import Channel
+from scoring import plots
+from scoring.experiments import ExperimentError
+from scoring.reports import arm_rows, chart_title, percent, points
+from scoring.services import experiment_report
+from voters.models import (
+    Channel,
+    ContactResult,
+    Gender,
+    Party,
+    ProgramArm,
+    SurveyQuestion,
+    VoterStatus,
+)
 
 SAMPLE_VOTERS = 3
 EXAMPLE = "example voter"
@@ -385,8 +411,9 @@ def with_voter_ids(spec: ProgramSpec, voter_ids: tuple[str, ...]) -> ProgramSpec
 
 @admin.register(ProgramDesign)
 class ProgramDesignAdmin(CampaignScopedAdmin):
-    """A program: its design and draw. Preview before committing; commit, pause, resume and
-    cancel are POSTs to their own URLs that call `messaging.programs` (role checked, audited)."""
+    """A program: its design and draw, what has been delivered, and its lift once an outcome is
+    picked. Preview before committing; commit, pause, resume and cancel are POSTs to their own
+    URLs that call `messaging.programs` (role checked, audited)."""
 
     change_form_template = "admin/messaging/programdesign/change_form.html"
     list_display = (
@@ -399,14 +426,26 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         "program", "campaign", "created_by", "committed_by", "scoring_run", "persuasion_model",
     )  # fmt: skip
     search_fields = ("program__name",)
-    fields = (
-        "campaign", "program_name", "description", "channel", "policy", "status",
-        ("control_share", "exploration_share", "budget", "seed"), "universe_filters",
-        "arm_table", "draw", "scoring_run", "persuasion_model", ("created_by", "created_at"),
-        ("committed_by", "committed_at"), "status_changed_at",
+    # The change page, read-only: the design, then what the draw and delivery did; the lift
+    # after an election is drawn below the form (change_form.html), asked for by GET.
+    change_fieldsets = (
+        (None, {"fields": (
+            "campaign", "program_name", "description", "channel", "policy", "status",
+            ("control_share", "exploration_share", "budget", "seed"),
+        )}),
+        ("Universe", {"fields": ("universe_filters", "universe_counts")}),
+        ("Arms", {"fields": ("arm_table",)}),
+        ("Delivered", {"fields": ("delivered",)}),
+        ("Record", {"fields": (
+            "scoring_run", "persuasion_model", ("created_by", "created_at"),
+            ("committed_by", "committed_at"), "status_changed_at",
+        )}),
     )  # fmt: skip
     readonly_fields = tuple(
-        f for group in fields for f in (group if isinstance(group, tuple) else (group,))
+        f
+        for _, options in change_fieldsets
+        for group in options["fields"]
+        for f in (group if isinstance(group, tuple) else (group,))
     )
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
@@ -415,10 +454,20 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj=None):
-        return ("campaign", "spec", "voter_ids") if obj is None else self.fields
+        return ("campaign", "spec", "voter_ids") if obj is None else self.readonly_fields
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        return super().get_fieldsets(request, obj) if obj is None else self.change_fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A created design is read as it is: its draw and status change only through the
+        # preview, commit and status buttons (role-checked and audited), never a form save.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a program's assignments are history; cancel it instead
@@ -447,6 +496,8 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
                 for action, label in STATUS_ACTIONS
                 if may_write and obj.status in ALLOWED_FROM[action]
             ]
+            if obj.committed_at:
+                context["results"] = program_results(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -481,7 +532,7 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
             "title": f"Draw of {design.program.name}",
             "opts": self.opts,
             "design": design,
-            "summary_table": summary_table(summary) if summary else "",
+            "summary_table": summary_table(summary, design.channel) if summary else "",
             "summary": summary,
             "error": error,
             "commit_url": (
@@ -545,28 +596,40 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
     def description(self, obj: ProgramDesign) -> str:
         return obj.program.description
 
-    @admin.display(description="universe")
+    @admin.display(description="filters")
     def universe_filters(self, obj: ProgramDesign) -> SafeString:
-        rows = [(name, escape(_filter_text(value))) for name, value in obj.universe.items()]
-        return html_table(("filter", "value"), rows, "every voter")
+        rows = [
+            (FILTER_LABELS.get(name, name), filter_text(name, value))
+            for name, value in obj.universe.items()
+        ]
+        return html_table(("filter", "voters kept"), rows, "every voter")
+
+    @admin.display(description="counts")
+    def universe_counts(self, obj: ProgramDesign) -> SafeString | str:
+        if not obj.summary:
+            return "Not drawn yet: preview the draw (button above), then commit it from there."
+        return facts_table(universe_facts(obj.summary, obj.channel))
 
     @admin.display(description="arms")
     def arm_table(self, obj: ProgramDesign) -> SafeString:
         counts = {a["arm"]: a for a in (obj.summary or {}).get("arms", [])}
-        pins = obj.arm_variants.select_related("arm", "variant").order_by("position")
-        rows = [("control", "—", *_counts(counts.get("control")))]
-        rows += [
-            (pin.arm.name, f"{pin.variant} ({pin.variant.get_channel_display()})",
-             *_counts(counts.get(pin.arm.name)))
-            for pin in pins
-        ]  # fmt: skip
-        return html_table(("arm", "variant", "units", "voters"), rows, "")
+        total = sum(a["units"] for a in counts.values())
+        rows = [
+            (arm.name, _pinned(arm), *_arm_counts(counts.get(arm.name), total))
+            for arm in program_arms(obj)
+        ]
+        units = UNIT_WORDS.get(obj.channel, "units")
+        headers = ("arm", "variant (version)", units, "share of units", "voters")
+        return html_table(headers, rows, "")
 
-    @admin.display(description="draw")
-    def draw(self, obj: ProgramDesign) -> SafeString | str:
-        if not obj.summary:
-            return "Not drawn yet: preview the draw (button above), then commit it from there."
-        return summary_table(obj.summary)
+    @admin.display(description="by arm and result")
+    def delivered(self, obj: ProgramDesign) -> SafeString:
+        if not obj.committed_at:
+            return format_html("<p>{}</p>", "Nothing is delivered before the program is committed.")
+        counts = delivered_counts(program_id=obj.program_id)
+        if not counts:
+            return format_html("<p>{}</p>", "Nothing delivered yet.")
+        return delivered_tables(program_arms(obj), counts)
 
 
 STATUS_ACTIONS = (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel for good"))
@@ -577,42 +640,302 @@ ALLOWED_FROM = {
 }
 
 
-def _filter_text(value) -> str:
-    if isinstance(value, list) and len(value) > 12:
-        return f"{', '.join(map(str, value[:12]))}, … ({len(value):,} in all)"
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_filter_text(v)}" for k, v in value.items())
-    return str(value)
+# -- the universe, in words and counts --------------------------------------------------------
+
+FILTER_LABELS = {
+    "status": "voter status",
+    "party": "party",
+    "age": "age",
+    "gender": "gender",
+    "precincts": "precincts",
+    "congressional_district": "congressional district",
+    "state_senate_district": "state senate district",
+    "state_house_district": "state house district",
+    "turnout": "turnout score",
+    "support": "support score",
+    "uplift": "predicted uplift",
+    "exclude_backlash": "backlash voters",
+    "not_contacted_days": "recent contact",
+    "exclude_running_programs": "other programs",
+    "voter_ids": "voter ids",
+}
+CHOICE_LABELS = {"status": VoterStatus, "party": Party, "gender": Gender}
+SCORE_FILTERS = ("turnout", "support")
+LIST_LIMIT = 12
+
+# What a program randomizes, by channel (messaging.universe.unit_key).
+UNIT_WORDS = {
+    Channel.DOOR: "households",
+    Channel.MAIL: "households",
+    Channel.SMS: "phone numbers",
+    Channel.PHONE: "phone numbers",
+    Channel.EMAIL: "email addresses",
+}
 
 
-def _counts(arm: dict | None) -> tuple[str, str]:
-    return (f"{arm['units']:,}", f"{arm['voters']:,}") if arm else ("—", "—")
+def filter_text(name: str, value) -> str:
+    """One universe filter as staff would say it (the spec's names stay in the left column)."""
+    if name in CHOICE_LABELS:
+        labels = dict(CHOICE_LABELS[name].choices)
+        return _listed([labels.get(v, v) for v in value])
+    if name == "age":
+        return f"{value[0]} to {value[1]}"
+    if name in SCORE_FILTERS:
+        return f"{percent(value[0])} to {percent(value[1])} (the latest complete scoring run)"
+    if name == "uplift":
+        return "; ".join(
+            f"{arm}: {points(low)} to {points(high)}" for arm, (low, high) in value.items()
+        )
+    if name == "exclude_backlash":
+        return "left out (every message predicted to hurt)" if value else "kept"
+    if name == "not_contacted_days":
+        return f"not contacted in the last {value:,} days"
+    if name == "exclude_running_programs":
+        return "nobody already in another running program" if value else "may be in other programs"
+    if name == "voter_ids":
+        return f"only the {len(value):,} listed: {_listed(value)}"
+    return _listed(value) if isinstance(value, list) else str(value)
+
+
+def _listed(values: list) -> str:
+    if len(values) > LIST_LIMIT:
+        return f"{', '.join(map(str, values[:LIST_LIMIT]))}, … ({len(values):,} in all)"
+    return ", ".join(map(str, values))
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def _votes(votes: float | None) -> str:
     return "unknown (no persuasion scores)" if votes is None else f"{votes:,.1f}"
 
 
-def summary_table(summary: dict) -> SafeString:
-    """A draw in two tables: the universe and what was left out, then the arms."""
-    universe = summary["universe"]
-    left = summary["left_out"]
-    votes = summary.get("expected_net_votes")
-    facts = [
-        ("voters", f"{universe['voters']:,}"),
-        ("households", f"{universe['households']:,}"),
-        ("phones", f"{universe['phones']:,}"),
-        ("emails", f"{universe['emails']:,}"),
-        ("units randomized", f"{universe['units']:,}"),
-        ("backlash voters left out", f"{left['backlash_voters']:,}"),
-        ("units every message would hurt", f"{left['left_alone_units']:,}"),
-        ("units beyond the budget", f"{left['over_budget_units']:,}"),
-        ("expected net votes", _votes(votes)),
+def universe_facts(summary: dict, channel: str) -> list[tuple[str, str]]:
+    """The draw's figures as (label, number) rows, numbers with thousands separators."""
+    universe, left = summary["universe"], summary["left_out"]
+    units = UNIT_WORDS.get(channel, "units")
+    assigned = sum(a["units"] for a in summary["arms"])
+    return [
+        ("voters in the universe", _count(universe.get("voters"))),
+        ("households", _count(universe.get("households"))),
+        ("distinct phone numbers", _count(universe.get("phones"))),
+        ("distinct email addresses", _count(universe.get("emails"))),
+        (f"{units} to randomize", _count(universe.get("units"))),
+        ("left out: voters every message would hurt", _count(left.get("backlash_voters"))),
+        (f"left out: {units} every message would hurt", _count(left.get("left_alone_units"))),
+        (f"left out: {units} beyond the budget", _count(left.get("over_budget_units"))),
+        (f"{units} assigned (control included)", _count(assigned)),
+        ("expected net votes", _votes(summary.get("expected_net_votes"))),
         ("policy, seed", f"{summary['policy']}, {summary['seed']}"),
     ]
-    arms = [(a["arm"], f"{a['units']:,}", f"{a['voters']:,}") for a in summary["arms"]]
+
+
+def facts_table(facts: list[tuple[str, str]]) -> SafeString:
+    """Label and figure rows, with no header row (the labels are the headers)."""
+    rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", facts)
+    return format_html("<table><tbody>{}</tbody></table>", rows)
+
+
+def summary_table(summary: dict, channel: str) -> SafeString:
+    """A draw in two tables: the universe and what was left out, then the arms."""
+    arms = [(a["arm"], _count(a["units"]), _count(a["voters"])) for a in summary["arms"]]
     return format_html(
-        "{}{}", html_table(("", ""), facts, ""), html_table(("arm", "units", "voters"), arms, "")
+        "{}{}",
+        facts_table(universe_facts(summary, channel)),
+        html_table(("arm", UNIT_WORDS.get(channel, "units"), "voters"), arms, ""),
     )
+
+
+# -- arms ----------------------------------------------------------------------------------
+
+
+def program_arms(design: ProgramDesign) -> list[ProgramArm]:
+    """The program's arms, control first, then in the draw's order, each with its pinned variant
+    (one query, kept on the instance: the arm and delivery tables both read them)."""
+    if not hasattr(design, "_page_arms"):
+        arms = ProgramArm.objects.filter(program_id=design.program_id).select_related(
+            "variant_pin__variant"
+        )
+        design._page_arms = sorted(arms, key=lambda arm: (not arm.is_control, _position(arm)))
+    return design._page_arms
+
+
+def _pin(arm: ProgramArm) -> ArmVariant | None:
+    return getattr(arm, "variant_pin", None)  # the control arm has none
+
+
+def _position(arm: ProgramArm) -> int:
+    pin = _pin(arm)
+    return pin.position if pin else 0
+
+
+def _pinned(arm: ProgramArm) -> SafeString | str:
+    pin = _pin(arm)
+    if pin is None:
+        return "— (no message)"
+    link = reverse("admin:messaging_messagevariant_change", args=[pin.variant_id])
+    return format_html('<a href="{}">{}</a>', link, str(pin.variant))
+
+
+def _arm_counts(arm: dict | None, total_units: int) -> tuple[str, str, str]:
+    if arm is None:
+        return ("—", "—", "—")
+    share = percent(arm["units"] / total_units) if total_units else "—"
+    return (_count(arm["units"]), share, _count(arm["voters"]))
+
+
+# -- delivered ---------------------------------------------------------------------------------
+
+# The result that means the message reached the voter comes first: a conversation at the door or
+# on the phone, a text or email or piece delivered. Then the others, in this order.
+REACHED = {
+    Channel.DOOR: ContactResult.CONTACTED,
+    Channel.PHONE: ContactResult.CONTACTED,
+    Channel.SMS: ContactResult.DELIVERED,
+    Channel.EMAIL: ContactResult.DELIVERED,
+    Channel.MAIL: ContactResult.DELIVERED,
+}
+# Shown even at zero, so an empty column reads as "none yet" rather than missing.
+ALWAYS_SHOWN = {
+    Channel.DOOR: (ContactResult.NOT_HOME, ContactResult.REFUSED),
+    Channel.PHONE: (ContactResult.NOT_HOME, ContactResult.REFUSED),
+    Channel.SMS: (ContactResult.FAILED, ContactResult.OPTED_OUT),
+    Channel.EMAIL: (ContactResult.BOUNCED, ContactResult.OPTED_OUT),
+    Channel.MAIL: (ContactResult.FAILED,),
+}
+NO_ARM = "arm not recorded"
+
+
+def delivered_tables(arms: list[ProgramArm], counts: list[DeliveredCount]) -> SafeString:
+    """Per channel, attempts per arm by result; a warning when control voters were contacted."""
+    sections = []
+    for channel in sorted({c.channel for c in counts}, key=Channel.values.index):
+        rows = [c for c in counts if c.channel == channel]
+        results = _result_columns(channel, rows)
+        cells = {(c.arm_id, c.result): c.attempts for c in rows}
+        names = [(arm.pk, arm.name) for arm in arms]
+        if any(c.arm_id is None for c in rows):
+            names.append((None, NO_ARM))
+        table = html_table(
+            ("arm", "attempts", *(_result_label(channel, r) for r in results)),
+            (_delivered_row(name, [cells.get((pk, r), 0) for r in results]) for pk, name in names),
+            "",
+        )
+        total = sum(c.attempts for c in rows)
+        heading = f"{Channel(channel).label}: {total:,} attempt{'' if total == 1 else 's'}"
+        sections.append(format_html("<h3>{}</h3>{}", heading, table))
+    control = [arm.pk for arm in arms if arm.is_control]
+    contaminated = sum(c.attempts for c in counts if c.arm_id in control)
+    if contaminated:
+        sections.append(
+            format_html(
+                '<p class="errornote">{}</p>',
+                f"{contaminated:,} attempts were recorded for control voters. The control group "
+                "should get nothing from this program, so its lift will read smaller than it is.",
+            )
+        )
+    return format_html_join("", "{}", ((s,) for s in sections))
+
+
+def _result_columns(channel: str, rows: list[DeliveredCount]) -> list[str]:
+    seen = {c.result for c in rows}
+    first = REACHED.get(channel)
+    wanted = {first, *ALWAYS_SHOWN.get(channel, ()), *seen} - {None}
+    return [first, *(r for r in ContactResult.values if r in wanted and r != first)]
+
+
+def _result_label(channel: str, result: str) -> str:
+    label = ContactResult(result).label.lower()
+    return f"{label} (reached)" if result == REACHED.get(channel) else label
+
+
+def _delivered_row(name: str, values: list[int]) -> tuple[str, ...]:
+    return (name, _count(sum(values)), *(_count(v) for v in values))
+
+
+# -- after the election: the lift ---------------------------------------------------------------
+
+
+def program_results(request: HttpRequest, design: ProgramDesign) -> dict:
+    """The lift section of a committed program's page: the outcomes to choose from and, when one
+    is chosen (by id, GET, so no personal data enters the URL), the experiment report, drawn only
+    then (it reads every assigned voter). A report that cannot be made is a message."""
+    election, question = _picked_outcome(request, design)
+    results = {
+        "elections": [(e.pk, str(e)) for e in outcome_elections(design)],
+        "questions": [(q.pk, f"{q.slug}: {q.text}") for q in outcome_questions(design)],
+        "picked": {
+            "election": election.pk if election else None,
+            "question": question.pk if question else None,
+        },
+        "report": None,
+        "error": "",
+    }
+    if election is None and question is None:
+        return results
+    if election is not None and question is not None:
+        results["error"] = "Choose one outcome: an election or a survey question."
+    elif election is not None and not has_vote_history(election):
+        results["error"] = (
+            f"No vote history of {election} has been imported yet: the lift needs to know who "
+            "voted (import_history)."
+        )
+    else:
+        try:
+            report = experiment_report(
+                campaign=design.campaign, program=design.program, election=election,
+                question=question,
+            )  # fmt: skip
+        except (ExperimentError, ValidationError) as failure:
+            results["error"] = "; ".join(getattr(failure, "messages", None) or [str(failure)])
+        else:
+            results.update(_report_context(design, report, election, question))
+    return results
+
+
+def _picked_outcome(
+    request: HttpRequest, design: ProgramDesign
+) -> tuple[Election | None, SurveyQuestion | None]:
+    """The election and question named in the query string, each one of the program's campaign's
+    rows; anything else (another campaign's, not a number) is a 404."""
+    picked = []
+    for name, model in (("election", Election), ("question", SurveyQuestion)):
+        raw = request.GET.get(name, "").strip()
+        if not raw:
+            picked.append(None)
+            continue
+        try:
+            picked.append(model.objects.get(pk=int(raw), campaign_id=design.campaign_id))
+        except (ValueError, model.DoesNotExist):
+            raise Http404 from None
+    return picked[0], picked[1]
+
+
+def _report_context(
+    design: ProgramDesign, report: dict, election: Election | None, question: SurveyQuestion | None
+) -> dict:
+    # In the order of the arms table above (the report sorts treated arms by name).
+    order = {arm.name: i for i, arm in enumerate(program_arms(design))}
+    arms = sorted(report["arms"], key=lambda a: order.get(a["arm"], len(order)))
+    png = plots.experiment_png(arms, title=chart_title(report))
+    outcome = {"election": election.pk} if election else {"question": question.pk}
+    query = urlencode({"program": design.program_id, **outcome})
+    return {
+        "report": report,
+        "rows": arm_rows(arms),
+        "sentence": _report_sentence(report),
+        "chart": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "full_report_url": f"{reverse('admin:scoring_modelversion_experiment')}?{query}",
+        "chart_url": f"{reverse('admin:scoring_modelversion_experiment_chart')}?{query}",
+    }
+
+
+def _report_sentence(report: dict) -> str:
+    """Who the report counted: voters, the units they were randomized in, and who was left out."""
+    text = (
+        f"{report['outcome']}: {report['n']:,} voters in {report['households']:,} randomized "
+        f"units, of {report.get('assigned', report['n']):,} assigned"
+    )
+    dropped = [f"{n:,} {reason}" for reason, n in (report.get("dropped") or {}).items() if n]
+    return f"{text} (left out: {'; '.join(dropped)})." if dropped else f"{text}."
