@@ -687,7 +687,11 @@ def filter_text(name: str, value) -> str:
             f"{arm}: {points(low)} to {points(high)}" for arm, (low, high) in value.items()
         )
     if name == "exclude_backlash":
-        return "left out (every message predicted to hurt)" if value else "kept"
+        return (
+            "left out (every message predicted to hurt, beyond the safety margin)"
+            if value
+            else "kept"
+        )
     if name == "not_contacted_days":
         return f"not contacted in the last {value:,} days"
     if name == "exclude_running_programs":

@@ -84,7 +84,13 @@ def test_the_universe_shows_the_committed_counts(staff_client, campaign):
     assert row("households to randomize", 8) in page
     assert row("households assigned (control included)", 8) in page
     assert row("voter status", "Active") in page
-    assert row("backlash voters", "left out (every message predicted to hurt)") in page
+    assert (
+        row(
+            "backlash voters",
+            "left out (every message predicted to hurt, beyond the safety margin)",
+        )
+        in page
+    )
 
 
 def test_universe_figures_have_thousands_separators():
