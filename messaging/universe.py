@@ -179,26 +179,39 @@ def universe_rows(frame: pl.DataFrame, channel: str, arms: int) -> UniverseRows:
         unit=unit_key(channel),
         stratum=pl.format("{}|{}", pl.col("precinct"), turnout_band(turnout)),
     )
-    unit_keys = frame["unit"].unique().sort()
     uplift = None
     if arms:
         uplift = frame.select(f"uplift_{i}" for i in range(arms)).to_numpy().astype(np.float64)
+    # One select each, so polars computes the codes (and the counts) in parallel.
+    codes = frame.select(unit=dense_code("unit"), stratum=dense_code("stratum"))
+    unit = codes["unit"].to_numpy()
+    unit_keys = frame["unit"].gather(a_row_of_each(unit))
+    distinct = frame.select(
+        households=pl.col("household_id").filter(pl.col("household_id") > 0).n_unique(),
+        phones=pl.col("phone").filter(pl.col("phone") != "").n_unique(),
+        emails=pl.col("email").filter(pl.col("email") != "").n_unique(),
+    ).row(0, named=True)
     return UniverseRows(
         voter_pk=frame["pk"].to_numpy(),
-        # Dense ranks of the sorted keys: the same codes whatever order the rows came in.
-        unit=(frame["unit"].rank("dense") - 1).cast(pl.Int64).to_numpy(),
+        unit=unit,
         unit_keys=unit_keys,
-        stratum=(frame["stratum"].rank("dense") - 1).cast(pl.Int64).to_numpy(),
+        stratum=codes["stratum"].to_numpy(),
         uplift=uplift,
         backlash=frame["backlash_flag"].fill_null(False).to_numpy() if arms else None,
-        counts={
-            "voters": len(frame),
-            "households": frame.filter(pl.col("household_id") > 0)["household_id"].n_unique(),
-            "phones": frame.filter(pl.col("phone") != "")["phone"].n_unique(),
-            "emails": frame.filter(pl.col("email") != "")["email"].n_unique(),
-            "units": len(unit_keys),
-        },
+        counts={"voters": len(frame), **distinct, "units": len(unit_keys)},
     )
+
+
+def dense_code(column: str) -> pl.Expr:
+    """Dense ranks of the sorted keys: the same codes whatever order the rows came in."""
+    return (pl.col(column).rank("dense") - 1).cast(pl.Int64)
+
+
+def a_row_of_each(codes: np.ndarray) -> np.ndarray:
+    """Per code 0..k-1, a row holding it: rows of one code hold one key, so any row will do."""
+    rows = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    rows[codes] = np.arange(len(codes))
+    return rows
 
 
 def unit_key(channel: str) -> pl.Expr:
