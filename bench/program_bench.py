@@ -9,13 +9,15 @@ predicts an uplift for each of three arms. Then times, once each (a commit happe
   - `preview_program` (select, randomize, choose; nothing written);
   - `commit_program` (the same, plus the assignments written in one transaction);
   - baseline: a raw COPY of the same assignment rows into an unindexed copy of the table;
-and prints the commit's share of the baseline's speed.
+and prints the commit's share of the baseline's speed, and the process's peak resident memory
+(loading runs in the database, so the peak is the preview's and the commit's).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -125,6 +127,13 @@ def main() -> None:
     baseline = raw_copy_seconds(url, design.program_id)
     print(f"preview: {preview:.1f} s; commit: {commit:.1f} s for {rows:,} assignments")
     print(f"raw COPY of the same rows: {baseline:.2f} s; speed vs COPY: {baseline / commit:.2f}")
+    print(f"peak RSS of this process: {peak_rss_mb():,.0f} MB")
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 if __name__ == "__main__":

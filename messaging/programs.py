@@ -11,8 +11,6 @@ happens once.
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import logging
 import secrets
 from collections.abc import Iterable, Iterator
@@ -24,8 +22,9 @@ import polars as pl
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
-from campaign.lib import spreadsheet_csv
+from campaign.lib import binary_copy, spreadsheet_csv
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
@@ -301,63 +300,91 @@ def _pin_current_versions(design: ProgramDesign) -> None:
         mark_variant_used(variant=variant)
 
 
+# Fixed-width columns first: the binary rows are a packed record then the varying values.
 ASSIGNMENT_COLUMNS = (
-    "campaign_id", "program_id", "arm_id", "voter_id", "assigned_at", "propensity",
-    "propensities", "unit", "created_at",
+    "campaign_id", "program_id", "arm_id", "voter_id", "assigned_at", "created_at", "propensity",
+    "propensities", "unit",
 )  # fmt: skip
+# Rows encoded and sent at a time: the encoding's working arrays stay a few tens of MB, and the
+# server ingests one chunk while the next is encoded (psycopg's queued writer sends from a thread).
+COPY_CHUNK = 20_000
+
+
+@dataclass
+class AssignmentRows:
+    """The assignment rows, column by column (no object per row).
+
+    The unit's key and the propensity vector repeat across rows, so each row holds an index
+    into `unit_keys` and `vectors`, and each distinct value is encoded once.
+    """
+
+    voter_id: np.ndarray
+    arm_id: np.ndarray
+    propensity: np.ndarray
+    unit: np.ndarray  # per row: index into unit_keys
+    unit_keys: pl.Series
+    vector: np.ndarray  # per row: index into vectors
+    vectors: list[dict[str, float]]  # {arm name: P(arm)}, one per policy arm drawn
+
+    def __len__(self) -> int:
+        return len(self.voter_id)
 
 
 def write_assignments(plan: Plan, *, at: dt.datetime) -> int:
-    """One assignment per voter drawn into an arm: COPY on PostgreSQL, batches elsewhere."""
-    frame = assignment_frame(plan, _arm_ids(plan.design, plan.arm_names), at)
+    """One assignment per voter drawn into an arm: binary COPY on PostgreSQL, batches elsewhere."""
+    rows = assignment_rows(plan, _arm_ids(plan.design, plan.arm_names))
     if connection.vendor != "postgresql":
-        return _bulk_create(frame)
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY voters_assignment ({', '.join(ASSIGNMENT_COLUMNS)}) FROM STDIN (FORMAT csv)"
-        ) as copy,
-    ):
-        copy.write(buffer.getbuffer())
-    return len(frame)
+        return _bulk_create(rows, plan.design, at)
+    return _copy_assignments(rows, plan.design, at)
 
 
-def assignment_frame(plan: Plan, arm_ids: list[int], at: dt.datetime) -> pl.DataFrame:
-    """The assignment rows, column by column (no object per row)."""
+def assignment_rows(plan: Plan, arm_ids: list[int]) -> AssignmentRows:
     draw = plan.draw
     voters = np.flatnonzero(draw.voter_unit >= 0)
     units = draw.voter_unit[voters]
     drawn = draw.arm[units] != OUT
     voters, units = voters[drawn], units[drawn]
-    # Units with the same policy arm share one propensity vector: encode each vector once.
+    # Units with the same policy arm share one propensity vector.
     matrix = draw.propensities()
-    policies = draw.policy_arm[units]
-    vectors = {
-        int(policy): _vector_json(plan.arm_names, matrix[units[policies == policy][0]])
-        for policy in np.unique(policies)
-    }
-    stamp = at.isoformat()
-    n = len(voters)
-    return pl.DataFrame(
-        {
-            "campaign_id": np.full(n, plan.design.campaign_id, dtype=np.int64),
-            "program_id": np.full(n, plan.design.program_id, dtype=np.int64),
-            "arm_id": np.asarray(arm_ids, dtype=np.int64)[draw.arm[units]],
-            "voter_id": plan.rows.voter_pk[voters],
-            "assigned_at": [stamp] * n,
-            "propensity": draw.propensity[units],
-            "propensities": [vectors[int(p)] for p in policies],
-            "unit": plan.rows.unit_keys[draw.keys[units]],
-            "created_at": [stamp] * n,
-        },
-        schema_overrides={"unit": pl.Utf8},
+    _, first, vector = np.unique(draw.policy_arm[units], return_index=True, return_inverse=True)
+    return AssignmentRows(
+        voter_id=plan.rows.voter_pk[voters],
+        arm_id=np.asarray(arm_ids, dtype=np.int64)[draw.arm[units]],
+        propensity=draw.propensity[units],
+        unit=draw.keys[units],
+        unit_keys=plan.rows.unit_keys,
+        vector=vector.ravel(),
+        vectors=[_vector(plan.arm_names, matrix[unit]) for unit in units[first]],
     )
 
 
-def _vector_json(arm_names: list[str], row: np.ndarray) -> str:
-    return json.dumps({name: round(float(p), 9) for name, p in zip(arm_names, row, strict=True)})
+def _vector(arm_names: list[str], row: np.ndarray) -> dict[str, float]:
+    return {name: round(float(p), 9) for name, p in zip(arm_names, row, strict=True)}
+
+
+def _copy_assignments(rows: AssignmentRows, design: ProgramDesign, at: dt.datetime) -> int:
+    vectors = binary_copy.encode_values(binary_copy.jsonb_values(rows.vectors))
+    # The keys' UTF-8 bytes back to back, in one string: no Python object per unit.
+    units = binary_copy.encode_packed(
+        rows.unit_keys.str.len_bytes().to_numpy(), rows.unit_keys.str.join("").item().encode()
+    )
+    campaign, program = design.campaign_id, design.program_id
+    stamp = binary_copy.timestamptz(at)
+    sql = f"COPY voters_assignment ({', '.join(ASSIGNMENT_COLUMNS)}) FROM STDIN (FORMAT binary)"
+    with connection.cursor() as cursor:
+        pg_cursor = cursor.cursor
+        with pg_cursor.copy(sql, writer=QueuedLibpqWriter(pg_cursor)) as copy:
+            copy.write(binary_copy.SIGNATURE)
+            for start in range(0, len(rows), COPY_CHUNK):
+                part = slice(start, start + COPY_CHUNK)
+                n = len(rows.voter_id[part])
+                fixed = [np.full(n, campaign), np.full(n, program), rows.arm_id[part],
+                         rows.voter_id[part], np.full(n, stamp), np.full(n, stamp),
+                         rows.propensity[part]]  # fmt: skip
+                varying = [(vectors, rows.vector[part]), (units, rows.unit[part])]
+                copy.write(memoryview(binary_copy.encode_rows(fixed, varying)))
+            copy.write(binary_copy.TRAILER)
+    return len(rows)
 
 
 def _arm_ids(design: ProgramDesign, arm_names: list[str]) -> list[int]:
@@ -366,21 +393,26 @@ def _arm_ids(design: ProgramDesign, arm_names: list[str]) -> list[int]:
     return [by_name[name] for name in arm_names]
 
 
-def _bulk_create(frame: pl.DataFrame) -> int:
+def _bulk_create(rows: AssignmentRows, design: ProgramDesign, at: dt.datetime) -> int:
+    columns = (rows.voter_id, rows.arm_id, rows.propensity, rows.unit, rows.vector)
+    unit_keys = rows.unit_keys.to_list()
     written = 0
-    for batch in frame.iter_slices(SQLITE_BATCH):
+    for start in range(0, len(rows), SQLITE_BATCH):
+        part = slice(start, start + SQLITE_BATCH)
         objects = [
             Assignment(
-                campaign_id=row["campaign_id"],
-                program_id=row["program_id"],
-                arm_id=row["arm_id"],
-                voter_id=row["voter_id"],
-                assigned_at=dt.datetime.fromisoformat(row["assigned_at"]),
-                propensity=row["propensity"],
-                propensities=json.loads(row["propensities"]),
-                unit=row["unit"],
+                campaign_id=design.campaign_id,
+                program_id=design.program_id,
+                arm_id=int(arm_id),
+                voter_id=int(voter_id),
+                assigned_at=at,
+                propensity=float(propensity),
+                propensities=rows.vectors[vector],
+                unit=unit_keys[unit],
             )
-            for row in batch.iter_rows(named=True)
+            for voter_id, arm_id, propensity, unit, vector in zip(
+                *(column[part] for column in columns), strict=True
+            )
         ]
         written += len(Assignment.objects.bulk_create(objects))
     return written

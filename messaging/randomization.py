@@ -136,7 +136,7 @@ def draw_program(
     """
     n = len(unit)
     kept = np.ones(n, dtype=bool) if backlash is None else ~np.asarray(backlash, dtype=bool)
-    keys, inverse = np.unique(np.asarray(unit)[kept], return_inverse=True)
+    keys, inverse = unique_inverse(np.asarray(unit)[kept])
     voter_unit = np.full(n, OUT, dtype=np.int64)
     voter_unit[kept] = inverse
     unit_stratum = _unit_strata(np.asarray(stratum)[kept], inverse, len(keys))
@@ -174,10 +174,24 @@ def unit_uplift(
     if uplift is None:
         return None
     uplift = np.asarray(uplift, dtype=np.float64).reshape(len(voter_unit), arms)
-    summed = np.zeros((units, arms))
     kept = voter_unit >= 0
-    np.add.at(summed, voter_unit[kept], np.nan_to_num(uplift[kept]))
-    return summed
+    members, values = voter_unit[kept], np.nan_to_num(uplift[kept])
+    # bincount adds in row order, as np.add.at did: the same sums, several times faster.
+    return np.column_stack(
+        [np.bincount(members, weights=values[:, a], minlength=units) for a in range(arms)]
+    ).reshape(units, arms)
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True); by counting, not sorting, for small codes."""
+    values = np.asarray(values)
+    small = values.dtype.kind in "iu" and len(values) and values.min() >= 0
+    if not small or values.max() > 4 * len(values):
+        keys, inverse = np.unique(values, return_inverse=True)
+        return keys, inverse.ravel()
+    present = np.zeros(int(values.max()) + 1, dtype=bool)
+    present[values] = True
+    return np.flatnonzero(present).astype(values.dtype), np.cumsum(present)[values] - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,7 +200,7 @@ def unit_uplift(
 def _unit_strata(stratum: np.ndarray, inverse: np.ndarray, units: int) -> np.ndarray:
     # A unit's stratum is its first member's in key order: members of one household share a
     # precinct; a phone shared across precincts needs one stratum, and any fixed rule will do.
-    codes, voter_code = np.unique(stratum, return_inverse=True)
+    codes, voter_code = unique_inverse(stratum)
     unit_code = np.full(units, len(codes), dtype=np.int64)
     np.minimum.at(unit_code, inverse, voter_code.ravel())
     return unit_code

@@ -550,12 +550,15 @@ class ProgramArm(models.Model):
 class Assignment(models.Model):
     """One voter's arm in one program (append-only: an assignment is never re-drawn)."""
 
-    # No database constraints on the campaign, the program and the arm: their per-row checks at
-    # commit lock the same three rows once per assignment, 5.5 of the 15.7 seconds of committing
-    # a 200,000-voter program. Assignments are written only by `import_assignments` and
-    # `messaging.programs.commit_program`, each for a program and arms it has just created or
-    # locked; programs, arms and campaigns are never deleted, and `on_delete` still holds in the
-    # ORM. The voter keeps its (campaign, voter) pair key (migration 0007).
+    # No database constraints on the campaign, the program, the arm, the voter or the import
+    # run: their per-row checks at commit lock the same three rows once per assignment (5.5 of
+    # the 15.7 seconds of committing a 200,000-voter program), and the voter's pair key
+    # (migration 0007, dropped in 0012) then cost 5 of 13 seconds at a million voters: one
+    # lookup and row lock per voter. Assignments are written only by `import_assignments` and
+    # `messaging.programs.commit_program`, each in one transaction, for a program and arms it has
+    # just created or locked, voters it has just read from the campaign's own (their ids come
+    # from that select or join, never from input), and its own import run; programs, arms,
+    # campaigns, voters and runs are never deleted, and `on_delete` still holds in the ORM.
     campaign = models.ForeignKey(
         Campaign, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
@@ -573,8 +576,15 @@ class Assignment(models.Model):
     voter = voter_key("assignments")
     assigned_at = models.DateTimeField()
     # PROTECT: history rows are append-only, so the run that wrote them cannot be deleted.
+    # Indexed only where set (assignment_import_run): a program's commit writes none.
     import_run = models.ForeignKey(
-        "ImportRun", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "ImportRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # A program the product ran records its design, so lift and training stay unbiased even
     # when a model chose the arm; imported past programs have none and use the recorded shares.
@@ -600,6 +610,14 @@ class Assignment(models.Model):
                 condition=models.Q(propensity__isnull=True)
                 | models.Q(propensity__gt=0, propensity__lte=1),
                 name="assignment_propensity_unit",
+            ),
+        ]
+        indexes = [
+            # An import run's assignments (the PROTECT check before deleting a run).
+            models.Index(
+                fields=["import_run"],
+                condition=models.Q(import_run__isnull=False),
+                name="assignment_import_run",
             ),
         ]
         # A voter's programs (their page, features) use the voter key's own index: a second

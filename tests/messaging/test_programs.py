@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import polars as pl
 import pytest
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from messaging.programs import (
     resume_program,
 )
 from messaging.services import revise_variant
+from messaging.universe import few_key_codes
 from tests.factories import (
     AssignmentFactory,
     CampaignFactory,
@@ -520,3 +522,15 @@ def test_the_universe_filters_on_age_gender_and_districts(campaign, variants):
     commit_program(design=design)
 
     assert sorted(assignments(design)) == sorted([young.pk, by_year.pk])
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [[], ["", "P1|1", "P10|-1", "P1|1", "Pé|0", ""], ["P2|3"] * 4],
+)
+def test_strata_codes_are_the_dense_ranks_of_their_keys(keys):
+    series = pl.Series(keys, dtype=pl.Utf8)
+
+    codes = few_key_codes(series)
+
+    assert codes.tolist() == (series.rank("dense") - 1).cast(pl.Int64).to_list()

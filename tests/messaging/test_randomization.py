@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from messaging.randomization import CONTROL, OUT, Choice, Design, draw_program
+from messaging.randomization import (
+    CONTROL,
+    OUT,
+    Choice,
+    Design,
+    draw_program,
+    unique_inverse,
+    unit_uplift,
+)
 
 
 def _households(n_households: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -273,3 +281,37 @@ def test_ips_estimate_of_each_arm_mean_equals_the_truth_within_its_ci():
         naive_se = outcome[got].std() / np.sqrt(got.sum())
         naive_is_biased |= abs(outcome[got].mean() - truth) > 3.3 * naive_se
     assert naive_is_biased  # the test would catch propensities that did not matter
+
+
+# -- speed without a change of result -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, 0, 5, 2, 9, 0]),  # small codes: counted
+        np.array([3, 10**12, 3]),  # sparse: sorted
+        np.array([-1, 4, -1]),  # negative: sorted
+        np.array(["b", "a", "b"]),  # any sortable keys
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_unique_inverse_equals_numpy_unique(values):
+    keys, inverse = unique_inverse(values)
+    expected_keys, expected_inverse = np.unique(values, return_inverse=True)
+
+    assert keys.tolist() == expected_keys.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()
+
+
+def test_summed_uplift_equals_adding_row_by_row():
+    rng = np.random.default_rng(3)
+    voter_unit = rng.integers(-1, 50, 1_000)
+    uplift = rng.normal(0, 0.01, (1_000, 3))
+    uplift[rng.random((1_000, 3)) < 0.1] = np.nan
+    expected = np.zeros((50, 3))
+    for voter, unit in enumerate(voter_unit):
+        if unit >= 0:
+            expected[unit] += np.nan_to_num(uplift[voter])
+
+    assert np.array_equal(unit_uplift(uplift, voter_unit, 50, 3), expected)
