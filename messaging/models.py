@@ -148,6 +148,7 @@ class MessageVariant(models.Model):
 
 class ProgramStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
+    COMMITTING = "committing", "Committing (in the background)"
     COMMITTED = "committed", "Committed (running)"
     PAUSED = "paused", "Paused"
     CANCELLED = "cancelled", "Cancelled"
@@ -221,6 +222,12 @@ class ProgramDesign(models.Model):
     )
     committed_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    commit_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a background commit was last asked for."
+    )
+    commit_error = models.TextField(
+        blank=True, help_text="Why the last background commit did not happen (empty if it did)."
+    )
 
     objects = ProgramDesignQuerySet.as_manager()
 

@@ -254,7 +254,7 @@ def commit_program(
             .select_related("program", "campaign")
             .get(pk=design.pk)
         )
-        if design.status != ProgramStatus.DRAFT:
+        if design.status not in (ProgramStatus.DRAFT, ProgramStatus.COMMITTING):
             raise ProgramStateError(
                 f"program {design.program.name!r} is {design.status}: a program is committed once"
             )
@@ -270,6 +270,7 @@ def commit_program(
         design.persuasion_model = plan.run.persuasion_model if plan.run else None
         design.committed_by = _user(by)
         design.committed_at = design.status_changed_at = now
+        design.commit_error = ""
         design.save()
         record_audit_event(
             action=AuditAction.PROGRAM_COMMIT,
@@ -281,6 +282,50 @@ def commit_program(
             detail={"seed": design.seed, "policy": design.policy},
         )
     logger.info("program %s committed: %s assignments", design.program_id, written)
+    return design
+
+
+def request_commit(
+    *, design: ProgramDesign, by: AbstractBaseUser | None = None, client_ip: str | None = None
+) -> ProgramDesign:
+    """Ask a worker to commit (what the admin and the API do: a state's universe takes longer
+    than a web request may). The program is `committing` until the worker is done; a commit that
+    cannot happen returns it to a draft, saying why in `commit_error`."""
+    from messaging.tasks import commit_program_task  # the task module imports this one
+
+    with transaction.atomic():
+        design = (
+            ProgramDesign.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=design.pk)
+        )
+        if design.status != ProgramStatus.DRAFT:
+            raise ProgramStateError(
+                f"program {design.program.name!r} is {design.status}: a program is committed once"
+            )
+        design.status = ProgramStatus.COMMITTING
+        design.commit_requested_at = design.status_changed_at = timezone.now()
+        design.commit_error = ""
+        design.save(
+            update_fields=["status", "commit_requested_at", "status_changed_at", "commit_error"]
+        )
+        user_id = by.pk if by is not None and by.is_authenticated else None
+        transaction.on_commit(
+            lambda: commit_program_task.delay(design.pk, user_id, client_ip)
+        )
+    logger.info("program %s commit requested", design.program_id)
+    return design
+
+
+def fail_commit(*, design: ProgramDesign, reason: str) -> ProgramDesign:
+    """A background commit that cannot happen: back to a draft, with the reason (ids only)."""
+    with transaction.atomic():
+        design = ProgramDesign.objects.select_for_update(of=("self",)).get(pk=design.pk)
+        if design.status == ProgramStatus.COMMITTING:
+            design.status, design.status_changed_at = ProgramStatus.DRAFT, timezone.now()
+            design.commit_error = reason
+            design.save(update_fields=["status", "status_changed_at", "commit_error"])
+    logger.warning("program %s commit failed: %s", design.program_id, reason)
     return design
 
 
@@ -426,7 +471,10 @@ TRANSITIONS = {
     AuditAction.PROGRAM_PAUSE: ((ProgramStatus.COMMITTED,), ProgramStatus.PAUSED),
     AuditAction.PROGRAM_RESUME: ((ProgramStatus.PAUSED,), ProgramStatus.COMMITTED),
     AuditAction.PROGRAM_CANCEL: (
-        (ProgramStatus.DRAFT, ProgramStatus.COMMITTED, ProgramStatus.PAUSED),
+        (
+            ProgramStatus.DRAFT, ProgramStatus.COMMITTING, ProgramStatus.COMMITTED,
+            ProgramStatus.PAUSED,
+        ),  # fmt: skip
         ProgramStatus.CANCELLED,
     ),
 }

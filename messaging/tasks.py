@@ -1,0 +1,49 @@
+"""Celery tasks of the messaging app (queue `messaging`): committing a program in the background.
+
+A commit over a state's universe takes about a minute, longer than a web request may; the admin
+and the API ask for it (`messaging.programs.request_commit`) and this task does it. It is safe to
+run twice: a worker killed mid-commit rolled its transaction back and the redelivered task starts
+again; a commit that already happened refuses a second one and leaves the program as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.db import OperationalError
+
+from messaging.models import ProgramDesign
+from messaging.program_specs import SpecError
+from messaging.programs import ProgramStateError, commit_program, fail_commit
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def commit_program_task(design_id: int, user_id: int | None, client_ip: str | None) -> dict:
+    design = ProgramDesign.objects.get(pk=design_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    try:
+        design = commit_program(design=design, by=user, client_ip=client_ip)
+    except ProgramStateError as exc:
+        # Committed already (a redelivery after the commit), or cancelled meanwhile: nothing to do.
+        logger.info("program %s not committed: %s", design.program_id, exc)
+        return {"program": design.program_id, "status": design.status}
+    except SpecError as exc:
+        # Permanent (the universe is empty, the model is gone): back to a draft, saying why.
+        design = fail_commit(design=design, reason=str(exc))
+        return {"program": design.program_id, "status": design.status}
+    except Exception:
+        # A bug or an outage: never leave the program stuck as "committing". The exception's
+        # text may quote row values, so the program says only where to look.
+        fail_commit(design=design, reason="the commit failed unexpectedly: see the worker's log")
+        raise
+    return {"program": design.program_id, "status": design.status}
