@@ -36,11 +36,11 @@ from messaging.programs import (
     ProgramStateError,
     cancel_program,
     check_program_spec,
-    commit_program,
     create_program,
     export_assignments,
     pause_program,
     preview_program,
+    request_commit,
     resume_program,
 )
 from messaging.rendering import (
@@ -431,14 +431,14 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
     change_fieldsets = (
         (None, {"fields": (
             "campaign", "program_name", "description", "channel", "policy", "status",
-            ("control_share", "exploration_share", "budget", "seed"),
+            "commit_error", ("control_share", "exploration_share", "budget", "seed"),
         )}),
         ("Universe", {"fields": ("universe_filters", "universe_counts")}),
         ("Arms", {"fields": ("arm_table",)}),
         ("Delivered", {"fields": ("delivered",)}),
         ("Record", {"fields": (
             "scoring_run", "persuasion_model", ("created_by", "created_at"),
-            ("committed_by", "committed_at"), "status_changed_at",
+            "commit_requested_at", ("committed_by", "committed_at"), "status_changed_at",
         )}),
     )  # fmt: skip
     readonly_fields = tuple(
@@ -559,7 +559,7 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
 
     def _status_view(self, action: str):
         services = {
-            "commit": commit_program,
+            "commit": request_commit,
             "pause": pause_program,
             "resume": resume_program,
             "cancel": cancel_program,
@@ -575,11 +575,13 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
                     reverse("admin:messaging_programdesign_preview", args=[design.pk])
                 )
             try:
-                services[action](design=design, by=request.user, client_ip=client_ip(request))
+                design = services[action](
+                    design=design, by=request.user, client_ip=client_ip(request)
+                )
             except (ProgramStateError, SpecError) as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"{design.program.name}: {action} done.")
+                self.message_user(request, _done_message(design, action))
             return HttpResponseRedirect(
                 reverse("admin:messaging_programdesign_change", args=[design.pk])
             )
@@ -587,6 +589,11 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         return posted
 
     # -- columns and fields -------------------------------------------------------------------
+
+    @admin.display(description="last commit")
+    def commit_error(self, obj: ProgramDesign) -> str:
+        """Why a background commit did not happen; empty when it did or none was asked."""
+        return obj.commit_error or "—"
 
     @admin.display(description="program", ordering="program__name")
     def program_name(self, obj: ProgramDesign) -> str:
@@ -671,6 +678,18 @@ UNIT_WORDS = {
     Channel.PHONE: "phone numbers",
     Channel.EMAIL: "email addresses",
 }
+
+
+def _done_message(design: ProgramDesign, action: str) -> str:
+    name = design.program.name
+    if action != "commit":
+        return f"{name}: {action} done."
+    design.refresh_from_db(fields=["status", "commit_error"])
+    if design.status == ProgramStatus.COMMITTING:
+        return f"{name}: committing in the background; reload this page to see it committed."
+    if design.status == ProgramStatus.DRAFT:
+        return f"{name}: not committed: {design.commit_error}"
+    return f"{name}: committed."
 
 
 def filter_text(name: str, value) -> str:

@@ -310,9 +310,7 @@ def request_commit(
             update_fields=["status", "commit_requested_at", "status_changed_at", "commit_error"]
         )
         user_id = by.pk if by is not None and by.is_authenticated else None
-        transaction.on_commit(
-            lambda: commit_program_task.delay(design.pk, user_id, client_ip)
-        )
+        transaction.on_commit(lambda: commit_program_task.delay(design.pk, user_id, client_ip))
     logger.info("program %s commit requested", design.program_id)
     return design
 
@@ -467,16 +465,13 @@ def _bulk_create(rows: AssignmentRows, design: ProgramDesign, at: dt.datetime) -
 # Pause, resume, cancel
 # --------------------------------------------------------------------------------------------
 
+CANCELLABLE = (
+    ProgramStatus.DRAFT, ProgramStatus.COMMITTING, ProgramStatus.COMMITTED, ProgramStatus.PAUSED,
+)  # fmt: skip
 TRANSITIONS = {
     AuditAction.PROGRAM_PAUSE: ((ProgramStatus.COMMITTED,), ProgramStatus.PAUSED),
     AuditAction.PROGRAM_RESUME: ((ProgramStatus.PAUSED,), ProgramStatus.COMMITTED),
-    AuditAction.PROGRAM_CANCEL: (
-        (
-            ProgramStatus.DRAFT, ProgramStatus.COMMITTING, ProgramStatus.COMMITTED,
-            ProgramStatus.PAUSED,
-        ),  # fmt: skip
-        ProgramStatus.CANCELLED,
-    ),
+    AuditAction.PROGRAM_CANCEL: (CANCELLABLE, ProgramStatus.CANCELLED),
 }
 
 

@@ -36,8 +36,8 @@ class ProgramSerializer(serializers.ModelSerializer):
         fields = (
             "id", "campaign", "name", "description", "channel", "status", "policy",
             "control_share", "exploration_share", "budget", "seed", "universe", "arms",
-            "summary", "scoring_run", "persuasion_model", "created_at", "committed_at",
-            "status_changed_at",
+            "summary", "scoring_run", "persuasion_model", "created_at", "commit_requested_at",
+            "committed_at", "commit_error", "status_changed_at",
         )  # fmt: skip
         read_only_fields = fields
 

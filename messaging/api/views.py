@@ -30,11 +30,11 @@ from messaging.program_specs import SpecError
 from messaging.programs import (
     ProgramStateError,
     cancel_program,
-    commit_program,
     create_program,
     export_assignments,
     pause_program,
     preview_program,
+    request_commit,
     resume_program,
 )
 from voters.api.views import CAMPAIGN_PARAMETER, readable
@@ -89,11 +89,16 @@ class ProgramViewSet(
         except SpecError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
 
-    @extend_schema(request=None, responses={200: ProgramSerializer, 409: CONFLICT})
+    @extend_schema(request=None, responses={202: ProgramSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def commit(self, request: Request, pk: str | None = None) -> Response:
-        """Draw and write the assignments, once."""
-        return self._write(commit_program)
+        """Draw and write the assignments, once, in the background: 202 with the program, whose
+        status is `committing` until a worker is done (`committed`), or back to `draft` with
+        `commit_error` saying why the commit could not happen."""
+        response = self._write(request_commit)
+        if response.status_code == status.HTTP_200_OK:
+            response.status_code = status.HTTP_202_ACCEPTED
+        return response
 
     @extend_schema(request=None, responses={200: ProgramSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])

@@ -11,7 +11,7 @@ from messaging.models import ProgramDesign, ProgramStatus
 from messaging.program_specs import parse_spec
 from messaging.programs import commit_program, create_program
 from tests.factories import HouseholdFactory, MessageVariantFactory, VoterFactory
-from voters.models import Assignment, Program
+from voters.models import Assignment, Program, Voter
 
 pytestmark = pytest.mark.django_db
 
@@ -96,26 +96,55 @@ def test_a_nul_in_a_spec_is_a_400_before_it_reaches_the_program(staff_api, campa
     assert ProgramDesign.objects.count() == 0
 
 
-def test_preview_then_commit_then_a_second_commit_is_a_409(staff_api, campaign):
+def test_preview_then_commit_then_a_second_commit_is_a_409(
+    staff_api, campaign, django_capture_on_commit_callbacks
+):
     design = program_in(campaign)
     url = f"{PROGRAMS}/{design.program_id}"
 
     preview = staff_api.get(f"{url}/preview")
-    first = staff_api.post(f"{url}/commit")
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        first = staff_api.post(f"{url}/commit")
+        asked_twice = staff_api.post(f"{url}/commit")
     second = staff_api.post(f"{url}/commit")
+    committed = staff_api.get(url)
 
     assert preview.status_code == 200
     assert preview.json()["universe"]["voters"] == 4
     assert [(a["arm"], a["units"]) for a in preview.json()["arms"]] == [
         ("control", 2), ("health", 2),
     ]  # fmt: skip
-    assert first.status_code == 200
-    assert first.json()["status"] == "committed"
-    assert first.json()["summary"] == preview.json()
+    assert first.status_code == 202
+    assert (first.json()["status"], first.json()["commit_error"]) == ("committing", "")
+    assert len(sent) == 1  # one task for one request, whatever else was asked
+    assert asked_twice.status_code == 409
+    assert asked_twice.json() == {
+        "detail": "program 'Doors' is committing: a program is committed once"
+    }
+    assert committed.json()["status"] == "committed"
+    assert committed.json()["summary"] == preview.json()
     assert second.status_code == 409
     assert second.json() == {"detail": "program 'Doors' is committed: a program is committed once"}
     assert Assignment.objects.count() == 4
     assert AuditEvent.objects.filter(action="program_commit").count() == 1
+
+
+def test_a_commit_that_cannot_happen_returns_the_program_to_a_draft_saying_why(
+    staff_api, campaign, django_capture_on_commit_callbacks
+):
+    design = program_in(campaign)
+    url = f"{PROGRAMS}/{design.program_id}"
+    Voter.objects.filter(campaign=campaign).update(status="removed")  # nobody left to assign
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = staff_api.post(f"{url}/commit")
+    after = staff_api.get(url).json()
+
+    assert asked.status_code == 202
+    assert (after["status"], after["committed_at"]) == ("draft", None)
+    assert after["commit_error"] == "universe: no voter is left to assign: nothing to commit"
+    assert Assignment.objects.count() == 0
+    assert AuditEvent.objects.filter(action="program_commit").count() == 0
 
 
 def test_pause_and_cancel_through_the_api(staff_api, campaign):
