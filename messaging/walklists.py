@@ -225,7 +225,7 @@ def html_context(walk_list: WalkList) -> dict:
         "map_size": MAP_PX,
         "map_points": layout.points,
         "map_route": " ".join(f"{x:.1f},{y:.1f}" for _, x, y in layout.points),
-        "scale_px": layout.scale_px,
+        "scale_end": 10 + layout.scale_px,
         "scale_label": scale_label(layout.scale_m) if layout.points else "",
         "results": RESULTS,
         "support_scale": SUPPORT_SCALE,
