@@ -20,6 +20,7 @@ import math
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -52,6 +53,13 @@ from voters.models import Channel
 MAX_ZIP_TURFS = 200
 
 
+def _id(value: str) -> int:
+    """A filter's id parameter; anything else is the admin's "bad filter" redirect, not a 500."""
+    if not value.isdigit():
+        raise IncorrectLookupParameters(f"not an id: {value[:20]!r}")
+    return int(value)
+
+
 class ProgramFilter(admin.SimpleListFilter):
     """The user's campaigns' door programs that have turfs (one query, names included)."""
 
@@ -66,7 +74,7 @@ class ProgramFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in rows]
 
     def queryset(self, request, queryset):
-        return queryset.filter(design_id=self.value()) if self.value() else queryset
+        return queryset.filter(design_id=_id(self.value())) if self.value() else queryset
 
 
 class OrganizerFilter(admin.SimpleListFilter):
@@ -88,7 +96,7 @@ class OrganizerFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "none":
             return queryset.filter(organizer__isnull=True)
-        return queryset.filter(organizer_id=self.value()) if self.value() else queryset
+        return queryset.filter(organizer_id=_id(self.value())) if self.value() else queryset
 
 
 class PrecinctFilter(admin.SimpleListFilter):
