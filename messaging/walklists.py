@@ -1,6 +1,6 @@
 """Walk lists of a turf: read from the database, then written as PDF, CSV or HTML (audited).
 
-A walk list is read in five queries whatever the turf's size (the turf, its doors with their
+A walk list is read in seven queries whatever the turf's size (the turf, its doors with their
 households, its voters, their latest scores, the scripts) and carries only what a canvasser
 needs (`messaging.walklist_pdf.WalkList`): the voters are read with their names, birth date or
 year, party and id, never their phones or emails. Every file handed out, and every on-screen view,
@@ -104,19 +104,30 @@ def build_walk_list(turf: Turf, *, today: dt.date | None = None) -> WalkList:
 
 
 def _door_voters(turf: Turf, households: list[int]) -> dict[int, list[Voter]]:
-    """The household's voters treated by the program, by household, in name order."""
-    treated = Assignment.objects.filter(
-        campaign_id=turf.campaign_id, program_id=turf.design.program_id, arm__is_control=False
-    ).values("voter_id")
-    rows = (
+    """The household's voters treated by the program, by household, in name order.
+
+    Two small queries rather than one join: the households' voters by their index, then their
+    assignments by the (program, voter) key. As one query the planner may start from the
+    program's assignments (all of them, when their statistics are older than the commit) and
+    take a second for a list of 80 doors."""
+    voters = list(
         Voter.objects.for_campaign(turf.campaign_id)
-        .filter(household_id__in=households, pk__in=treated)
+        .filter(household_id__in=households)
         .only(*VOTER_FIELDS)
         .order_by("last_name", "first_name", "pk")
     )
+    # By the (program, voter) key alone, the arm checked here: with the arm in the query the
+    # planner may scan the arm's index instead (0.15 s for 80 doors of a 100,000-voter program).
+    pins = ArmVariant.objects.filter(design_id=turf.design_id).order_by()
+    arms = set(pins.values_list("arm_id", flat=True))
+    assigned = Assignment.objects.filter(
+        program_id=turf.design.program_id, voter_id__in=[v.pk for v in voters]
+    ).values_list("voter_id", "arm_id")
+    treated = {voter for voter, arm in assigned if arm in arms}
     by_household: dict[int, list[Voter]] = defaultdict(list)
-    for voter in rows:
-        by_household[voter.household_id].append(voter)
+    for voter in voters:
+        if voter.pk in treated:
+            by_household[voter.household_id].append(voter)
     return by_household
 
 
