@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,3 +69,8 @@ bench-program: install services
 ## (BENCH_ARGS=--doors N --precincts P).
 bench-turfs: install
 	$(PY) bench/turf_bench.py $(BENCH_ARGS)
+
+## 1,000 walk-list PDFs of 60-80 doors end to end (read, render, audit) against the CSV of the
+## same turfs, with peak memory after 100 and after all (BENCH_ARGS=--turfs N).
+bench-walklists: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/walklist_bench.py $(BENCH_ARGS)

@@ -280,3 +280,143 @@ class ArmVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arm_id}: {self.variant}"
+
+
+# --------------------------------------------------------------------------------------------
+# Turfs
+# --------------------------------------------------------------------------------------------
+
+
+class TurfMethod(models.TextChoices):
+    GEOGRAPHY = "geography", "By geography (coordinates)"
+    STREET = "street", "By street (no coordinates)"
+
+
+class TurfStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Turf(models.Model):
+    """A door program's households to walk together, in walking order (its `stops`).
+
+    Cut by `messaging.canvassing` from the program's treated households (control households are
+    never in a turf: the control group receives nothing); the figures are the cut's and are
+    rewritten with it. Results recorded at a door are contact attempts of the voters and the
+    program, not of the turf, so re-cutting or reassigning a turf leaves them as they are.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="turfs")
+    # The admin's program filter and a program's turfs by rank.
+    design = models.ForeignKey(ProgramDesign, on_delete=models.PROTECT, related_name="turfs")
+    name = models.CharField(max_length=200, help_text="<precinct>-<nnn>, unique in the program.")
+    precinct = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=16, choices=TurfMethod.choices)
+    rank = models.PositiveIntegerField(
+        help_text="1 is walked first: the best expected net votes per door (unknown last)."
+    )
+    doors = models.PositiveIntegerField()
+    voters = models.PositiveIntegerField()
+    walking_m = models.FloatField(
+        "walking metres",
+        null=True,
+        blank=True,
+        help_text="Along the walking order; by street: none.",
+    )
+    net_votes = models.FloatField(
+        "expected net votes",
+        null=True,
+        blank=True,
+        help_text="Summed uplift of the doors' voters for their arm; empty without scores.",
+    )
+    min_doors = models.PositiveIntegerField()
+    max_doors = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=TurfStatus.choices, default=TurfStatus.OPEN)
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="turfs",
+        help_text="Who walks it (or leads its canvassers).",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cut_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cut_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["design_id", "rank"]
+        constraints = [
+            # Re-cut names continue the precinct's numbering; a name is a turf's address.
+            models.UniqueConstraint(fields=["design", "name"], name="uniq_turf_name"),
+            models.CheckConstraint(condition=models.Q(rank__gte=1), name="turf_rank_gte_1"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=TurfStatus.values), name="turf_status_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method__in=TurfMethod.values), name="turf_method_known"
+            ),
+        ]
+        indexes = [
+            # An organizer's turfs (their pages, the admin filter).
+            models.Index(fields=["organizer", "design"], name="turf_organizer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def net_votes_per_door(self) -> float | None:
+        if self.net_votes is None or not self.doors:
+            return None
+        return self.net_votes / self.doors
+
+    @property
+    def is_undersized(self) -> bool:
+        return self.doors < self.min_doors
+
+    @property
+    def is_oversized(self) -> bool:
+        return self.doors > self.max_doors
+
+
+class TurfDoor(models.Model):
+    """One household of a turf, at its stop in the walking order."""
+
+    turf = models.ForeignKey(Turf, on_delete=models.CASCADE, related_name="stops")
+    # Repeated from the turf so the database holds "a household is in one turf of a program".
+    design = models.ForeignKey(ProgramDesign, on_delete=models.CASCADE, related_name="+")
+    # No database constraint: households are partitioned by campaign on PostgreSQL (voters
+    # migration 0007), so their key there is (id, campaign_id). Households are never deleted.
+    household = models.ForeignKey(
+        "voters.Household", on_delete=models.PROTECT, related_name="turf_doors", db_constraint=False
+    )
+    position = models.PositiveIntegerField(help_text="Stop number in the walking order, from 1.")
+    # The household's arm in the program (a door program randomizes households: one arm each).
+    arm = models.ForeignKey("voters.ProgramArm", on_delete=models.PROTECT, related_name="+")
+    voters = models.PositiveIntegerField()
+    net_votes = models.FloatField(null=True, blank=True)
+    is_position_imputed = models.BooleanField(
+        default=False,
+        help_text="No coordinates of its own: placed at the nearest numbered door of its street.",
+    )
+
+    class Meta:
+        ordering = ["turf", "position"]
+        constraints = [
+            # Every treated household of a program is in exactly one of its turfs.
+            models.UniqueConstraint(fields=["design", "household"], name="uniq_turf_household"),
+            # A turf's doors in walking order (its page, its walk list).
+            models.UniqueConstraint(fields=["turf", "position"], name="uniq_turf_position"),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=1), name="turf_door_position_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.turf_id} #{self.position}"

@@ -30,9 +30,10 @@ Walking order:
   improves. The path is open because a canvasser ends a turf wherever its last door is; it is
   computed as a closed tour through an extra point at distance zero from every building, which lets
   the moves change the path's ends too;
-- without coordinates, street by street (alphabetical), up the odd side in ascending house numbers
-  and back down the even side in descending order, so no stretch of street is walked twice without
-  knocking (`even_side_ascending=True` gives the both-sides-ascending order of printed lists);
+- without coordinates, street by street (alphabetical), the odd side in ascending house numbers,
+  then the even side, also ascending: the order of printed lists, which canvassers look doors up
+  in (issue 13). `even_side_ascending=False` walks the even side back down instead, so no stretch
+  of street is walked twice without knocking;
 - units of a building together, in natural order (#2 before #10).
 
 Distances are in metres on an equirectangular projection centred on the precinct: within the few
@@ -225,7 +226,7 @@ class TurfCut:
     min_doors: int
     max_doors: int
     target_doors: float
-    even_side_ascending: bool = False
+    even_side_ascending: bool = True
 
     def members(self, index: int) -> np.ndarray:
         """Door indices of one turf in walking order."""
@@ -700,7 +701,7 @@ def _walk_by_geography(doors: np.ndarray, prepared: _Prepared) -> tuple[np.ndarr
 
 
 def _walk_by_street(doors: np.ndarray, prepared: _Prepared, even_ascending: bool) -> np.ndarray:
-    """Street by street: odd side ascending, then even side (descending unless asked otherwise),
+    """Street by street: odd side ascending, then even side (ascending unless asked otherwise),
     then doors with no number; a building's units together."""
     number = prepared.number[doors]
     side = np.where(number == MISSING_NUMBER, 2, np.where(number % 2 == 1, 0, 1))
@@ -793,7 +794,7 @@ def cut_turfs(
     min_doors: int = 40,
     max_doors: int = 80,
     target_doors: float | None = None,
-    even_side_ascending: bool = False,
+    even_side_ascending: bool = True,
 ) -> TurfCut:
     """Every door in exactly one turf of its precinct, each turf in walking order.
 

@@ -40,3 +40,19 @@ def summary_lines(summary: dict) -> list[str]:
     known = "unknown (no persuasion scores)" if votes is None else f"{votes:,.1f}"
     lines.append(f"expected net votes: {known}")
     return lines
+
+
+def turf_lines(turfs) -> list[str]:
+    """One line per turf, by rank: doors, voters, metres and expected net votes per door."""
+    lines = [
+        f"{'rank':>4} {'turf':<16} {'precinct':<10} {'doors':>6} {'voters':>7} {'metres':>8} "
+        f"{'net/door':>9}"
+    ]
+    for t in turfs:
+        metres = "—" if t.walking_m is None else f"{t.walking_m:,.0f}"
+        per_door = "—" if t.net_votes_per_door is None else f"{t.net_votes_per_door:.4f}"
+        lines.append(
+            f"{t.rank:>4} {t.name:<16} {t.precinct:<10} {t.doors:>6,} {t.voters:>7,} "
+            f"{metres:>8} {per_door:>9}"
+        )
+    return lines

@@ -110,12 +110,30 @@ def test_units_of_one_address_share_a_building_and_houses_have_none():
     assert list(doors.number_suffix) == ["", "", "B"]
 
 
-def test_doors_walked_from_address_keys_go_odd_side_up_and_even_side_back():
+def test_doors_walked_from_address_keys_go_odd_side_then_even_side_both_ascending():
     keys = ["4|MAIN ST||27510", "1|MAIN ST||27510", "3|MAIN ST|#2|27510", "2|MAIN ST||27510"]
     keys += ["3|MAIN ST|#1|27510", "12B|MAIN ST||27510", "12|MAIN ST||27510"]
     doors = doors_from_address_keys(household_id=range(7), precinct=["P1"] * 7, address_key=keys)
 
     cut = cut_turfs(doors, min_doors=1, max_doors=20)
+
+    assert [keys[i] for i in cut.members(0)] == [
+        "1|MAIN ST||27510",
+        "3|MAIN ST|#1|27510",
+        "3|MAIN ST|#2|27510",
+        "2|MAIN ST||27510",
+        "4|MAIN ST||27510",
+        "12|MAIN ST||27510",
+        "12B|MAIN ST||27510",
+    ]
+
+
+def test_doors_walked_from_address_keys_go_odd_side_up_and_even_side_back_when_asked():
+    keys = ["4|MAIN ST||27510", "1|MAIN ST||27510", "3|MAIN ST|#2|27510", "2|MAIN ST||27510"]
+    keys += ["3|MAIN ST|#1|27510", "12B|MAIN ST||27510", "12|MAIN ST||27510"]
+    doors = doors_from_address_keys(household_id=range(7), precinct=["P1"] * 7, address_key=keys)
+
+    cut = cut_turfs(doors, min_doors=1, max_doors=20, even_side_ascending=False)
 
     assert [keys[i] for i in cut.members(0)] == [
         "1|MAIN ST||27510",
@@ -311,7 +329,24 @@ def test_the_same_doors_give_the_same_turfs():
 # -- doors without coordinates -----------------------------------------------------------------
 
 
-def test_without_coordinates_the_street_is_walked_up_the_odd_side_and_back_down_the_even():
+def test_without_coordinates_the_street_can_be_walked_up_the_odd_side_and_back_down_the_even():
+    rows = [("MAIN ST", n, "") for n in (8, 3, 1, 6, 2, 5, 4, 7)] + [
+        ("ASH ST", 2, ""),
+        ("ASH ST", 1, ""),
+    ]
+    doors = _street_doors(rows)
+
+    cut = cut_turfs(doors, min_doors=1, max_doors=20, even_side_ascending=False)
+
+    walked = [(doors.street[i], int(doors.house_number[i])) for i in cut.members(0)]
+    assert walked == [("ASH ST", 1), ("ASH ST", 2)] + [
+        ("MAIN ST", n) for n in (1, 3, 5, 7, 8, 6, 4, 2)
+    ]
+    assert cut.turfs[0].walking_m is None
+    assert cut.turfs[0].method == STREET
+
+
+def test_without_coordinates_streets_go_odd_side_then_even_side_both_ascending_by_default():
     rows = [("MAIN ST", n, "") for n in (8, 3, 1, 6, 2, 5, 4, 7)] + [
         ("ASH ST", 2, ""),
         ("ASH ST", 1, ""),
@@ -322,18 +357,9 @@ def test_without_coordinates_the_street_is_walked_up_the_odd_side_and_back_down_
 
     walked = [(doors.street[i], int(doors.house_number[i])) for i in cut.members(0)]
     assert walked == [("ASH ST", 1), ("ASH ST", 2)] + [
-        ("MAIN ST", n) for n in (1, 3, 5, 7, 8, 6, 4, 2)
+        ("MAIN ST", n) for n in (1, 3, 5, 7, 2, 4, 6, 8)
     ]
-    assert cut.turfs[0].walking_m is None
-    assert cut.turfs[0].method == STREET
-
-
-def test_without_coordinates_both_sides_ascend_when_asked():
-    doors = _street_doors([("MAIN ST", n, "") for n in (4, 3, 2, 1)])
-
-    cut = cut_turfs(doors, min_doors=1, max_doors=20, even_side_ascending=True)
-
-    assert doors.house_number[cut.members(0)].tolist() == [1, 3, 2, 4]
+    assert cut.even_side_ascending is True
 
 
 def test_without_coordinates_units_of_a_building_stay_together_in_natural_order():
