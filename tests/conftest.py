@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import CampaignFactory, MembershipFactory, UserFactory
+from tests.workers import broker_delivery  # noqa: F401  (a fixture: tasks through Redis to a worker)
 
 
 @pytest.fixture

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-from campaign.celery import app as celery_app
 from scoring.models import RunStatus, ScoringChunk, ScoringRun, VoterScore
 from scoring.services import approve_model, start_scoring_run, train_turnout_model
+from tests.workers import start_worker, wait_until
 from voters.models import Voter
 
 pytestmark = [
@@ -27,44 +22,6 @@ pytestmark = [
     ),
 ]
 
-VISIBILITY_SECONDS = 4
-
-
-def start_worker() -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "campaign.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        # The killed worker's message returns to the queue this soon, not after an hour.
-        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
-        "CELERY_RESTORE_INTERVAL": "1",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "campaign", "worker", "-Q", "scoring",
-               "-c", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
-               "--without-mingle", "-l", "WARNING"]  # fmt: skip
-    return subprocess.Popen(command, cwd=Path(settings.BASE_DIR), env=env)
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def broker_delivery():
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_transport_options = {"visibility_timeout": VISIBILITY_SECONDS}
-    celery_app.control.purge()
-    yield
-    celery_app.conf.task_always_eager = True
-
 
 def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(
     campaign, staff_user, generated_county, broker_delivery
@@ -73,7 +30,7 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(
         campaign=campaign, election=generated_county["election"], sizes=((2, 40),), seed=1
     )
     approve_model(version=model, user=staff_user)
-    first = start_worker()
+    first = start_worker("scoring")
     try:
         run = start_scoring_run(campaign=campaign, chunk_voters=400)  # on_commit: sent to Redis
         done = ScoringChunk.objects.filter(run=run, done_at__isnull=False)
@@ -86,7 +43,7 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(
             first.kill()
     assert killed_at < run.chunks_total, "the run finished before the kill: use smaller chunks"
 
-    second = start_worker()
+    second = start_worker("scoring")
     try:
         wait_until(
             lambda: ScoringRun.objects.get(pk=run.pk).status in (RunStatus.COMPLETE, "failed"),
