@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
 from campaign.views import client_ip
-from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
+from messaging.models import FieldResult, MessageVariant, ProgramDesign, ProgramStatus
 from messaging.program_specs import ProgramSpec, SpecError, parse_spec_text, parse_universe
 from messaging.programs import (
     ProgramStateError,
@@ -616,3 +616,27 @@ def summary_table(summary: dict) -> SafeString:
     return format_html(
         "{}{}", html_table(("", ""), facts, ""), html_table(("arm", "units", "voters"), arms, "")
     )
+
+
+@admin.register(FieldResult)
+class FieldResultAdmin(CampaignScopedAdmin):
+    """Results sent from organizers' phones, flagged ones first to review (read-only: the
+    history rows they wrote are the record). The note is on the contact attempt, masked there
+    for viewers, so it is not repeated here."""
+
+    editable = False
+    list_display = (
+        "received_at", "recorded_at", "voter", "outcome", "support", "flag", "organizer",
+        "turf_ref", "design",
+    )  # fmt: skip
+    list_select_related = ("voter", "organizer", "design__program")
+    list_filter = ("flag", "outcome", ("design", ScopedRelatedFieldListFilter))
+    ordering = ("-id",)
+    sortable_by = ()
+    raw_id_fields = ("voter",)
+    object_select_related = ("campaign", "voter", "organizer", "design__program", "turf")
+    fields = (
+        "campaign", "key", ("organizer", "design"), ("turf", "turf_ref"), "voter",
+        ("outcome", "support"), "answers", "flag", ("recorded_at", "received_at"),
+        "contact_attempt",
+    )  # fmt: skip
