@@ -56,6 +56,7 @@
   async function flush() {
     if (flushing || !navigator.onLine) { showBadge(); return; }
     flushing = true;
+    let sent = 0;
     try {
       for (const item of queue()) {
         let response;
@@ -72,6 +73,7 @@
         if (response.status === 200 || response.status === 201) {
           removeFromQueue(item.key);
           signInNeeded = false;
+          sent += 1;
         } else if (response.status === 401 || response.status === 403) {
           signInNeeded = true;
           break; // kept: sent after signing in again
@@ -89,6 +91,9 @@
       flushing = false;
       showBadge();
     }
+    // "waiting to send" beside each result becomes "sent"; not while the organizer is typing.
+    const typing = document.activeElement && document.activeElement.tagName === "TEXTAREA";
+    if (sent && turf && !typing) render(false);
   }
 
   function resultsUrl() { return app ? app.dataset.resultsUrl : "/field/results/"; }
@@ -160,14 +165,14 @@
     return text + " (" + zone + ")";
   }
 
-  function render() {
+  function render(scroll) {
     const stop = parseInt((location.hash.match(/^#door-(\d+)$/) || [])[1] || "0", 10);
     const door = turf.doors.find((d) => d.stop === stop);
     view().replaceChildren(door ? doorView(door) : listView());
-    window.scrollTo(0, 0);
+    if (scroll !== false) window.scrollTo(0, 0);
     showBadge();
   }
-  window.addEventListener("hashchange", () => turf && render());
+  window.addEventListener("hashchange", () => turf && render(true));
 
   function doorDone(door) {
     return door.voters.length > 0 && door.voters.every((v) => done[v.voter_id]);
@@ -205,7 +210,8 @@
       ]),
       el("h1", { text: door.address + (door.unit ? " " + door.unit : "") }),
       open.length ? el("button", {
-        class: "primary big whole-door", text: "Nobody home: save for all " + open.length,
+        class: "primary big whole-door",
+        text: open.length === 1 ? "Nobody home · save" : "Nobody home · save for all " + open.length,
         onclick: () => { open.forEach((v) => save(door, v, { outcome: "not_home" })); go(next); },
       }) : null,
       door.script ? el("details", { class: "script" }, [
@@ -224,7 +230,7 @@
 
   function voterCard(door, voter) {
     const card = el("article", { class: "card voter", "data-voter": voter.voter_id });
-    const fill = () => card.replaceChildren(...voterContent(door, voter, fill));
+    const fill = () => card.replaceChildren(...voterContent(door, voter, fill).filter(Boolean));
     fill();
     return card;
   }
@@ -301,7 +307,8 @@
   function afterSave(door) {
     if (doorDone(door)) {
       const next = turf.doors[turf.doors.indexOf(door) + 1];
-      setTimeout(() => go(next), 400); // a moment to see the tick
+      // A moment to see the tick; not if the organizer has gone elsewhere meanwhile.
+      setTimeout(() => { if (location.hash === "#door-" + door.stop) go(next); }, 400);
     }
   }
 

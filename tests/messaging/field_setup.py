@@ -10,8 +10,12 @@ from django.utils import timezone
 from campaign.models import Role
 from messaging.canvassing import assign_turfs, cut_program_turfs
 from messaging.models import ProgramDesign, Turf
-from tests.factories import MembershipFactory, SurveyOptionFactory, SurveyQuestionFactory
-from tests.factories import UserFactory
+from tests.factories import (
+    MembershipFactory,
+    SurveyOptionFactory,
+    SurveyQuestionFactory,
+    UserFactory,
+)
 from tests.messaging.canvass_setup import door_program, make_county
 from voters.defaults import ensure_support_question
 from voters.models import Voter
