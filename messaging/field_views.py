@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_otp import user_has_device
+from django_otp import devices_for_user, user_has_device
 from django_otp.forms import OTPAuthenticationForm
 
 from campaign.admin_site import is_verified, two_factor_required
@@ -60,6 +60,15 @@ class FieldLoginForm(OTPAuthenticationForm):
     """Password, and the six-digit code under REQUIRE_2FA for a user who has a device (one
     without is signed in unverified and sent to enrol one, as in the admin)."""
 
+    def _chosen_device(self, user):
+        # A phone form has no device list: a user with one device (the usual case) uses it. With
+        # several, none is guessed (trying each would count failures against the others).
+        chosen = super()._chosen_device(user)
+        if chosen is None:
+            devices = list(devices_for_user(user, confirmed=True))
+            chosen = devices[0] if len(devices) == 1 else None
+        return chosen
+
     def clean(self):
         self.cleaned_data = super(OTPAuthenticationForm, self).clean()
         user = self.get_user()
@@ -71,7 +80,8 @@ class FieldLoginForm(OTPAuthenticationForm):
 class FieldLoginView(LoginView):
     form_class = FieldLoginForm
     template_name = "field/login.html"
-    redirect_authenticated_user = True
+    # Not True: a user signed in without their second factor must be able to sign in again here.
+    redirect_authenticated_user = False
 
     def get_default_redirect_url(self) -> str:
         return reverse("field:home")
@@ -103,7 +113,11 @@ def organizer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
         if not is_verified(request):
             if wants_json:
                 return JsonResponse({"error": "two-factor sign-in needed"}, status=401)
-            return HttpResponseRedirect(reverse("two_factor_enrol"))
+            # No device yet: set one up and come back; one unused this session: sign in with it.
+            page = (
+                reverse("two_factor_enrol") if not user_has_device(user) else reverse("field:login")
+            )
+            return HttpResponseRedirect(f"{page}?next={request.path}")
         if not field_campaign_ids(user):
             if wants_json:
                 return JsonResponse({"error": "you are not an organizer"}, status=403)
@@ -190,6 +204,8 @@ def parse_result(body: bytes) -> DoorResult:
         raise FieldResultError({"body": f"is over {MAX_BODY} bytes"})
     try:
         data = json.loads(body)
+    except RecursionError as error:  # "[[[[…" past Python's stack: not a result, not a 500
+        raise FieldResultError({"body": "is nested too deeply"}) from error
     except (ValueError, UnicodeDecodeError) as error:
         raise FieldResultError({"body": "is not JSON"}) from error
     if not isinstance(data, dict):

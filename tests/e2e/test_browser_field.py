@@ -110,7 +110,8 @@ def test_results_recorded_online_and_offline_reach_the_database_once(
     assert online_rows == 1 + len(doors[1]) + 1
     assert offline_rows == online_rows
     assert badge_offline == f"{waiting} results waiting to send"
-    assert after.startswith("✓ Do not contact at ") and after.endswith("(America/New_York) · sent")
+    assert after.startswith("✓ Do not contact at ")
+    assert after.endswith("(America/New_York) · sent")
     assert "null" not in door_text
     assert FieldResult.objects.count() == expected
     assert ContactAttempt.objects.count() == expected

@@ -9,6 +9,8 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaign.models import AuditAction, AuditEvent
 from messaging.canvassing import assign_turfs
@@ -57,6 +59,55 @@ def test_organizer_signs_in_on_the_field_page_and_sees_only_their_turfs(client, 
     assert field.turf.name in page
     assert field.other_turf.name not in page
     assert "(America/New_York)" in page
+
+
+def test_under_2fa_an_organizer_without_a_device_enrols_then_gets_the_pages(
+    client, field, settings
+):
+    settings.REQUIRE_2FA = True
+    signed_in = client.post(reverse("field:login"), {"username": "olive", "password": PASSWORD})
+    sent = client.get("/field/")
+    enrol = client.get(sent["Location"])
+    device = TOTPDevice.objects.get(user=field.organizer)
+    confirmed = client.post(sent["Location"], {"token": _code(device)})
+
+    assert (signed_in.status_code, signed_in["Location"]) == (302, "/field/")
+    assert sent["Location"] == "/account/two-factor/?next=/field/"
+    assert enrol.status_code == 200
+    assert "Set up two-factor sign-in" in enrol.content.decode()
+    assert (confirmed.status_code, confirmed["Location"]) == (302, "/field/")
+    assert client.get("/field/").status_code == 200
+
+
+def test_under_2fa_an_enrolled_organizer_needs_the_code(client, field, settings):
+    settings.REQUIRE_2FA = True
+    device = TOTPDevice.objects.create(user=field.organizer, name="phone", confirmed=True)
+    form = {"username": "olive", "password": PASSWORD}
+
+    refused = client.post(reverse("field:login"), form)
+    signed_in_without_code = "_auth_user_id" in client.session
+    accepted = client.post(reverse("field:login"), {**form, "otp_token": _code(device)})
+
+    assert refused.status_code == 200
+    assert "Please enter your OTP token." in refused.content.decode()
+    assert signed_in_without_code is False
+    assert (accepted.status_code, accepted["Location"]) == (302, "/field/")
+    assert client.get("/field/").status_code == 200
+    assert post(client, result(field, field.voters()[0]))[0] == 201
+
+
+def test_under_2fa_an_unverified_session_cannot_post_results(client, field, settings):
+    settings.REQUIRE_2FA = True
+    client.force_login(field.organizer)
+    assert post(client, result(field, field.voters()[0])) == (
+        401,
+        {"error": "two-factor sign-in needed"},
+    )
+    assert counts() == (0, 0, 0, 0)
+
+
+def _code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
 
 
 def test_field_pages_send_a_signed_out_visitor_to_sign_in(client, field):
@@ -238,6 +289,15 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client, field, body):
     assert counts() == (0, 0, 0, 0)
 
 
+def test_deeply_nested_json_is_a_400(client, field):
+    client.force_login(field.organizer)
+    assert post(client, "[" * 8_000 + "]" * 8_000) == (
+        400,
+        {"error": "body: is nested too deeply", "fields": {"body": ["is nested too deeply"]}},
+    )
+    assert counts() == (0, 0, 0, 0)
+
+
 def test_a_result_for_another_organizers_turf_is_a_404(client, field):
     client.force_login(field.organizer)
     payload = {**result(field, field.voters(field.other_turf)[0]), "turf": field.other_turf.pk}
@@ -318,6 +378,20 @@ def test_a_result_for_a_turf_re_cut_away_is_kept_and_flagged(client, field):
     assert (status, body["flag"]) == (201, "turf_gone")
     row = FieldResult.objects.get()
     assert (row.turf_id, row.turf_ref) == (None, turf_id)
+
+
+def test_a_result_for_a_door_moved_to_another_turf_is_kept_and_flagged(client, field):
+    voter = field.voters()[0]
+    field.turf.stops.filter(household_id=voter.household_id).update(
+        turf=field.other_turf, position=999
+    )
+    client.force_login(field.organizer)
+
+    status, body = post(client, result(field, voter, "moved"))
+
+    assert (status, body["flag"]) == (201, "not_in_turf")
+    assert FieldResult.objects.get().flag == "not_in_turf"
+    assert ContactAttempt.objects.get().result == "moved"
 
 
 def test_results_are_stamped_with_the_phones_time_but_never_in_the_future(client, field):
