@@ -38,7 +38,6 @@ from messaging.walklists import audit_walk_list, build_walk_list
 from voters.consent import not_after_now
 from voters.contacts import record_contact, record_survey_response
 from voters.models import (
-    Assignment,
     Channel,
     ContactResult,
     ContactSource,
@@ -212,10 +211,10 @@ def record_field_result(
     first = _replay(holding.campaign_id, user, result.key)
     if first is not None:
         return first, False
-    voter = _voter(holding, result)
+    door = _door(holding, result)
     try:
         with transaction.atomic():
-            row = _write(user, result, holding, voter, client_ip)
+            row = _write(user, result, holding, door, client_ip)
     except IntegrityError:
         # The same key sent twice at once: the other request wrote it first.
         first = _replay(holding.campaign_id, user, result.key)
@@ -226,22 +225,39 @@ def record_field_result(
 
 
 def _holding(user: AbstractBaseUser, result: DoorResult) -> _Holding:
+    # The usual case in one query: the turf is the user's now (and they still walk turfs there).
+    mine = (
+        Turf.objects.filter(
+            pk=result.turf,
+            organizer_id=user.pk,
+            campaign__memberships__user_id=user.pk,
+            campaign__memberships__role__in=ASSIGNABLE_ROLES,
+        )
+        .select_related("design__program")
+        .first()
+    )
+    if mine is not None:
+        if mine.design_id != result.program:
+            raise FieldResultError({"program": "is not the turf's program"})
+        return _Holding(mine.campaign_id, mine.design, mine, _program_flag(mine.design))
+    # Not (or no longer) theirs: it counts only if it was once assigned to them.
     campaigns = field_campaign_ids(user)
     turf = (
         Turf.objects.filter(pk=result.turf, campaign_id__in=campaigns)
-        .select_related("design")
+        .select_related("design__program")
         .first()
     )
-    if turf is not None and turf.organizer_id == user.pk:
-        return _Holding(turf.campaign_id, turf.design, turf, _program_flag(turf.design))
-    # Not (or no longer) theirs: it counts only if it was once assigned to them.
     campaign_id = _once_assigned(user, result.turf, campaigns)
     if campaign_id is None:
         raise NotHeld
     if turf is not None:
         design, flag = turf.design, FieldFlag.REASSIGNED
     else:
-        design = ProgramDesign.objects.filter(pk=result.program, campaign_id=campaign_id).first()
+        design = (
+            ProgramDesign.objects.filter(pk=result.program, campaign_id=campaign_id)
+            .select_related("program")
+            .first()
+        )
         if design is None:
             raise NotHeld
         flag = FieldFlag.TURF_GONE
@@ -286,8 +302,15 @@ def _replay(campaign_id: int, user: AbstractBaseUser, key: uuid.UUID) -> dict[st
     return first[1]
 
 
-def _voter(holding: _Holding, result: DoorResult) -> Voter:
-    """The voter, if their household is one of the program's doors (else NotHeld)."""
+@dataclass(frozen=True)
+class _Door:
+    voter: Voter
+    turf_id: int  # the turf the household is in now
+    arm_id: int  # the household's arm (a door program randomizes households)
+
+
+def _door(holding: _Holding, result: DoorResult) -> _Door:
+    """The voter and their door, if their household is one of the program's (else NotHeld)."""
     voter = (
         Voter.objects.for_campaign(holding.campaign_id)
         .filter(voter_id=result.voter)
@@ -296,34 +319,32 @@ def _voter(holding: _Holding, result: DoorResult) -> Voter:
     )
     if voter is None:
         raise NotHeld
-    doors = TurfDoor.objects.filter(design=holding.design, household_id=voter.household_id)
-    if not doors.exists():
+    door = (
+        TurfDoor.objects.filter(design=holding.design, household_id=voter.household_id)
+        .values_list("turf_id", "arm_id")
+        .first()
+    )
+    if door is None:
         raise NotHeld
-    return voter
+    return _Door(voter, *door)
 
 
-def _flag(holding: _Holding, voter: Voter) -> str:
+def _flag(holding: _Holding, door: _Door) -> str:
     if holding.flag or holding.turf is None:
         return holding.flag
-    in_turf = TurfDoor.objects.filter(turf=holding.turf, household_id=voter.household_id)
-    return FieldFlag.NONE if in_turf.exists() else FieldFlag.NOT_IN_TURF
+    return FieldFlag.NONE if door.turf_id == holding.turf.pk else FieldFlag.NOT_IN_TURF
 
 
 def _write(
     user: AbstractBaseUser,
     result: DoorResult,
     holding: _Holding,
-    voter: Voter,
+    door: _Door,
     client_ip: str | None,
 ) -> FieldResult:
     _check(result)
-    design = holding.design
-    arm_id = (
-        Assignment.objects.filter(program_id=design.program_id, voter_id=voter.pk)
-        .values_list("arm_id", flat=True)
-        .first()
-    )
-    pin = ArmVariant.objects.filter(arm_id=arm_id).select_related("variant", "arm").first()
+    design, voter = holding.design, door.voter
+    pin = ArmVariant.objects.filter(arm_id=door.arm_id).select_related("variant", "arm").first()
     code, name = OUTCOME_RESULTS[result.outcome]
     attempt, _ = record_contact(
         voter=voter,
@@ -340,7 +361,7 @@ def _write(
         client_ip=client_ip,
     )
     _record_answers(voter, result, attempt)
-    flag = _flag(holding, voter)
+    flag = _flag(holding, door)
     response = {
         "key": str(result.key),
         "status": "recorded",
