@@ -264,6 +264,7 @@ def test_do_not_contact_closes_every_channel(client, field):
         ({"recorded_at": "2026-13-45T10:00:00+00:00"}, "recorded_at: must be an ISO 8601"),
         ({"recorded_at": "2001-01-01T10:00:00+00:00"}, "recorded_at: is more than 60 days ago"),
         ({"turf": "1"}, "turf: must be a positive integer id"),
+        ({"program": 2**31 - 1}, "program: is not the turf's program"),
         ({"note": "x" * 2001}, "note: is longer than 2000 characters"),
         ({"note": "a\x00b"}, "NUL characters are not allowed"),
         ({"voter": ""}, "voter: must be a string (not empty)"),
