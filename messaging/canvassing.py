@@ -232,6 +232,7 @@ def cut_program_turfs(
                 "min_doors": min_doors,
                 "max_doors": max_doors,
                 "replaced": replaced,
+                "voters_without_household": read.voters_without_household,
             },
         )
     logger.info(

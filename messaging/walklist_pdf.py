@@ -223,9 +223,10 @@ class _Page:
             + ("unknown" if wl.net_votes_per_door is None else f"{wl.net_votes_per_door:.3f}"),
             f"Printed {wl.printed_on:%Y-%m-%d}",
         ]
-        for line in facts:
-            self.text(MARGIN, self.y, line, 9.5)
-            self.y -= 13
+        for fact in facts:
+            for line in self.wrapped(MARGIN, fact, width, 9.5):  # clear of the map
+                self.text(MARGIN, self.y, line, 9.5)
+                self.y -= 13
         self.y -= 4
         self.text(MARGIN, self.y, "Support question:", 9.5, bold=True)
         self.y -= 12

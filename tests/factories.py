@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
-from messaging.models import FieldResult, MessageVariant, ProgramDesign
+from messaging.models import FieldResult, MessageVariant, ProgramDesign, Turf
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -471,3 +471,22 @@ class FieldResultFactory(factory.django.DjangoModelFactory):
         ContactAttemptFactory, voter=factory.SelfAttribute("..voter"), result="not_home"
     )
     response = factory.LazyAttribute(lambda r: {"key": str(r.key), "status": "recorded"})
+
+
+class TurfFactory(factory.django.DjangoModelFactory):
+    """An empty turf of a draft door program (cut real ones with messaging.canvassing)."""
+
+    class Meta:
+        model = Turf
+
+    campaign = factory.SubFactory(CampaignFactory)
+    design = factory.SubFactory(ProgramDesignFactory, campaign=factory.SelfAttribute("..campaign"))
+    name = factory.Sequence(lambda n: f"P01-{n + 1:03d}")
+    precinct = "P01"
+    method = "geography"
+    rank = factory.Sequence(lambda n: n + 1)
+    doors = 0
+    voters = 0
+    min_doors = 40
+    max_doors = 80
+    cut_at = factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC))

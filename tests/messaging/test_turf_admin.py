@@ -235,3 +235,21 @@ def test_another_campaigns_turfs_cannot_be_assigned_by_selecting_their_ids(
     )  # fmt: skip
 
     assert dict(Turf.objects.values_list("pk", "organizer_id")) == before
+
+
+def test_re_cutting_with_a_minimum_above_the_maximum_says_why_and_changes_nothing(
+    turfs, staff_client
+):
+    before = sorted(Turf.objects.values_list("pk", "doors"))
+
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "recut_selected", "_selected_action": [turfs[0].pk], "apply": "yes",
+         "min_doors": 30, "max_doors": 3},
+        follow=True,
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "turf sizes need 1 &lt;= min &lt;= max (got 30-3)" in response.content.decode()
+    assert sorted(Turf.objects.values_list("pk", "doors")) == before
+    assert not AuditEvent.objects.filter(action="turf_recut").exists()

@@ -10,6 +10,8 @@ import zipfile
 
 import pypdf
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -322,3 +324,27 @@ def test_the_zip_action_holds_one_pdf_per_selected_turf_and_audits_each(campaign
     assert turfs[0].name in pdf_text(archive.read(archive.namelist()[0]))
     events = AuditEvent.objects.filter(action="download")
     assert sorted(int(e.object_id) for e in events) == sorted(t.pk for t in turfs[:2])
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def test_the_walk_lists_command_writes_one_file_per_turf_and_audits_each(turf, tmp_path, capsys):
+    call_command("walk_lists", "--campaign", "home", "--program", "Doors", "--format", "csv",
+                 "--out", str(tmp_path))  # fmt: skip
+
+    name = f"001-walk-list-{turf.design.program_id}-{turf.pk}.csv"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert (tmp_path / name).read_text().splitlines()[0].startswith("turf,stop,address")
+    assert capsys.readouterr().out.strip() == f"1 walk lists (csv) written to {tmp_path}"
+    event = AuditEvent.objects.get(action="download")
+    assert (event.object_id, event.detail["format"], event.user) == (str(turf.pk), "csv", None)
+
+
+def test_the_walk_lists_command_names_a_missing_turf(turf, tmp_path):
+    with pytest.raises(CommandError, match="no turf P09-001 in program 'Doors'"):
+        call_command("walk_lists", "--campaign", "home", "--program", "Doors", "--turf",
+                     "P09-001", "--out", str(tmp_path))  # fmt: skip
+
+    assert list(tmp_path.iterdir()) == []
+    assert not AuditEvent.objects.filter(action="download").exists()
