@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists bench-field
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,3 +74,8 @@ bench-turfs: install
 ## same turfs, with peak memory after 100 and after all (BENCH_ARGS=--turfs N).
 bench-walklists: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/walklist_bench.py $(BENCH_ARGS)
+
+## 20 organizers' phones posting door results at once to gunicorn, against an authenticated GET
+## of the same server (BENCH_ARGS=--organizers N --requests R --workers W).
+bench-field: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/field_bench.py $(BENCH_ARGS)

@@ -9,4 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/two-factor/", two_factor_enrol, name="two_factor_enrol"),
     path("api/", include("campaign.api_urls")),
+    # The organizer's phone pages; included by name, so campaign imports no later app.
+    path("field/", include("messaging.field_urls")),
 ]

@@ -1,4 +1,5 @@
-"""Pages outside the admin and the API: enrolling a second factor; the client-IP rule."""
+"""Pages outside the admin and the API: enrolling a second factor (staff, and organizers for
+the phone pages); the client-IP rule."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
@@ -40,10 +42,12 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Show a new TOTP secret as a QR code; confirm it with one code, which also verifies the
     session. A user who already has a device must sign in with it instead."""
     user = request.user
-    if not user.is_staff:
+    # Staff for the admin; organizers (members who are not staff) for the phone pages.
+    if not user.is_staff and not user.memberships.exists():
         raise PermissionDenied
+    done = _next_page(request)
     if user_has_device(user):
-        return HttpResponseRedirect(reverse("admin:index"))
+        return HttpResponseRedirect(done)
     # One pending device per user, so reloading the page does not change the secret.
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -54,11 +58,11 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            return HttpResponseRedirect(reverse("admin:index"))
+            return HttpResponseRedirect(done)
         form.add_error("token", "That code did not match; try the current one.")
     return render(
         request,
-        "two_factor/enrol.html",
+        "two_factor/enrol.html" if user.is_staff else "two_factor/enrol_phone.html",
         {
             "form": form,
             "qr_svg": _qr_svg(device.config_url),
@@ -66,6 +70,16 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
             "title": "Set up two-factor sign-in",
         },
     )
+
+
+def _next_page(request: HttpRequest) -> str:
+    """Where to go once enrolled: `next` when it is a page of ours, else the admin."""
+    wanted = request.GET.get("next", "")
+    if wanted.startswith("/") and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("admin:index")
 
 
 def _qr_svg(data: str) -> str:

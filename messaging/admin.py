@@ -30,7 +30,13 @@ from django.views.decorators.http import require_POST
 from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
 from campaign.models import Election
 from campaign.views import client_ip
-from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
+from messaging.models import (
+    ArmVariant,
+    FieldResult,
+    MessageVariant,
+    ProgramDesign,
+    ProgramStatus,
+)
 from messaging.program_specs import ProgramSpec, SpecError, parse_spec_text, parse_universe
 from messaging.programs import (
     ProgramStateError,
@@ -962,3 +968,27 @@ def _report_sentence(report: dict) -> str:
     )
     dropped = [f"{n:,} {reason}" for reason, n in (report.get("dropped") or {}).items() if n]
     return f"{text} (left out: {'; '.join(dropped)})." if dropped else f"{text}."
+
+
+@admin.register(FieldResult)
+class FieldResultAdmin(CampaignScopedAdmin):
+    """Results sent from organizers' phones, flagged ones first to review (read-only: the
+    history rows they wrote are the record). The note is on the contact attempt, masked there
+    for viewers, so it is not repeated here."""
+
+    editable = False
+    list_display = (
+        "received_at", "recorded_at", "voter", "outcome", "support", "flag", "organizer",
+        "turf_ref", "design",
+    )  # fmt: skip
+    list_select_related = ("voter", "organizer", "design__program")
+    list_filter = ("flag", "outcome", ("design", ScopedRelatedFieldListFilter))
+    ordering = ("-id",)
+    sortable_by = ()
+    raw_id_fields = ("voter",)
+    object_select_related = ("campaign", "voter", "organizer", "design__program", "turf")
+    fields = (
+        "campaign", "key", ("organizer", "design"), ("turf", "turf_ref"), "voter",
+        ("outcome", "support"), "answers", "flag", ("recorded_at", "received_at"),
+        "contact_attempt",
+    )  # fmt: skip

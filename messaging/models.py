@@ -420,3 +420,90 @@ class TurfDoor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.turf_id} #{self.position}"
+
+
+# --------------------------------------------------------------------------------------------
+# Results recorded on the organizer's phone
+# --------------------------------------------------------------------------------------------
+
+
+class DoorOutcome(models.TextChoices):
+    """What an organizer taps at a door, and the contact result each one is recorded as."""
+
+    NOT_HOME = "not_home", "Not home"
+    CONTACTED = "contacted", "Talked"
+    COME_BACK = "come_back", "Come back"
+    REFUSED = "refused", "Refused"
+    MOVED = "moved", "Moved"
+    INACCESSIBLE = "inaccessible", "Inaccessible"
+    DECEASED = "deceased", "Deceased"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+
+
+class FieldFlag(models.TextChoices):
+    """Why a result needs a second look: it is kept (and written to history) all the same."""
+
+    NONE = "", "None"
+    REASSIGNED = "reassigned", "Turf since given to another organizer"
+    TURF_GONE = "turf_gone", "Turf since re-cut away"
+    NOT_IN_TURF = "not_in_turf", "Door no longer in the turf"
+    PAUSED = "paused", "Program paused"
+    CANCELLED = "cancelled", "Program cancelled"
+
+
+class FieldResult(models.Model):
+    """One result an organizer recorded for one voter at a door, as the phone sent it.
+
+    `key` is the phone's idempotency key (a UUID made when the result was tapped), so a result
+    sent twice (a retry on a bad signal, a queue flushed from two tabs) is recorded once and the
+    replay gets the first answer back. The contact attempt, the answers and any opt-out it made
+    are history rows written through `voters.contacts` and `voters.consent`; this row links them
+    and keeps what they cannot: the turf, the flag and the phone's own time.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    key = models.UUIDField(help_text="The phone's idempotency key for this result.")
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="field_results"
+    )
+    design = models.ForeignKey(ProgramDesign, on_delete=models.PROTECT, related_name="+")
+    # SET_NULL: a re-cut deletes turfs; the result stays, with the turf's id as sent.
+    turf = models.ForeignKey(
+        Turf, on_delete=models.SET_NULL, null=True, blank=True, related_name="results"
+    )
+    turf_ref = models.PositiveIntegerField(help_text="The turf id the phone sent.")
+    # No database constraint: voters are partitioned by campaign (see TurfDoor.household).
+    voter = models.ForeignKey(
+        "voters.Voter", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    outcome = models.CharField(max_length=16, choices=DoorOutcome.choices)
+    support = models.CharField(max_length=8, blank=True, help_text="Support ID 1-5, if asked.")
+    answers = models.JSONField(default=dict, blank=True, help_text="{question slug: code}.")
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(help_text="When the organizer tapped it (phone's clock).")
+    received_at = models.DateTimeField(auto_now_add=True)
+    flag = models.CharField(max_length=16, choices=FieldFlag.choices, blank=True, default="")
+    contact_attempt = models.ForeignKey(
+        "voters.ContactAttempt", on_delete=models.PROTECT, related_name="+"
+    )
+    response = models.JSONField(help_text="What the first request was answered; replays get it.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # The idempotency key: a replayed result finds its first recording here.
+            models.UniqueConstraint(fields=["campaign", "key"], name="uniq_field_result_key"),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=DoorOutcome.values), name="field_outcome_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(flag__in=FieldFlag.values), name="field_flag_known"
+            ),
+        ]
+        indexes = [
+            # The admin's flagged results of a campaign, newest first.
+            models.Index(fields=["campaign", "flag", "-received_at"], name="field_result_flag"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} ({self.voter_id})"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
-from messaging.models import MessageVariant, ProgramDesign, Turf
+from messaging.models import FieldResult, MessageVariant, ProgramDesign, Turf
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -450,6 +451,26 @@ class ProgramDesignFactory(factory.django.DjangoModelFactory):
     policy = "uniform"
     control_share = 0.1
     seed = factory.Sequence(lambda n: n)
+
+
+class FieldResultFactory(factory.django.DjangoModelFactory):
+    """A not-home sent from a phone (record real ones through messaging.field)."""
+
+    class Meta:
+        model = FieldResult
+
+    campaign = factory.SubFactory(CampaignFactory)
+    key = factory.LazyFunction(uuid.uuid4)
+    organizer = factory.SubFactory(UserFactory)
+    design = factory.SubFactory(ProgramDesignFactory, campaign=factory.SelfAttribute("..campaign"))
+    turf_ref = 1
+    voter = factory.SubFactory(VoterFactory, campaign=factory.SelfAttribute("..campaign"))
+    outcome = "not_home"
+    recorded_at = factory.Sequence(_at)
+    contact_attempt = factory.SubFactory(
+        ContactAttemptFactory, voter=factory.SelfAttribute("..voter"), result="not_home"
+    )
+    response = factory.LazyAttribute(lambda r: {"key": str(r.key), "status": "recorded"})
 
 
 class TurfFactory(factory.django.DjangoModelFactory):

@@ -1,6 +1,7 @@
-"""Recording one contact attempt (staff, organizer pages, vendors): the one write of a single
-touch with a voter. Imports write contact history in bulk through the importers, with the same
-`contact_dedupe_key`, so a contact entered by hand and imported later is kept once.
+"""Recording one contact attempt (staff, organizer pages, vendors) and one survey answer: the
+writes of a single touch with a voter. Imports write contact history and answers in bulk through
+the importers, with the same natural keys (`contact_dedupe_key`; voter, question, time, option),
+so a contact entered by hand and imported later is kept once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from voters.models import (
     ContactSource,
     Program,
     ProgramArm,
+    SurveyOption,
+    SurveyQuestion,
+    SurveyResponse,
     Voter,
 )
 
@@ -75,11 +79,14 @@ def record_contact(
     variant: str = "",
     canvasser: str = "",
     note: str = "",
+    result_raw: str = "",
     client_ip: str | None = None,
 ) -> tuple[ContactAttempt, bool]:
     """Append one contact attempt; returns it and whether it is new (a retry returns the first).
 
     An `opted_out` result is also written to the consent ledger, in the same transaction.
+    `result_raw` is the result as the source named it ("come back", "do not contact"): kept
+    beside the code, and a named opt-out closes the channels its name says.
     """
     _check(voter, channel, result, occurred_at, source, program, arm)
     key = contact_dedupe_key(
@@ -105,6 +112,7 @@ def record_contact(
         user=user if user is not None and user.is_authenticated else None,
         source=source,
         note=note,
+        result_raw=result_raw or None,
         dedupe_key=key,
     )
     try:
@@ -119,6 +127,57 @@ def record_contact(
             raise
         return found, False
     return attempt, True
+
+
+def record_survey_response(
+    *,
+    voter: Voter,
+    question: SurveyQuestion,
+    code: str,
+    answered_at: dt.datetime,
+    source: str = ContactSource.STAFF,
+    contact_attempt: ContactAttempt | None = None,
+) -> tuple[SurveyResponse, bool]:
+    """Append one answer (the option with `code`); returns it and whether it is new.
+
+    The same answer at the same time is kept once (uniq_response), as a re-import keeps it.
+    """
+    option = _check_answer(voter, question, code, answered_at, source, contact_attempt)
+    response = SurveyResponse(
+        campaign_id=voter.campaign_id,
+        voter=voter,
+        question=question,
+        option=option,
+        contact_attempt=contact_attempt,
+        answered_at=answered_at,
+        source=source,
+    )
+    try:
+        with transaction.atomic():
+            response.save()
+    except IntegrityError:
+        found = SurveyResponse.objects.filter(
+            voter_id=voter.pk, question=question, answered_at=answered_at, option=option
+        ).first()
+        if found is None:
+            raise
+        return found, False
+    return response, True
+
+
+def _check_answer(voter, question, code, answered_at, source, contact_attempt) -> SurveyOption:
+    if question.campaign_id != voter.campaign_id:
+        raise ValidationError({"question": "belongs to another campaign"})
+    if source not in ContactSource.values:
+        raise ValidationError({"source": f"unknown source {source!r}"})
+    if answered_at.tzinfo is None:
+        raise ValidationError({"answered_at": "needs a time zone"})
+    if contact_attempt is not None and contact_attempt.voter_id != voter.pk:
+        raise ValidationError({"contact_attempt": "is another voter's"})
+    option = SurveyOption.objects.filter(question=question, code=code).first()
+    if option is None:
+        raise ValidationError({"code": f"{code!r} is not an answer to {question.slug!r}"})
+    return option
 
 
 def _record_opt_out(

@@ -201,7 +201,7 @@ def test_every_scoped_admin_is_in_the_matrix():
     assert {m._meta.label_lower for m, _ in SCOPED} >= {
         "campaign.campaign", "campaign.election", "campaign.membership", "campaign.auditevent",
         "campaign.vendorapikey", "voters.voter", "voters.household", "voters.voterecord",
-        "voters.importrun", "messaging.messagevariant", "messaging.turf",
+        "voters.importrun", "messaging.messagevariant", "messaging.turf", "messaging.fieldresult",
     }  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("campaign", "0005_audit_variant_actions"),
-        ("messaging", "0003_turfs"),
+        ("messaging", "0004_field_results"),
         ("scoring", "0003_voter_score_no_per_row_checks"),
         ("voters", "0012_assignment_row_checks_dropped"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
