@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 
 from campaign.models import Campaign, Election, Membership
+from messaging.management.commands.demo import NEXT_PROGRAM
+from messaging.models import ProgramDesign, Turf
 from scoring.models import ModelVersion, ScoringRun, VoterScore
 from voters import synthetic
 from voters.models import (
@@ -33,12 +35,10 @@ def county(tmp_path) -> synthetic.CountyFiles:
     return synthetic.generate_county(tmp_path / "expected", voters=VOTERS, seed=SEED)
 
 
-def test_demo_imports_a_generated_county_in_both_layouts(
-    db, tmp_path, capsys, django_capture_on_commit_callbacks
-):
-    # The scoring run is sent on commit, as in production; the test's transaction never commits.
-    with django_capture_on_commit_callbacks(execute=True):
-        call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
+def test_demo_imports_a_generated_county_in_both_layouts(transactional_db, tmp_path, capsys):
+    # Committed as it goes, like the demo on its own: the scoring run is sent on commit and runs
+    # in-process, so the next program has its scores.
+    call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
 
     out = capsys.readouterr().out
     generic, nc = Campaign.objects.get(slug="demo"), Campaign.objects.get(slug="demo-nc")
@@ -52,6 +52,17 @@ def test_demo_imports_a_generated_county_in_both_layouts(
     assert run.status == "complete"
     assert VoterScore.objects.filter(run=run).count() == 1_500
     assert "scoring run" in out
+    # Cycle two: a personalized door program from those scores, graded against the truth, its
+    # treated doors cut into turfs and the best three given to the demo organizer.
+    design = ProgramDesign.objects.get(campaign=generic, program__name=NEXT_PROGRAM)
+    assert (design.status, design.policy) == ("committed", "personalized")
+    assigned = Assignment.objects.filter(program=design.program)
+    assert assigned.count() == sum(arm["voters"] for arm in design.summary["arms"]) > 0
+    assert "this program's policy" in out
+    assert "best single variant (" in out
+    turfs = Turf.objects.filter(design=design)
+    assert turfs.filter(organizer__username="organizer").count() == min(3, turfs.count())
+    assert turfs.count() > 0
     # Both layouts describe the same people: the same ids, parties and households (NC, like the
     # state's file, blanks the address of removed voters).
     fields = (
@@ -100,7 +111,9 @@ def test_demo_imports_a_generated_county_in_both_layouts(
     }
 
 
-def test_demo_imports_the_contact_history_the_generator_wrote(db, tmp_path, capsys, county):
+def test_demo_imports_the_contact_history_the_generator_wrote(
+    transactional_db, tmp_path, capsys, county
+):
     call_command("demo", voters=VOTERS, seed=SEED, out=tmp_path / "county")
 
     out = capsys.readouterr().out

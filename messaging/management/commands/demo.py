@@ -13,12 +13,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from campaign.lib.progress import ByteProgressBar
 from campaign.models import Campaign, Election, Role
 from campaign.services import add_member, create_campaign
+from messaging.canvassing import assign_turfs, cut_program_turfs
 from messaging.models import MessageVariant, ProgramDesign, ProgramStatus
 from messaging.program_specs import parse_spec
 from messaging.program_truth import grade_plan, read_true_effects
 from messaging.programs import commit_program, create_program, plan_program
 from messaging.services import create_variant
 from scoring.cards import persuasion_summary
+from scoring.models import RunStatus
 from scoring.reports import ci_points, p_value_text, percent, points
 from scoring.services import (
     approve_model,
@@ -40,6 +42,7 @@ from voters.services import (
 )
 
 DEMO_USERNAME = "demo"
+DEMO_ORGANIZER = "organizer"
 NEXT_PROGRAM = "Doors: next general, personalized"
 
 # The four door scripts of the next program, one per variant the past program tested (the
@@ -111,9 +114,13 @@ class Command(BaseCommand):
         username, password = self.demo_login([generic, nc])
         if not skip_models:
             user = get_user_model().objects.get(username=username)
-            self.train_and_score(generic, county, user)
+            scored = self.train_and_score(generic, county, user)
             self.report_past_program(generic, county)
-            self.next_program(generic, county, user)
+            if scored:
+                self.next_program(generic, county, user)
+            else:
+                # Workers (REDIS_URL set) score in their own time; cycle two needs the scores.
+                self.stdout.write("The scoring run is still with the workers: no next program.")
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
         self.stdout.write(
             f"  Admin: http://127.0.0.1:8000/admin/  user {username}  password {password}"
@@ -159,7 +166,7 @@ class Command(BaseCommand):
             )  # fmt: skip
             self.stdout.write(f"  {campaign.slug} contacts ({layout}): {run.summary()}")
 
-    def train_and_score(self, campaign: Campaign, county, user) -> None:
+    def train_and_score(self, campaign: Campaign, county, user) -> bool:
         """The loop's middle: turnout, support and persuasion models, approved, then a run."""
         election = Election.objects.get(
             campaign=campaign, election_on=county.program_election.on, election_type="general"
@@ -185,6 +192,7 @@ class Command(BaseCommand):
             "  Look at: /admin/scoring/modelversion/ (metrics, model cards, plots), "
             "/admin/scoring/scoringrun/, and `manage.py export_scores --campaign demo`"
         )
+        return run.status == RunStatus.COMPLETE
 
     def report_past_program(self, campaign: Campaign, county: synthetic.CountyFiles) -> None:
         """Cycle one's result: the past uniform program's lift per arm, as staff read it."""
@@ -232,9 +240,26 @@ class Command(BaseCommand):
         self.stdout.write("  True expected net votes, from the county's true effects:")
         for line in grade.lines():
             self.stdout.write(f"    {line}")
+        self.walk(campaign, design, user)
         self.stdout.write(
             f"  Look at: /admin/messaging/programdesign/{design.pk}/change/ and "
             "/admin/messaging/messagevariant/"
+        )
+
+    def walk(self, campaign: Campaign, design: ProgramDesign, user) -> None:
+        """The program's doors cut into turfs, the best three given to a demo organizer."""
+        turfs = cut_program_turfs(design=design, by=user)
+        password = secrets.token_urlsafe(9)
+        organizer, _ = get_user_model().objects.get_or_create(username=DEMO_ORGANIZER)
+        organizer.set_password(password)
+        organizer.save()
+        add_member(campaign=campaign, user=organizer, role=Role.ORGANIZER)
+        assign_turfs(turfs=turfs[:3], organizer=organizer, by=user)
+        doors = sum(t.doors for t in turfs)
+        self.stdout.write(
+            f"  {len(turfs):,} turfs of its {doors:,} treated doors; the best 3 are the demo "
+            f"organizer's: http://127.0.0.1:8000/field/  user {DEMO_ORGANIZER}  password "
+            f"{password}"
         )
 
     def with_bar(self, label: str, start) -> ImportRun:
