@@ -319,8 +319,11 @@ def _door(holding: _Holding, result: DoorResult) -> _Door:
     )
     if voter is None:
         raise NotHeld
+    # One row (uniq_turf_household); ordered by its key, not the model's (turf, position),
+    # which would join the turf for nothing.
     door = (
         TurfDoor.objects.filter(design=holding.design, household_id=voter.household_id)
+        .order_by("pk")
         .values_list("turf_id", "arm_id")
         .first()
     )

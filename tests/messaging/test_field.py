@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from django.db.models import F
@@ -14,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaign.models import AuditAction, AuditEvent
 from messaging.canvassing import assign_turfs
+from messaging.field import DoorResult, record_field_result
 from messaging.models import FieldResult
 from messaging.programs import cancel_program, pause_program
 from tests.factories import VoterFactory
@@ -24,6 +26,10 @@ from voters.models import ConsentEvent, ContactAttempt, SurveyResponse
 pytestmark = pytest.mark.django_db
 
 URL = "/field/results/"
+# Turf, replay check, voter, door, arm pin, contact, result, and four savepoint statements; a
+# support answer adds its question, option and insert in a savepoint. Pinned so that no query
+# creeps in per row.
+PLAIN_QUERIES = 11
 
 
 @pytest.fixture
@@ -431,3 +437,21 @@ def test_field_results_admin_lists_flags_of_our_campaign_only(client, field, cam
     ours = client.get("/admin/messaging/fieldresult/")
     assert ours.status_code == 200
     assert FieldResult.objects.get().voter.voter_id in ours.content.decode()
+
+
+def test_a_door_result_takes_a_fixed_number_of_queries(field, django_assert_num_queries):
+    voters = field.voters()
+    plain = DoorResult(
+        key=uuid.uuid4(), turf=field.turf.pk, program=field.design.pk, voter=voters[0].voter_id,
+        outcome="not_home", recorded_at=timezone.now(),
+    )  # fmt: skip
+    talked = replace(plain, key=uuid.uuid4(), voter=voters[1].voter_id, outcome="contacted")
+    record_field_result(user=field.organizer, result=plain)  # the support question's rows exist
+
+    with django_assert_num_queries(PLAIN_QUERIES):
+        record_field_result(
+            user=field.organizer,
+            result=replace(plain, key=uuid.uuid4(), voter=voters[2].voter_id),
+        )
+    with django_assert_num_queries(PLAIN_QUERIES + 5):
+        record_field_result(user=field.organizer, result=replace(talked, support="3"))
