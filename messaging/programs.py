@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -28,18 +29,11 @@ from campaign.lib import binary_copy, spreadsheet_csv
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
 from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
+from messaging.program_draw import DrawnBlock, Tally, drawn_blocks, materialize
 from messaging.program_specs import ProgramSpec, SpecError, parse_universe
-from messaging.randomization import (
-    OUT,
-    PERSONALIZED,
-    Choice,
-    Design,
-    Draw,
-    draw_program,
-    unit_uplift,
-)
+from messaging.randomization import OUT, PERSONALIZED, Choice, Design, Draw, propensity_vectors
 from messaging.services import mark_variant_used
-from messaging.universe import READ_CHUNK, UniverseRows, read_universe, universe_queryset
+from messaging.universe import UniverseRows, UniverseTable, universe_queryset
 from scoring.models import ScoringRun
 from voters.models import Assignment, Program, ProgramArm
 
@@ -130,62 +124,104 @@ def _user(by: AbstractBaseUser | None) -> AbstractBaseUser | None:
 
 @dataclass
 class Plan:
+    """A program's whole draw in memory (grading a plan and tests; commits stream instead)."""
+
     design: ProgramDesign
     arm_names: list[str]  # control first, then arms 1..K
     rows: UniverseRows
     draw: Draw
     run: ScoringRun | None
-    expected_net_votes: float | None
+    summary_: dict | None = None
 
     def summary(self) -> dict:
-        draw = self.draw
-        voter_arm = draw.voter_arm()
-        unit_arm = draw.arm
+        return self.summary_ or {}
+
+
+@dataclass
+class Drawing:
+    """A program's universe, ready to be drawn block by block (inside `with drawing_of(...)`)."""
+
+    design: ProgramDesign
+    arm_names: list[str]
+    table: UniverseTable
+    randomization: Design
+    choice: Choice | None
+    run: ScoringRun | None
+    with_uplift: bool
+    counts: dict[str, int]  # the distinct contacts the units do not count
+
+    def blocks(self) -> Iterator[DrawnBlock]:
+        return drawn_blocks(
+            self.table, self.randomization, self.choice, with_uplift=self.with_uplift
+        )
+
+    def universe_counts(self, tally: Tally) -> dict[str, int]:
+        """Voters, households, phones, emails and units (the units count one of the three)."""
+        counts = self.counts | {self.table.unit_count_name: tally.keyed_units}
         return {
-            "universe": dict(self.rows.counts),
+            "voters": tally.voters_read,
+            **{name: counts[name] for name in ("households", "phones", "emails")},
+            "units": tally.units_read,
+        }
+
+    def summary(self, tally: Tally) -> dict:
+        return {
+            "universe": self.universe_counts(tally),
             "left_out": {
-                "backlash_voters": draw.backlash_voters,
-                "left_alone_units": draw.left_alone,
-                "over_budget_units": draw.over_budget,
+                "backlash_voters": tally.backlash_voters,
+                "left_alone_units": tally.left_alone,
+                "over_budget_units": tally.over_budget,
             },
             "arms": [
-                {
-                    "arm": name,
-                    "units": int((unit_arm == k).sum()),
-                    "voters": int((voter_arm == k).sum()),
-                }
+                {"arm": name, "units": int(tally.units[k]), "voters": int(tally.voters[k])}
                 for k, name in enumerate(self.arm_names)
             ],
-            "expected_net_votes": self.expected_net_votes,
+            "expected_net_votes": tally.value if self.with_uplift else None,
             "policy": self.design.policy,
             "seed": self.design.seed,
             "scoring_run": self.run.pk if self.run else None,
         }
 
 
-def plan_program(*, design: ProgramDesign) -> Plan:
-    """The universe selected and drawn, nothing written (SpecError when it cannot be)."""
+@contextmanager
+def drawing_of(design: ProgramDesign) -> Iterator[Drawing]:
+    """The universe selected into a temporary table, for the length of the `with` block (in a
+    transaction: the draw and the writes see one snapshot); SpecError when it cannot be."""
     arm_names = _arm_names(design)
     universe = parse_universe(design.universe, tuple(arm_names[1:]))
     run = _latest_run(design.campaign_id)
     if run is None and (universe.needs_scores or design.policy == PERSONALIZED):
         raise SpecError("universe", "needs scores, but the campaign has no complete scoring run")
-    queryset = universe_queryset(design=design, universe=universe, run=run)
-    rows = read_universe(queryset, design.channel, arm_names[1:], with_uplift=run is not None)
     choice = _choice(design, run, arm_names) if design.policy == PERSONALIZED else None
-    uplift = rows.uplift
-    if uplift is not None and (run.persuasion_model_id is None or np.isnan(uplift).all()):
-        uplift = None  # no model predicts these arms: expected votes unknown, not zero
-    draw = draw_program(
-        unit=rows.unit,
-        stratum=rows.stratum,
-        design=design_of(design),
-        uplift=uplift,
-        backlash=rows.backlash if universe.exclude_backlash and run is not None else None,
-        choice=choice,
-    )
-    summed = unit_uplift(uplift, draw.voter_unit, len(draw.keys), len(arm_names) - 1)
-    return Plan(design, arm_names, rows, draw, run, draw.expected_net_votes(summed))
+    queryset = universe_queryset(design=design, universe=universe, run=run)
+    with transaction.atomic():
+        table = UniverseTable(
+            queryset, design.channel, arm_names[1:], with_uplift=run is not None,
+            exclude_backlash=universe.exclude_backlash,
+        )  # fmt: skip
+        with table:
+            # No model predicts these arms: expected votes unknown, not zero.
+            with_uplift = (
+                run is not None and run.persuasion_model_id is not None and table.has_uplift()
+            )
+            if design.policy == PERSONALIZED and not with_uplift:
+                raise SpecError("policy", "the persuasion model predicts no uplift for its voters")
+            yield Drawing(
+                design, arm_names, table, design_of(design), choice, run, with_uplift,
+                table.counts(),
+            )  # fmt: skip
+
+
+def plan_program(*, design: ProgramDesign) -> Plan:
+    """The universe selected and drawn, whole, in memory; nothing written."""
+    with drawing_of(design) as drawing:
+        tally = Tally(drawing.randomization.arms)
+        blocks = []
+        for block in drawing.blocks():
+            tally.add(block)
+            blocks.append(block)
+        rows, draw = materialize(blocks, drawing.randomization, drawing.universe_counts(tally))
+        return Plan(design, drawing.arm_names, rows, draw, drawing.run, drawing.summary(tally))
 
 
 def design_of(design: ProgramDesign) -> Design:
@@ -241,7 +277,11 @@ def _choice(design: ProgramDesign, run: ScoringRun, arm_names: list[str]) -> Cho
 
 def preview_program(*, design: ProgramDesign) -> dict:
     """Counts in the universe and per arm after the draw, and expected net votes; no writes."""
-    return plan_program(design=design).summary()
+    with drawing_of(design) as drawing:
+        tally = Tally(drawing.randomization.arms)
+        for block in drawing.blocks():
+            tally.add(block)
+        return drawing.summary(tally)
 
 
 def commit_program(
@@ -258,16 +298,19 @@ def commit_program(
             raise ProgramStateError(
                 f"program {design.program.name!r} is {design.status}: a program is committed once"
             )
-        plan = plan_program(design=design)
-        if not (plan.draw.arm != OUT).any():
-            raise SpecError("universe", "no voter is left to assign: nothing to commit")
         _pin_current_versions(design)
         now = timezone.now()
-        written = write_assignments(plan, at=now)
+        with drawing_of(design) as drawing:
+            tally = Tally(drawing.randomization.arms)
+            written = write_assignments(drawing, tally, at=now)
+            summary = drawing.summary(tally)
+            run = drawing.run
+        if not tally.drawn_units:
+            raise SpecError("universe", "no voter is left to assign: nothing to commit")
         design.status = ProgramStatus.COMMITTED
-        design.summary = plan.summary()
-        design.scoring_run = plan.run
-        design.persuasion_model = plan.run.persuasion_model if plan.run else None
+        design.summary = summary
+        design.scoring_run = run
+        design.persuasion_model = run.persuasion_model if run else None
         design.committed_by = _user(by)
         design.committed_at = design.status_changed_at = now
         design.commit_error = ""
@@ -351,6 +394,7 @@ ASSIGNMENT_COLUMNS = (
 # Rows encoded and sent at a time: the encoding's working arrays stay a few tens of MB, and the
 # server ingests one chunk while the next is encoded (psycopg's queued writer sends from a thread).
 COPY_CHUNK = 20_000
+READ_CHUNK = 20_000  # assignments exported at a time
 
 
 @dataclass
@@ -373,31 +417,38 @@ class AssignmentRows:
         return len(self.voter_id)
 
 
-def write_assignments(plan: Plan, *, at: dt.datetime) -> int:
-    """One assignment per voter drawn into an arm: binary COPY on PostgreSQL, batches elsewhere."""
-    rows = assignment_rows(plan, _arm_ids(plan.design, plan.arm_names))
-    if connection.vendor != "postgresql":
-        return _bulk_create(rows, plan.design, at)
-    return _copy_assignments(rows, plan.design, at)
+def write_assignments(drawing: Drawing, tally: Tally, *, at: dt.datetime) -> int:
+    """One assignment per voter drawn into an arm, a block at a time: binary COPY on PostgreSQL,
+    batches elsewhere. Each block is counted into `tally` as it is written."""
+    arm_ids = _arm_ids(drawing.design, drawing.arm_names)
+    vectors = [_vector(drawing.arm_names, row) for row in propensity_vectors(drawing.randomization)]
+    write = _copy_assignments if connection.vendor == "postgresql" else _bulk_create
+    written = 0
+    for block in drawing.blocks():
+        tally.add(block)
+        written += write(assignment_rows(block, arm_ids, vectors), drawing.design, at)
+    return written
 
 
-def assignment_rows(plan: Plan, arm_ids: list[int]) -> AssignmentRows:
-    draw = plan.draw
-    voters = np.flatnonzero(draw.voter_unit >= 0)
-    units = draw.voter_unit[voters]
-    drawn = draw.arm[units] != OUT
+def assignment_rows(
+    block: DrawnBlock, arm_ids: list[int], vectors: list[dict[str, float]]
+) -> AssignmentRows:
+    voters = np.flatnonzero(block.voter_unit >= 0)
+    units = block.voter_unit[voters]
+    drawn = block.drawn.arm[units] != OUT
     voters, units = voters[drawn], units[drawn]
-    # Units with the same policy arm share one propensity vector.
-    matrix = draw.propensities()
-    _, first, vector = np.unique(draw.policy_arm[units], return_index=True, return_inverse=True)
+    # In voter order: the indexes on the voter take their new entries in order, not at random.
+    in_order = np.argsort(block.block.voter_pk[voters], kind="stable")
+    voters, units = voters[in_order], units[in_order]
     return AssignmentRows(
-        voter_id=plan.rows.voter_pk[voters],
-        arm_id=np.asarray(arm_ids, dtype=np.int64)[draw.arm[units]],
-        propensity=draw.propensity[units],
-        unit=draw.keys[units],
-        unit_keys=plan.rows.unit_keys,
-        vector=vector.ravel(),
-        vectors=[_vector(plan.arm_names, matrix[unit]) for unit in units[first]],
+        voter_id=block.block.voter_pk[voters],
+        arm_id=np.asarray(arm_ids, dtype=np.int64)[block.drawn.arm[units]],
+        propensity=block.drawn.propensity[units],
+        unit=units,
+        unit_keys=block.unit_keys,
+        # Units with the same policy arm share one propensity vector (row 0: uniform's).
+        vector=np.clip(block.scored.policy_arm[units], 0, None),
+        vectors=vectors,
     )
 
 

@@ -1,11 +1,10 @@
 """Who gets which arm of a program: the seeded, stratified draw and its propensities (no Django).
 
-Voters come in as arrays, one entry per voter of the universe: the unit they are randomized with
-(a household, a phone number, an email address), their stratum (precinct and turnout band) and,
-when a persuasion model scored them, their predicted uplift per arm. Out come each unit's arm
-(0 is control, 1..K the program's arms, -1 left out) and the probability that the design gave the
-unit that arm, which is what keeps lift estimates and the next model's training unbiased when the
-policy is personalized.
+Voters come in one entry per voter: the unit they are randomized with (a household, a phone
+number, an email address), their stratum (precinct and turnout band) and, when a persuasion model
+scored them, their predicted uplift per arm. Out come each unit's arm (0 is control, 1..K the
+program's arms, -1 left out) and the probability that the design gave the unit that arm, which is
+what keeps lift estimates and the next model's training unbiased when the policy is personalized.
 
 The order of the draw is fixed, so the same inputs and seed give the same draw:
 1. voters flagged as backlash (every message predicted to hurt, the persuasion model's default
@@ -24,10 +23,18 @@ The order of the draw is fixed, so the same inputs and seed give the same draw:
 Propensities follow: P(control) = c and, for arm a, (1 - c)·(ε/K + (1 - ε)·[a = policy arm]).
 Units outside the budget are not in the experiment at all (their inclusion did not depend on the
 draw), so the propensities hold for every unit that was drawn.
+
+Every random number comes from a stream of its stratum's own, seeded by the program's seed and
+the stratum's key, and is taken by the stratum's units in key order. So a universe can be drawn
+a block of whole strata at a time, in as many blocks as memory asks for, and the draw is the
+same as in one piece: only the budget looks across strata, and it needs one number per unit it
+may keep (`BudgetCut`), never one per voter of the universe.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +67,8 @@ class Design:
             raise ValueError("exploration_share must be between 0 and 1")
         if self.budget is not None and self.budget < 1:
             raise ValueError("budget must be at least 1 (or none)")
+        if self.seed < 0:
+            raise ValueError("seed must be 0 or more")
 
     @property
     def exploration(self) -> float:
@@ -67,6 +76,11 @@ class Design:
         if self.policy == UNIFORM:
             return 1.0
         return self.exploration_share if self.policy == PERSONALIZED else 0.0
+
+    @property
+    def kept_at_most(self) -> int | None:
+        """Units the budget can keep, control included (None: no budget)."""
+        return None if self.budget is None else int(self.budget / (1 - self.control_share))
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,192 @@ def propensity_matrix(policy_arm: np.ndarray, drawn: np.ndarray, design: Design)
     return matrix
 
 
+def propensity_vectors(design: Design) -> np.ndarray:
+    """(K + 1) x (K + 1): row a is P(every arm) for a unit whose policy arm is a (row 0: the
+    uniform policy's, which has none); what each assignment records, one row per policy arm."""
+    policy_arm = np.arange(design.arms + 1)
+    return propensity_matrix(policy_arm, np.ones(len(policy_arm), dtype=bool), design)
+
+
+# --------------------------------------------------------------------------------------------
+# A block of units, grouped by stratum: the draw's working set
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Units:
+    """Units of whole strata, ordered by stratum then key (the order their randomness follows)."""
+
+    stratum: np.ndarray  # per unit: index into stratum_keys, non-decreasing
+    stratum_keys: Sequence  # the block's strata, in order
+    members: np.ndarray  # per unit: how many of its voters are kept
+    summed: np.ndarray | None  # units x K: the members' summed uplift (None: no model)
+
+    def __len__(self) -> int:
+        return len(self.stratum)
+
+
+@dataclass
+class Scored:
+    """Per unit of a block: what the policy says, and the unit's random numbers."""
+
+    policy_arm: np.ndarray
+    value: np.ndarray
+    tie: np.ndarray  # orders units of equal value for the budget
+    shuffle: np.ndarray  # orders a stratum's units for the control draw
+    explore: np.ndarray  # below the exploration share: drawn uniformly
+    uniform_arm: np.ndarray  # 1..K, the arm if drawn uniformly
+    extra: np.ndarray  # per stratum: below frac(c·n), one more control unit
+
+    @property
+    def eligible(self) -> np.ndarray:
+        return self.policy_arm != OUT
+
+
+def stratum_seed(seed: int, stratum_key: object) -> list[int]:
+    """The seed of a stratum's stream: the program's seed and a stable hash of the key (a
+    stratum's numbers do not depend on which other strata the universe holds)."""
+    return [seed, zlib.crc32(str(stratum_key).encode())]
+
+
+def score_units(units: Units, design: Design, choice: Choice | None) -> Scored:
+    """Policy arm, expected value and random numbers of each unit of a block."""
+    policy_arm = _policy_arms(units.summed, units.members, design, choice)
+    value = _expected_value(units.summed, policy_arm, design)
+    n = len(units)
+    tie, shuffle, explore = np.empty(n), np.empty(n), np.empty(n)
+    uniform_arm = np.empty(n, dtype=np.int64)
+    extra = np.empty(len(units.stratum_keys))
+    bounds = np.searchsorted(units.stratum, np.arange(len(units.stratum_keys) + 1))
+    for s, key in enumerate(units.stratum_keys):
+        lo, hi = bounds[s], bounds[s + 1]
+        rng = np.random.default_rng(stratum_seed(design.seed, key))
+        extra[s] = rng.random()
+        tie[lo:hi], shuffle[lo:hi], explore[lo:hi] = rng.random((3, hi - lo))
+        uniform_arm[lo:hi] = rng.integers(1, design.arms + 1, size=hi - lo)
+    return Scored(policy_arm, value, tie, shuffle, explore, uniform_arm, extra)
+
+
+# --------------------------------------------------------------------------------------------
+# The budget: the only step that looks across strata
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetCut:
+    """The last unit the budget keeps, in its order (best value first, then tie); None keeps
+    none. A unit is kept when it is eligible and does not come after it."""
+
+    value: float | None
+    tie: float = 0.0
+
+    def keeps(self, scored: Scored) -> np.ndarray:
+        if self.value is None:
+            return np.zeros(len(scored.policy_arm), dtype=bool)
+        value = _budget_value(scored.value)
+        before = (value > self.value) | ((value == self.value) & (scored.tie <= self.tie))
+        return scored.eligible & before
+
+
+@dataclass
+class BudgetCandidates:
+    """The best units seen so far, at most as many as the budget can keep: one pass over the
+    blocks gathers them, and their memory is the budget's, not the universe's."""
+
+    limit: int
+    value: np.ndarray
+    tie: np.ndarray
+    stratum: np.ndarray  # global stratum numbers
+
+    @classmethod
+    def empty(cls, limit: int) -> BudgetCandidates:
+        return cls(limit, np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+
+    def add(self, scored: Scored, global_stratum: np.ndarray) -> None:
+        """Add a block's eligible units (global_stratum: per unit, its stratum's number)."""
+        eligible = scored.eligible
+        value = np.concatenate([self.value, _budget_value(scored.value[eligible])])
+        tie = np.concatenate([self.tie, scored.tie[eligible]])
+        stratum = np.concatenate([self.stratum, global_stratum[eligible]])
+        best = np.lexsort((tie, -value))[: self.limit]
+        self.value, self.tie, self.stratum = value[best], tie[best], stratum[best]
+
+    def cut(self, design: Design) -> BudgetCut:
+        """The last unit kept so that at most `budget` units are treated."""
+        keep = min(len(self.value), self.limit)
+        while keep > 0:
+            # The control count per stratum is random only in its last unit, so the treated
+            # count is known before the draw up to one unit per stratum: shrink until it fits.
+            most_treated = _most_treated(self.stratum[:keep], design.control_share)
+            if most_treated <= design.budget:
+                return BudgetCut(float(self.value[keep - 1]), float(self.tie[keep - 1]))
+            keep = max(0, keep - (most_treated - design.budget))
+        return BudgetCut(None)
+
+
+def _budget_value(value: np.ndarray) -> np.ndarray:
+    # Unknown values rank as no effect; with none known, the ties (all) go by the seeded tie.
+    return np.nan_to_num(value, nan=0.0)
+
+
+def _most_treated(stratum: np.ndarray, c: float) -> int:
+    _, sizes = np.unique(stratum, return_counts=True)
+    return int((sizes - np.floor(c * sizes)).sum())
+
+
+# --------------------------------------------------------------------------------------------
+# The draw of a block
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockDraw:
+    """A block's units' arms and propensities, and what the budget left out."""
+
+    arm: np.ndarray
+    propensity: np.ndarray
+    over_budget: int
+
+
+def draw_units(
+    units: Units, scored: Scored, design: Design, cut: BudgetCut | None = None
+) -> BlockDraw:
+    """Control first, then each treated unit's arm (steps 5 and 6), for units kept by the cut."""
+    kept = scored.eligible if cut is None else cut.keeps(scored)
+    arm = np.full(len(units), OUT, dtype=np.int64)
+    control = _draw_control(kept, units.stratum, design.control_share, scored)
+    explored = scored.explore < design.exploration
+    treated = kept & ~control
+    arm[treated] = np.where(explored, scored.uniform_arm, scored.policy_arm)[treated]
+    arm[control] = CONTROL
+    propensity = np.full(len(units), np.nan)
+    drawn = np.flatnonzero(arm != OUT)
+    propensity[drawn] = propensity_vectors(design)[
+        np.clip(scored.policy_arm[drawn], 0, None), arm[drawn]
+    ]
+    return BlockDraw(arm, propensity, int((scored.eligible & ~kept).sum()))
+
+
+def _draw_control(kept: np.ndarray, stratum: np.ndarray, c: float, scored: Scored) -> np.ndarray:
+    """Within each stratum, floor(c·n) units plus one with probability frac(c·n), at random."""
+    strata = len(scored.extra)
+    sizes = np.bincount(stratum[kept], minlength=strata)
+    extra = scored.extra < (c * sizes - np.floor(c * sizes))
+    counts = np.floor(c * sizes).astype(np.int64) + extra
+    rows = np.flatnonzero(kept)
+    rows = rows[np.lexsort((scored.shuffle[rows], stratum[rows]))]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(rows)) - starts[stratum[rows]]
+    control = np.zeros(len(kept), dtype=bool)
+    control[rows[rank < counts[stratum[rows]]]] = True
+    return control
+
+
+# --------------------------------------------------------------------------------------------
+# The whole universe in memory (tests, small programs, grading)
+# --------------------------------------------------------------------------------------------
+
+
 def draw_program(
     *,
     unit: np.ndarray,
@@ -139,30 +339,36 @@ def draw_program(
     keys, inverse = unique_inverse(np.asarray(unit)[kept])
     voter_unit = np.full(n, OUT, dtype=np.int64)
     voter_unit[kept] = inverse
-    unit_stratum = _unit_strata(np.asarray(stratum)[kept], inverse, len(keys))
+    stratum_keys, unit_stratum = _unit_strata(np.asarray(stratum)[kept], inverse, len(keys))
     summed = unit_uplift(uplift, voter_unit, len(keys), design.arms)
-    policy_arm = _policy_arms(summed, inverse, len(keys), design, choice)
-    value = _expected_value(summed, policy_arm, design)
-    rng = np.random.default_rng(design.seed)
-    eligible = policy_arm != OUT
-    in_budget = _within_budget(value, eligible, design, rng, unit_stratum)
-    arm = _assign(in_budget, policy_arm, unit_stratum, design, rng)
-    propensity = np.full(len(keys), np.nan)
-    drawn = np.flatnonzero(arm != OUT)
-    propensity[drawn] = propensity_matrix(policy_arm[drawn], np.ones(len(drawn), bool), design)[
-        np.arange(len(drawn)), arm[drawn]
-    ]
+    # Units by stratum, then key: the order in which strata draw their numbers.
+    order = np.argsort(unit_stratum, kind="stable")
+    units = Units(
+        stratum=unit_stratum[order],
+        stratum_keys=list(stratum_keys),
+        members=np.bincount(inverse, minlength=len(keys))[order],
+        summed=None if summed is None else summed[order],
+    )
+    scored = score_units(units, design, choice)
+    cut = None
+    if design.budget is not None:
+        candidates = BudgetCandidates.empty(design.kept_at_most)
+        candidates.add(scored, units.stratum)
+        cut = candidates.cut(design)
+    block = draw_units(units, scored, design, cut)
+    in_key_order = np.empty_like(order)
+    in_key_order[order] = np.arange(len(order))
     return Draw(
         keys=keys,
         voter_unit=voter_unit,
         stratum=unit_stratum,
-        policy_arm=policy_arm,
-        value=value,
-        arm=arm,
-        propensity=propensity,
+        policy_arm=scored.policy_arm[in_key_order],
+        value=scored.value[in_key_order],
+        arm=block.arm[in_key_order],
+        propensity=block.propensity[in_key_order],
         design=design,
-        left_alone=int((~eligible).sum()),
-        over_budget=int((eligible & ~in_budget).sum()),
+        left_alone=int((~scored.eligible).sum()),
+        over_budget=block.over_budget,
         backlash_voters=int(n - kept.sum()),
     )
 
@@ -194,31 +400,40 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present).astype(values.dtype), np.cumsum(present)[values] - 1
 
 
+def run_boundaries(values: Iterable) -> np.ndarray:
+    """Per row of sorted values, True where a new run of equal values starts."""
+    values = np.asarray(values)
+    starts = np.ones(len(values), dtype=bool)
+    starts[1:] = values[1:] != values[:-1]
+    return starts
+
+
 # --------------------------------------------------------------------------------------------
 
 
-def _unit_strata(stratum: np.ndarray, inverse: np.ndarray, units: int) -> np.ndarray:
-    # A unit's stratum is its first member's in key order: members of one household share a
-    # precinct; a phone shared across precincts needs one stratum, and any fixed rule will do.
+def _unit_strata(
+    stratum: np.ndarray, inverse: np.ndarray, units: int
+) -> tuple[np.ndarray, np.ndarray]:
+    # A unit's stratum is its smallest member's: members of one household share a precinct; a
+    # phone shared across precincts needs one stratum, and any fixed rule will do.
     codes, voter_code = unique_inverse(stratum)
     unit_code = np.full(units, len(codes), dtype=np.int64)
     np.minimum.at(unit_code, inverse, voter_code.ravel())
-    return unit_code
+    return codes, unit_code
 
 
 def _policy_arms(
     summed: np.ndarray | None,
-    inverse: np.ndarray,
-    units: int,
+    members: np.ndarray,
     design: Design,
     choice: Choice | None,
 ) -> np.ndarray:
+    units = len(members)
     if design.policy != PERSONALIZED:
         return np.ones(units, dtype=np.int64) if design.policy == SINGLE else np.zeros(units, int)
     if summed is None or choice is None:
         raise ValueError("a personalized program needs the persuasion model's uplift per arm")
     # The model's margin is a per-voter advantage; a household must beat it for each member.
-    members = np.bincount(inverse, minlength=units).astype(np.float64)
     with_control = np.column_stack([np.zeros(units), summed])
     best = with_control.argmax(axis=1)
     rows = np.arange(units)
@@ -239,70 +454,3 @@ def _expected_value(
     chosen = summed[np.arange(len(policy_arm)), np.clip(policy_arm, 1, None) - 1]
     eps = design.exploration
     return (1 - eps) * chosen + eps * explored
-
-
-def _within_budget(
-    value: np.ndarray,
-    eligible: np.ndarray,
-    design: Design,
-    rng: np.random.Generator,
-    stratum: np.ndarray,
-) -> np.ndarray:
-    """The units kept: all eligible ones, or the best ones so that at most `budget` are treated."""
-    tie_break = rng.random(len(value))
-    if design.budget is None:
-        return eligible
-    # Best first; ties (and every unit when no value is known) in a seeded random order.
-    order = np.lexsort((tie_break, -np.nan_to_num(value, nan=0.0)))
-    order = order[eligible[order]]
-    keep = min(len(order), int(design.budget / (1 - design.control_share)))
-    while True:
-        kept = np.zeros(len(value), dtype=bool)
-        kept[order[:keep]] = True
-        # The control count per stratum is random only in its last unit, so the treated
-        # count is known before the draw up to one unit per stratum: shrink until it fits.
-        most_treated = _most_treated(kept, stratum, design.control_share)
-        if most_treated <= design.budget or keep == 0:
-            return kept
-        keep = max(0, keep - (most_treated - design.budget))
-
-
-def _most_treated(kept: np.ndarray, stratum: np.ndarray, c: float) -> int:
-    sizes = np.bincount(stratum[kept], minlength=stratum.max(initial=0) + 1)
-    return int((sizes - np.floor(c * sizes)).sum())
-
-
-def _assign(
-    kept: np.ndarray,
-    policy_arm: np.ndarray,
-    stratum: np.ndarray,
-    design: Design,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    units = len(kept)
-    arm = np.full(units, OUT, dtype=np.int64)
-    control = _draw_control(kept, stratum, design.control_share, rng)
-    explore = rng.random(units) < design.exploration
-    uniform = rng.integers(1, design.arms + 1, size=units)
-    treated = kept & ~control
-    arm[treated] = np.where(explore, uniform, policy_arm)[treated]
-    arm[control] = CONTROL
-    return arm
-
-
-def _draw_control(
-    kept: np.ndarray, stratum: np.ndarray, c: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Within each stratum, floor(c·n) units plus one with probability frac(c·n), at random."""
-    shuffle = rng.random(len(kept))
-    strata = stratum.max(initial=0) + 1
-    sizes = np.bincount(stratum[kept], minlength=strata)
-    extra = rng.random(strata) < (c * sizes - np.floor(c * sizes))
-    counts = np.floor(c * sizes).astype(np.int64) + extra
-    rows = np.flatnonzero(kept)
-    rows = rows[np.lexsort((shuffle[rows], stratum[rows]))]
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rank = np.arange(len(rows)) - starts[stratum[rows]]
-    control = np.zeros(len(kept), dtype=bool)
-    control[rows[rank < counts[stratum[rows]]]] = True
-    return control

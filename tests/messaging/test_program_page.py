@@ -40,8 +40,10 @@ def committed_program(campaign, arms=("health",), policy="single") -> ProgramDes
         MessageVariantFactory(campaign=campaign, name=name)
     for _ in range(VOTERS):
         VoterFactory(campaign=campaign, household=HouseholdFactory(campaign=campaign))
+    # The seed draws 2 households into each arm of a uniform program of two (the page tests below
+    # read those counts).
     spec = {"name": "Doors", "channel": "door", "arms": list(arms), "policy": policy,
-            "control_share": 0.5, "seed": 3}  # fmt: skip
+            "control_share": 0.5, "seed": 1}  # fmt: skip
     design = create_program(campaign=campaign, spec=parse_spec(spec))
     return commit_program(design=design)
 
