@@ -3,7 +3,8 @@ assigning and re-cutting turfs, and each turf's walk list as PDF, CSV or a page.
 
 Registered from `MessagingConfig.ready` (this module is not `admin.py`, which programs' pages
 own). Every write goes through `messaging.canvassing`; every walk list through
-`messaging.walklists`, which audits it.
+`messaging.walklists`, which audits it. Each turf's page maps its doors, marked by their
+results (`messaging.canvass_admin.turf_map`).
 
 Who may do what, by the roles of DESIGN §5 and `campaign.admin`:
 - viewers see the turfs, their doors and the walk list on screen (names, ages, party; never a
@@ -31,6 +32,7 @@ from django.utils.safestring import SafeString
 
 from campaign.admin import CampaignScopedAdmin, campaign_ids, html_table, is_superuser
 from campaign.views import client_ip
+from messaging.canvass_admin import turf_map
 from messaging.canvassing import (
     CUTTABLE,
     TurfError,
@@ -164,7 +166,7 @@ class TurfAdmin(CampaignScopedAdmin):
         "campaign", "program_name", "name", "precinct", "method", "rank", ("doors", "voters"),
         "metres", ("net_votes", "net_votes_per_door_column"), ("min_doors", "max_doors"),
         "size_check", "status", ("organizer", "assigned_at", "assigned_by"), ("cut_by", "cut_at"),
-        "walk_list_links", "door_table",
+        "walk_list_links", "door_map", "door_table",
     )  # fmt: skip
     readonly_fields = tuple(
         f for group in fields for f in (group if isinstance(group, tuple) else (group,))
@@ -421,6 +423,10 @@ class TurfAdmin(CampaignScopedAdmin):
             pdf,
             csv,
         )
+
+    @admin.display(description="map")
+    def door_map(self, obj: Turf) -> SafeString:
+        return turf_map(obj)
 
     @admin.display(description="doors in walking order")
     def door_table(self, obj: Turf) -> SafeString:
