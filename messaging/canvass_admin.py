@@ -29,7 +29,7 @@ from messaging.field_progress import (
 from messaging.models import FieldResult, ProgramDesign, Turf
 
 MAP_PX = 480
-MAP_PAD = 22
+MAP_PAD = 34  # clear of the north arrow and the scale bar drawn in the corners
 
 
 def _count(value: int) -> str:

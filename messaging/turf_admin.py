@@ -41,6 +41,7 @@ from messaging.canvassing import (
     cut_program_turfs,
     recut_turf,
 )
+from messaging.field_progress import local_time
 from messaging.models import ProgramDesign, Turf
 from messaging.turfs import parse_address_key
 from messaging.walklists import (
@@ -165,7 +166,8 @@ class TurfAdmin(CampaignScopedAdmin):
     fields = (
         "campaign", "program_name", "name", "precinct", "method", "rank", ("doors", "voters"),
         "metres", ("net_votes", "net_votes_per_door_column"), ("min_doors", "max_doors"),
-        "size_check", "status", ("organizer", "assigned_at", "assigned_by"), ("cut_by", "cut_at"),
+        "size_check", "status", ("organizer", "assigned_at_local", "assigned_by"),
+        ("cut_by", "cut_at_local"),
         "walk_list_links", "door_map", "door_table",
     )  # fmt: skip
     readonly_fields = tuple(
@@ -423,6 +425,15 @@ class TurfAdmin(CampaignScopedAdmin):
             pdf,
             csv,
         )
+
+    # Times on the campaign's clock, saying their zone (the admin's own are the server's UTC).
+    @admin.display(description="assigned at")
+    def assigned_at_local(self, obj: Turf) -> str:
+        return local_time(obj.assigned_at, obj.campaign.time_zone)
+
+    @admin.display(description="cut at")
+    def cut_at_local(self, obj: Turf) -> str:
+        return local_time(obj.cut_at, obj.campaign.time_zone)
 
     @admin.display(description="map")
     def door_map(self, obj: Turf) -> SafeString:

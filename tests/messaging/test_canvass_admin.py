@@ -4,7 +4,6 @@ messaging.canvass_admin)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from zoneinfo import ZoneInfo
@@ -17,8 +16,8 @@ from django.utils import timezone
 
 from campaign.models import AuditEvent
 from messaging.canvass_admin import canvass_context, turf_map_context
-from messaging.canvassing import assign_turfs, cut_program_turfs
-from messaging.field import DoorResult, record_field_result, settle_field_results
+from messaging.canvassing import cut_program_turfs
+from messaging.field import settle_field_results
 from messaging.field_progress import (
     door_states,
     hourly_results,
@@ -26,42 +25,19 @@ from messaging.field_progress import (
     progress_totals,
     turf_progress,
 )
-from messaging.models import FieldResult, ProgramDesign, Turf
+from messaging.models import FieldResult, ProgramDesign
 from tests.factories import HouseholdFactory
 from tests.messaging.canvass_setup import door_program, make_county
-from tests.messaging.field_setup import Field, field_program
+from tests.messaging.field_setup import (
+    Field,
+    field_program,
+    one_voter_per_door,
+    record_canvass,
+    yesterday_at,
+)
 from voters.models import Voter
 
 pytestmark = pytest.mark.django_db
-
-
-def yesterday_at(hour: int, minute: int, zone: str = "America/New_York") -> dt.datetime:
-    """Yesterday on the campaign's clock (a result can be neither in the future nor old)."""
-    day = timezone.now().astimezone(ZoneInfo(zone)).date() - dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(zone))
-
-
-def one_voter_per_door(field: Field, turf: Turf) -> list[Voter]:
-    """The first treated voter of each of the turf's doors, in walking order."""
-    seen: dict[int, Voter] = {}
-    for voter in field.voters(turf):
-        seen.setdefault(voter.household_id, voter)
-    return list(seen.values())
-
-
-def tap(field: Field, user, turf: Turf, voter: Voter, outcome: str, at: dt.datetime, **extra):
-    return record_field_result(
-        user=user,
-        result=DoorResult(
-            key=uuid.uuid4(),
-            turf=turf.pk,
-            program=field.design.pk,
-            voter=voter.voter_id,
-            outcome=outcome,
-            recorded_at=at,
-            **extra,
-        ),
-    )
 
 
 @pytest.fixture
@@ -71,21 +47,7 @@ def field(campaign) -> Field:
 
 @pytest.fixture
 def canvass(field) -> Field:
-    """Five results of known kinds: olive knocks four doors of her turf (not home, talked with a
-    support ID, refused; then, her turf given to oscar, a not-home that is flagged); oscar talks
-    to one voter in his. Two results at 10:xx and three at 11:xx, New York time."""
-    first, second = (
-        one_voter_per_door(field, field.turf),
-        one_voter_per_door(field, field.other_turf),
-    )
-    olive, oscar = field.organizer, field.other_organizer
-    tap(field, olive, field.turf, first[0], "not_home", yesterday_at(10, 15))
-    tap(field, olive, field.turf, first[1], "contacted", yesterday_at(10, 40), support="1")
-    tap(field, olive, field.turf, first[2], "refused", yesterday_at(11, 5))
-    tap(field, oscar, field.other_turf, second[0], "contacted", yesterday_at(11, 20))
-    assign_turfs(turfs=[field.turf], organizer=oscar)
-    tap(field, olive, field.turf, first[3], "not_home", yesterday_at(11, 30))
-    return field
+    return record_canvass(field)
 
 
 def flagged(field: Field) -> FieldResult:
@@ -452,6 +414,8 @@ def test_the_turf_page_maps_its_doors_in_order_by_state_with_a_legend_and_scale(
     assert "not knocked: " + str(turf.doors - 4) in page
     assert "contacted (a voter talked): 1" in page
     assert re.search(r">\d+ k?m</text>", page)  # the scale bar's label
+    turf.refresh_from_db()
+    assert f"{turf.assigned_at.astimezone(ZoneInfo('America/New_York')):%Y-%m-%d %H:%M %Z}" in page
     assert "http" not in re.search(r'<div id="turf-map".*?</div>\s*</div>', page, re.S).group(0)
 
 
