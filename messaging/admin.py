@@ -38,6 +38,7 @@ from campaign.models import Election
 from campaign.views import client_ip
 from messaging.canvass_admin import canvass_context
 from messaging.field import SETTLEMENTS, settle_field_results
+from messaging.field_progress import local_time
 from messaging.models import (
     ArmVariant,
     FieldResult,
@@ -1014,10 +1015,10 @@ class FieldResultAdmin(CampaignScopedAdmin):
 
     editable = False
     list_display = (
-        "received_at", "recorded_at", "voter", "outcome", "support", "flag", "settlement",
+        "received", "recorded", "voter", "outcome", "support", "flag", "settlement",
         "organizer", "turf_ref", "design",
     )  # fmt: skip
-    list_select_related = ("voter", "organizer", "design__program")
+    list_select_related = ("campaign", "voter", "organizer", "design__program")
     list_filter = ("flag", "settlement", "outcome", ("design", ScopedRelatedFieldListFilter))
     ordering = ("-id",)
     sortable_by = ()
@@ -1027,10 +1028,24 @@ class FieldResultAdmin(CampaignScopedAdmin):
     )  # fmt: skip
     fields = (
         "campaign", "key", ("organizer", "design"), ("turf", "turf_ref"), "voter",
-        ("outcome", "support"), "answers", "flag", ("recorded_at", "received_at"),
-        "contact_attempt", ("settlement", "settled_by", "settled_at"),
+        ("outcome", "support"), "answers", "flag", ("recorded", "received"),
+        "contact_attempt", ("settlement", "settled_by", "settled"),
     )  # fmt: skip
+    readonly_fields = ("recorded", "received", "settled")
     actions = ("accept_selected", "dismiss_selected")
+
+    # Times on the campaign's clock, saying their zone (the admin's own are the server's UTC).
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: FieldResult) -> str:
+        return local_time(obj.received_at, obj.campaign.time_zone)
+
+    @admin.display(description="recorded (phone)", ordering="recorded_at")
+    def recorded(self, obj: FieldResult) -> str:
+        return local_time(obj.recorded_at, obj.campaign.time_zone)
+
+    @admin.display(description="settled at")
+    def settled(self, obj: FieldResult) -> str:
+        return local_time(obj.settled_at, obj.campaign.time_zone)
 
     def has_settle_permission(self, request: HttpRequest) -> bool:
         return self._role_in(request, None, self.edit_roles)

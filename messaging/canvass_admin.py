@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from messaging.door_map import map_layout, scale_label
 from messaging.field_progress import (
     DOOR_STATES,
+    FLAGGED_SHOWN,
     door_states,
     flagged_results,
     hourly_results,
@@ -62,6 +63,7 @@ def canvass_context(design: ProgramDesign, *, may_settle: bool) -> dict:
         "organizers": [_organizer_cells(row, zone) for row in organizers],
         "hours": _hour_cells(hourly_results(design, zone)),
         "flagged": [_flagged_cells(result, zone) for result in flagged],
+        "flagged_cut": len(flagged) == FLAGGED_SHOWN,  # more than are listed
         "to_settle": sum(row["to_settle"] for row in organizers),
         "may_settle": may_settle,
         "settle_url": reverse("admin:messaging_programdesign_settle", args=[design.pk]),

@@ -394,6 +394,15 @@ def test_the_field_results_list_settles_selected_flagged_results(canvass, staff_
     assert FieldResult.objects.filter(settlement="").count() == len(ids) - 1
 
 
+def test_the_field_results_list_shows_times_on_the_campaigns_clock_with_the_zone(
+    canvass, staff_client
+):
+    page = staff_client.get(reverse("admin:messaging_fieldresult_changelist")).content.decode()
+
+    assert f"{yesterday_at(11, 30):%Y-%m-%d %H:%M %Z}" in page
+    assert f"{yesterday_at(10, 15):%Y-%m-%d %H:%M %Z}" in page
+
+
 # -- the turf's map ----------------------------------------------------------------------------
 
 
