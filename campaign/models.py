@@ -119,6 +119,7 @@ class AuditAction(models.TextChoices):
     TURF_CUT = "turf_cut", "Turfs cut"
     TURF_RECUT = "turf_recut", "Turf re-cut"
     TURF_ASSIGN = "turf_assign", "Turf assigned"
+    FIELD_RESULT_SETTLE = "field_result_settle", "Flagged field result settled"
 
 
 class AuditEvent(models.Model):

@@ -27,12 +27,22 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from campaign.admin import CampaignScopedAdmin, ScopedRelatedFieldListFilter, html_table
+from campaign.admin import (
+    CampaignScopedAdmin,
+    ScopedRelatedFieldListFilter,
+    campaign_ids,
+    html_table,
+    is_superuser,
+)
 from campaign.models import Election
 from campaign.views import client_ip
+from messaging.canvass_admin import canvass_context
+from messaging.field import SETTLEMENTS, settle_field_results
+from messaging.field_progress import local_time
 from messaging.models import (
     ArmVariant,
     FieldResult,
+    FieldSettlement,
     MessageVariant,
     ProgramDesign,
     ProgramStatus,
@@ -504,6 +514,8 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
             ]
             if obj.committed_at:
                 context["results"] = program_results(request, obj)
+            if obj.channel == Channel.DOOR and obj.committed_at:
+                context["canvass"] = canvass_context(obj, may_settle=may_write)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -513,9 +525,11 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
 
         preview, preview_name = view(self.preview_view, "preview")
         export, export_name = view(self.export_view, "export")
+        settle, settle_name = view(self.settle_view, "settle", post_only=True)
         urls = [
             path("<path:object_id>/preview/", preview, name=preview_name),
             path("<path:object_id>/assignments.csv", export, name=export_name),
+            path("<path:object_id>/settle/", settle, name=settle_name),
         ]
         for action, _ in (("commit", ""), *STATUS_ACTIONS):
             posted, name = view(self._status_view(action), action, post_only=True)
@@ -562,6 +576,28 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="program-{design.program_id}.csv"'
         return response
+
+    def settle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Accept or dismiss flagged results of the program (POST from its page; staff)."""
+        design = self.get_object(request, object_id)  # another campaign's program: 404
+        if not self._role_in(request, design, self.edit_roles):
+            raise PermissionDenied
+        settlement = request.POST.get("settlement", "")
+        ids = [int(pk) for pk in request.POST.getlist("result") if pk.isdigit()]
+        if settlement not in SETTLEMENTS or not ids:
+            self.message_user(request, "Choose a result and accept or dismiss it.", messages.ERROR)
+        else:
+            # Only this program's results: an id of another program or campaign settles nothing.
+            results = FieldResult.objects.filter(
+                campaign_id=design.campaign_id, design_id=design.pk, pk__in=ids
+            )
+            settled = settle_field_results(
+                results=results, settlement=settlement, by=request.user,
+                client_ip=client_ip(request),
+            )  # fmt: skip
+            self.message_user(request, f"{settled:,} flagged result(s) {settlement}.")
+        change = reverse("admin:messaging_programdesign_change", args=[design.pk])
+        return HttpResponseRedirect(f"{change}#program-flagged")
 
     def _status_view(self, action: str):
         services = {
@@ -973,22 +1009,64 @@ def _report_sentence(report: dict) -> str:
 @admin.register(FieldResult)
 class FieldResultAdmin(CampaignScopedAdmin):
     """Results sent from organizers' phones, flagged ones first to review (read-only: the
-    history rows they wrote are the record). The note is on the contact attempt, masked there
-    for viewers, so it is not repeated here."""
+    history rows they wrote are the record). Staff settle flagged results with the two actions
+    (or on the program's page). The note is on the contact attempt, masked there for viewers, so
+    it is not repeated here."""
 
     editable = False
     list_display = (
-        "received_at", "recorded_at", "voter", "outcome", "support", "flag", "organizer",
-        "turf_ref", "design",
+        "received", "recorded", "voter", "outcome", "support", "flag", "settlement",
+        "organizer", "turf_ref", "design",
     )  # fmt: skip
-    list_select_related = ("voter", "organizer", "design__program")
-    list_filter = ("flag", "outcome", ("design", ScopedRelatedFieldListFilter))
+    list_select_related = ("campaign", "voter", "organizer", "design__program")
+    list_filter = ("flag", "settlement", "outcome", ("design", ScopedRelatedFieldListFilter))
     ordering = ("-id",)
     sortable_by = ()
     raw_id_fields = ("voter",)
-    object_select_related = ("campaign", "voter", "organizer", "design__program", "turf")
+    object_select_related = (
+        "campaign", "voter", "organizer", "design__program", "turf", "settled_by",
+    )  # fmt: skip
     fields = (
         "campaign", "key", ("organizer", "design"), ("turf", "turf_ref"), "voter",
-        ("outcome", "support"), "answers", "flag", ("recorded_at", "received_at"),
-        "contact_attempt",
+        ("outcome", "support"), "answers", "flag", ("recorded", "received"),
+        "contact_attempt", ("settlement", "settled_by", "settled"),
     )  # fmt: skip
+    readonly_fields = ("recorded", "received", "settled")
+    actions = ("accept_selected", "dismiss_selected")
+
+    # Times on the campaign's clock, saying their zone (the admin's own are the server's UTC).
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: FieldResult) -> str:
+        return local_time(obj.received_at, obj.campaign.time_zone)
+
+    @admin.display(description="recorded (phone)", ordering="recorded_at")
+    def recorded(self, obj: FieldResult) -> str:
+        return local_time(obj.recorded_at, obj.campaign.time_zone)
+
+    @admin.display(description="settled at")
+    def settled(self, obj: FieldResult) -> str:
+        return local_time(obj.settled_at, obj.campaign.time_zone)
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, self.edit_roles)
+
+    @admin.action(description="Accept selected flagged results", permissions=["settle"])
+    def accept_selected(self, request: HttpRequest, queryset) -> None:
+        self._settle(request, queryset, FieldSettlement.ACCEPTED)
+
+    @admin.action(description="Dismiss selected flagged results", permissions=["settle"])
+    def dismiss_selected(self, request: HttpRequest, queryset) -> None:
+        self._settle(request, queryset, FieldSettlement.DISMISSED)
+
+    def _settle(self, request: HttpRequest, queryset, settlement: str) -> None:
+        # A viewer in one campaign and staff in another settles only the latter's results.
+        if not is_superuser(request):
+            queryset = queryset.filter(campaign__in=campaign_ids(request, self.edit_roles))
+        settled = settle_field_results(
+            results=queryset, settlement=settlement, by=request.user, client_ip=client_ip(request)
+        )
+        self.message_user(
+            request,
+            f"{settled:,} flagged result(s) {settlement}; results not flagged, settled already or "
+            "not yours to settle were left as they were.",
+        )

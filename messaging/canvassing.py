@@ -1,4 +1,5 @@
-"""Turfs of a door program: cut, re-cut, rank, assign to organizers, and their progress.
+"""Turfs of a door program: cut, re-cut, rank and assign to organizers (their progress is read
+by `messaging.field_progress`).
 
 Every write to `Turf` and `TurfDoor` goes through here. The geometry is `messaging.turfs` (pure
 numpy); this module reads a program's treated households in a few set-based queries, hands them
@@ -539,46 +540,3 @@ def assign_turfs(
             )
             changed += 1
     return changed
-
-
-# --------------------------------------------------------------------------------------------
-# Progress
-# --------------------------------------------------------------------------------------------
-
-
-def turf_progress(design: ProgramDesign) -> list[dict]:
-    """Per turf of the program, by rank: its figures, organizer and how many of its doors have
-    a door result recorded on the program. Two queries whatever the number of turfs."""
-    results = ContactAttempt.objects.filter(
-        campaign_id=design.campaign_id,
-        program_id=design.program_id,
-        channel=Channel.DOOR,
-        voter__household_id=models.OuterRef("household_id"),
-    )
-    knocked = dict(
-        TurfDoor.objects.filter(design=design)
-        .annotate(has_result=models.Exists(results))
-        .filter(has_result=True)
-        .values("turf_id")
-        .annotate(doors=models.Count("pk"))
-        .values_list("turf_id", "doors")
-    )
-    turfs = design.turfs.select_related("organizer").order_by("rank")
-    return [
-        {
-            "turf": t.pk,
-            "name": t.name,
-            "rank": t.rank,
-            "precinct": t.precinct,
-            "organizer": t.organizer.get_username() if t.organizer else None,
-            "organizer_id": t.organizer_id,
-            "doors": t.doors,
-            "voters": t.voters,
-            "walking_m": t.walking_m,
-            "net_votes": t.net_votes,
-            "net_votes_per_door": t.net_votes_per_door,
-            "doors_with_result": knocked.get(t.pk, 0),
-            "status": t.status,
-        }
-        for t in turfs
-    ]

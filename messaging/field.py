@@ -9,12 +9,19 @@ services the importers' rules live in (`voters.contacts`, `voters.consent`), in 
 either all of it is written or, on a bad payload, nothing. The same key again returns the first
 answer. A result for a turf taken away since, re-cut away, or of a paused or cancelled program is
 kept, written to history like any other (the knock happened) and flagged for staff to review.
+
+Staff settle a flagged result (`settle_field_results`): accepted, it counts in the canvass's
+progress as it did; dismissed (a tap at the wrong door, a result for a program that had stopped),
+it is left out of the turfs', organizers' and hours' figures (`messaging.field_progress`). Either
+way its contact attempt and answers stay in history, which is append-only. Who settled it and
+when are kept on the row and in the audit log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,12 +30,14 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from campaign.models import AuditAction, AuditEvent, Membership
+from campaign.services import record_audit_event
 from messaging.canvassing import ASSIGNABLE_ROLES
 from messaging.models import (
     ArmVariant,
     DoorOutcome,
     FieldFlag,
     FieldResult,
+    FieldSettlement,
     ProgramDesign,
     ProgramStatus,
     Turf,
@@ -426,3 +435,53 @@ def _record_answers(voter: Voter, result: DoorResult, attempt) -> None:
             )
         except ValidationError as error:
             raise FieldResultError({"answers": f"{code!r} is not an answer to {slug!r}"}) from error
+
+
+# --------------------------------------------------------------------------------------------
+# Settling flagged results
+# --------------------------------------------------------------------------------------------
+
+SETTLEMENTS = (FieldSettlement.ACCEPTED, FieldSettlement.DISMISSED)
+
+
+def settle_field_results(
+    *,
+    results: Iterable[FieldResult],
+    settlement: str,
+    by: AbstractBaseUser,
+    client_ip: str | None = None,
+) -> int:
+    """Accept or dismiss flagged results still to settle (one audit event each); the others
+    (not flagged, or settled already: a decision is taken once) are left as they are. The caller
+    has scoped `results` to what the user may settle. Returns how many were settled."""
+    if settlement not in SETTLEMENTS:
+        raise ValueError(f"unknown settlement {settlement!r}")
+    now = timezone.now()
+    settled = 0
+    with transaction.atomic():
+        # Locked, so two staff settling the same result at once decide it once.
+        pending = (
+            FieldResult.objects.select_for_update()
+            .filter(pk__in=[r.pk for r in results], settlement="")
+            .exclude(flag="")
+            .select_related("design")
+            .order_by("pk")
+        )
+        for result in pending:
+            result.settlement, result.settled_by, result.settled_at = settlement, by, now
+            result.save(update_fields=["settlement", "settled_by", "settled_at"])
+            record_audit_event(
+                action=AuditAction.FIELD_RESULT_SETTLE,
+                campaign=result.campaign_id,
+                user=by,
+                obj=result,
+                client_ip=client_ip,
+                detail={
+                    "settlement": settlement,
+                    "flag": result.flag,
+                    "program": result.design.program_id,
+                    "organizer": result.organizer_id,
+                },
+            )
+            settled += 1
+    return settled

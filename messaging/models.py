@@ -451,6 +451,14 @@ class FieldFlag(models.TextChoices):
     CANCELLED = "cancelled", "Program cancelled"
 
 
+class FieldSettlement(models.TextChoices):
+    """What staff decided about a flagged result (`messaging.field.settle_field_results`)."""
+
+    NONE = "", "Not settled"
+    ACCEPTED = "accepted", "Accepted: counts in the canvass's progress"
+    DISMISSED = "dismissed", "Dismissed: left out of the canvass's progress"
+
+
 class FieldResult(models.Model):
     """One result an organizer recorded for one voter at a door, as the phone sent it.
 
@@ -487,6 +495,14 @@ class FieldResult(models.Model):
         "voters.ContactAttempt", on_delete=models.PROTECT, related_name="+"
     )
     response = models.JSONField(help_text="What the first request was answered; replays get it.")
+    # A flagged result, once staff have looked at it. The history rows it wrote stay either way.
+    settlement = models.CharField(
+        max_length=16, choices=FieldSettlement.choices, blank=True, default=""
+    )
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -498,6 +514,20 @@ class FieldResult(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(flag__in=FieldFlag.values), name="field_flag_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(settlement__in=FieldSettlement.values),
+                name="field_settlement_known",
+            ),
+            # Only a flagged result is settled, and a settled one says when.
+            models.CheckConstraint(
+                condition=models.Q(settlement="", settled_at__isnull=True)
+                | (
+                    ~models.Q(settlement="")
+                    & ~models.Q(flag="")
+                    & models.Q(settled_at__isnull=False)
+                ),
+                name="field_settled_when_flagged",
             ),
         ]
         indexes = [

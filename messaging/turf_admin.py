@@ -3,7 +3,8 @@ assigning and re-cutting turfs, and each turf's walk list as PDF, CSV or a page.
 
 Registered from `MessagingConfig.ready` (this module is not `admin.py`, which programs' pages
 own). Every write goes through `messaging.canvassing`; every walk list through
-`messaging.walklists`, which audits it.
+`messaging.walklists`, which audits it. Each turf's page maps its doors, marked by their
+results (`messaging.canvass_admin.turf_map`).
 
 Who may do what, by the roles of DESIGN §5 and `campaign.admin`:
 - viewers see the turfs, their doors and the walk list on screen (names, ages, party; never a
@@ -31,6 +32,7 @@ from django.utils.safestring import SafeString
 
 from campaign.admin import CampaignScopedAdmin, campaign_ids, html_table, is_superuser
 from campaign.views import client_ip
+from messaging.canvass_admin import turf_map
 from messaging.canvassing import (
     CUTTABLE,
     TurfError,
@@ -39,6 +41,7 @@ from messaging.canvassing import (
     cut_program_turfs,
     recut_turf,
 )
+from messaging.field_progress import local_time
 from messaging.models import ProgramDesign, Turf
 from messaging.turfs import parse_address_key
 from messaging.walklists import (
@@ -163,8 +166,9 @@ class TurfAdmin(CampaignScopedAdmin):
     fields = (
         "campaign", "program_name", "name", "precinct", "method", "rank", ("doors", "voters"),
         "metres", ("net_votes", "net_votes_per_door_column"), ("min_doors", "max_doors"),
-        "size_check", "status", ("organizer", "assigned_at", "assigned_by"), ("cut_by", "cut_at"),
-        "walk_list_links", "door_table",
+        "size_check", "status", ("organizer", "assigned_at_local", "assigned_by"),
+        ("cut_by", "cut_at_local"),
+        "walk_list_links", "door_map", "door_table",
     )  # fmt: skip
     readonly_fields = tuple(
         f for group in fields for f in (group if isinstance(group, tuple) else (group,))
@@ -421,6 +425,19 @@ class TurfAdmin(CampaignScopedAdmin):
             pdf,
             csv,
         )
+
+    # Times on the campaign's clock, saying their zone (the admin's own are the server's UTC).
+    @admin.display(description="assigned at")
+    def assigned_at_local(self, obj: Turf) -> str:
+        return local_time(obj.assigned_at, obj.campaign.time_zone)
+
+    @admin.display(description="cut at")
+    def cut_at_local(self, obj: Turf) -> str:
+        return local_time(obj.cut_at, obj.campaign.time_zone)
+
+    @admin.display(description="map")
+    def door_map(self, obj: Turf) -> SafeString:
+        return turf_map(obj)
 
     @admin.display(description="doors in walking order")
     def door_table(self, obj: Turf) -> SafeString:

@@ -5,8 +5,8 @@ household's voters (name, age, party, talking points), the script their arm was 
 to tick for each result and the support question. Phones and emails are never part of it, so no
 format built from it can print them.
 
-The map is drawn here too, from the doors' coordinates alone: a dot per door numbered in walking
-order, the route between them, and a scale bar, scaled to the turf's bounding box. No map tiles,
+The map is drawn here too, from the doors' coordinates alone (`messaging.door_map` places them):
+a dot per door numbered in walking order, the route between them, and a scale bar. No map tiles,
 so printing needs no internet and sends no door's position anywhere.
 
 Text is set in DejaVu Sans, which covers Latin, Greek and Cyrillic names (reportlab's built-in
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,7 +28,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-EARTH_RADIUS_M = 6_371_008.8
+from messaging.door_map import MapDoor, map_layout, scale_label
+
 RESULTS = (
     "Not home",
     "Contacted",
@@ -91,50 +91,8 @@ class WalkList:
         return sum(len(d.voters) for d in self.doors)
 
 
-# --------------------------------------------------------------------------------------------
-# The map's geometry (shared by the PDF and the HTML view)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MapLayout:
-    """Doors placed in a `width` x `height` box (y grows downwards, as on screen)."""
-
-    points: tuple[tuple[int, float, float], ...]  # (stop, x, y) of each located door, in order
-    scale_m: float  # the scale bar's length in metres
-    scale_px: float  # and in the box's units
-
-
-def map_layout(doors: tuple[WalkDoor, ...], width: float, height: float, pad: float) -> MapLayout:
-    """The located doors projected (equirectangular around their mean) and scaled to fit the box
-    with the same scale on both axes; None-free. Empty when no door has coordinates."""
-    located = [d for d in doors if d.latitude is not None and d.longitude is not None]
-    if not located:
-        return MapLayout((), 0.0, 0.0)
-    lat0 = math.radians(sum(d.latitude for d in located) / len(located))
-    xs = [EARTH_RADIUS_M * math.radians(d.longitude) * math.cos(lat0) for d in located]
-    ys = [EARTH_RADIUS_M * math.radians(d.latitude) for d in located]
-    span = max(max(xs) - min(xs), max(ys) - min(ys), 20.0)  # a single building: 20 m across
-    scale = min(width, height) - 2 * pad
-    per_m = scale / span
-    left = pad + (width - 2 * pad - (max(xs) - min(xs)) * per_m) / 2
-    top = pad + (height - 2 * pad - (max(ys) - min(ys)) * per_m) / 2
-    points = tuple(
-        (d.stop, left + (x - min(xs)) * per_m, top + (max(ys) - y) * per_m)
-        for d, x, y in zip(located, xs, ys, strict=True)
-    )
-    metres = _nice_length(span / 4)
-    return MapLayout(points, metres, metres * per_m)
-
-
-def _nice_length(metres: float) -> float:
-    """1, 2 or 5 times a power of ten, at most `metres` (at least 1 m)."""
-    power = 10 ** math.floor(math.log10(max(metres, 1.0)))
-    return max(step * power for step in (1, 2, 5) if step * power <= max(metres, 1.0))
-
-
-def scale_label(metres: float) -> str:
-    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+def map_doors(doors: tuple[WalkDoor, ...]) -> list[MapDoor]:
+    return [(d.stop, d.latitude, d.longitude) for d in doors]
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +238,7 @@ class _Page:
     # -- the map ------------------------------------------------------------------------------
 
     def _map(self) -> bool:
-        layout = map_layout(self.walk_list.doors, MAP_SIZE, MAP_SIZE, 12)
+        layout = map_layout(map_doors(self.walk_list.doors), MAP_SIZE, MAP_SIZE, 12)
         if not layout.points:
             return False
         c = self.canvas

@@ -21,6 +21,7 @@ from django.utils import timezone
 from campaign.lib import spreadsheet_csv
 from campaign.models import AuditAction
 from campaign.services import record_audit_event
+from messaging.door_map import map_layout, scale_label
 from messaging.models import ArmVariant, Turf
 from messaging.rendering import message_context
 from messaging.services import display_first_name, sender_of, talking_points
@@ -33,9 +34,8 @@ from messaging.walklist_pdf import (
     WalkList,
     WalkScript,
     WalkVoter,
-    map_layout,
+    map_doors,
     render_pdf,
-    scale_label,
 )
 from scoring.models import VoterScore
 from voters.models import Assignment, SurveyQuestion, Voter
@@ -230,7 +230,7 @@ MAP_PX = 320
 
 def html_context(walk_list: WalkList) -> dict:
     """What templates/walklists/walk_list.html needs: the list and its map as SVG coordinates."""
-    layout = map_layout(walk_list.doors, MAP_PX, MAP_PX, 16)
+    layout = map_layout(map_doors(walk_list.doors), MAP_PX, MAP_PX, 16)
     return {
         "walk_list": walk_list,
         "map_size": MAP_PX,

@@ -14,8 +14,8 @@ from messaging.canvassing import (
     assign_turfs,
     cut_program_turfs,
     recut_turf,
-    turf_progress,
 )
+from messaging.field_progress import turf_progress
 from messaging.models import ProgramStatus, Turf, TurfDoor
 from messaging.programs import cancel_program
 from tests.factories import ContactAttemptFactory, UserFactory, VoterFactory
@@ -307,7 +307,8 @@ def test_turf_progress_lists_each_turf_by_rank_with_its_doors_with_a_result(
         "turf": turfs[1].pk, "name": turfs[1].name, "rank": 2, "precinct": turfs[1].precinct,
         "organizer": "walker", "organizer_id": walker.pk, "doors": turfs[1].doors,
         "voters": turfs[1].voters, "walking_m": None, "net_votes": None,
-        "net_votes_per_door": None, "doors_with_result": 2, "status": "open",
+        "net_votes_per_door": None, "doors_with_result": 2, "contacts": 2, "support_ids": 0,
+        "share_done": 2 / turfs[1].doors, "status": "open",
     }  # fmt: skip
     assert [p["doors_with_result"] for i, p in enumerate(progress) if i != 1] == [0] * (
         len(turfs) - 1

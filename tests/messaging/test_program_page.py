@@ -214,6 +214,7 @@ def test_the_page_counts_deliveries_in_the_same_queries_however_many(staff_clien
     voter = voters_in(design, "health")[0]
     arm = design.program.arms.get(name="health")
     ContactAttemptFactory(voter=voter, program=design.program, arm=arm)
+    staff_client.get(page_url(design))  # warms per-process caches (content types), so run alone
     with CaptureQueriesContext(connection) as one:
         staff_client.get(page_url(design))
     for result in ("not_home", "refused", "contacted", "moved") * 5:
@@ -223,9 +224,10 @@ def test_the_page_counts_deliveries_in_the_same_queries_however_many(staff_clien
         staff_client.get(page_url(design))
 
     assert len(many) == len(one)
+    # The delivered table, and (a door program) the turfs' progress: each one grouped query.
     grouped = [q["sql"] for q in many if "voters_contactattempt" in q["sql"]]
-    assert len(grouped) == 1
-    assert "GROUP BY" in grouped[0]
+    assert len(grouped) == 2
+    assert all("GROUP BY" in sql for sql in grouped)
 
 
 def test_nothing_delivered_yet_reads_so(staff_client, campaign):
