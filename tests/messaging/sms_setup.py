@@ -64,3 +64,17 @@ def due_texts(campaign, n: int, *, at: dt.datetime = MORNING_ET) -> tuple[Progra
     release_due_messages(now=at)
     texts = list(SmsMessage.objects.filter(design=design, status=SmsStatus.DUE).order_by("pk"))
     return design, texts
+
+
+def sms_post(client, vendor_key, path: str, payload, *, key: str | None = "k-1", body=None):
+    """A signed vendor POST of `payload` (or the raw `body`) with Idempotency-Key `key`."""
+    import json
+
+    from campaign.api.authentication import signed_headers
+
+    _, full_key, secret = vendor_key
+    raw = body if body is not None else json.dumps(payload).encode()
+    headers = signed_headers(full_key, secret, method="POST", path=path, body=raw)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.generic("POST", path, raw, content_type="application/json", headers=headers)

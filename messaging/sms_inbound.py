@@ -1,0 +1,345 @@
+"""What vendors report back (issue 14 §3-§4): delivery receipts and the voters' replies.
+
+Receipts move a text forward only (messaging.sms.move_status), once per (vendor id, status), in
+any order; a final receipt becomes a contact attempt, and a delivery error does what its code
+says (messaging.replies.vendor_error_action), never a blind retry. A reply is classified
+(messaging.replies), written to the consent ledger when it opts the number out or in, becomes a
+contact attempt, and gets at most one answer (a confirmation, the HELP text). Replies from one
+number are handled one at a time (a PostgreSQL advisory lock), so a STOP sent three times, or
+twice at once, opts out and confirms once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from campaign.models import Campaign, VendorApiKey
+from messaging.models import (
+    PausedVariant,
+    SmsInbound,
+    SmsKind,
+    SmsMessage,
+    SmsReceipt,
+    SmsStatus,
+    UntextablePhone,
+)
+from messaging.replies import (
+    ErrorEffect,
+    classify_reply,
+    decide_reply,
+    help_text,
+    should_pause_variant,
+    vendor_error_action,
+)
+from messaging.sms import (
+    PENDING,
+    RANK,
+    is_opted_out,
+    move_status,
+    queue_answer,
+    sms_settings_of,
+)
+from voters.consent import normalize_address, record_opt_in, record_opt_out
+from voters.contacts import record_contact
+from voters.models import Channel, ConsentSource, ContactResult, ContactSource, Voter
+
+logger = logging.getLogger(__name__)
+
+RECEIPT_STATUSES = (
+    SmsStatus.SENT, SmsStatus.DELIVERED, SmsStatus.FAILED, SmsStatus.UNDELIVERED, SmsStatus.UNKNOWN,
+)  # fmt: skip
+CONTACT_RESULTS = {
+    SmsStatus.DELIVERED: ContactResult.DELIVERED,
+    SmsStatus.FAILED: ContactResult.FAILED,
+    SmsStatus.UNDELIVERED: ContactResult.FAILED,
+}
+FILTERED_CODE = "30007"
+HELP_CONTACT_FALLBACK = "reply to this number"
+
+
+# --------------------------------------------------------------------------------------------
+# Receipts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    vendor_message_id: str
+    status: str
+    occurred_at: dt.datetime
+    error_code: str = ""
+
+
+@dataclass
+class ReceiptOutcome:
+    applied: int = 0  # moved a text forward
+    duplicates: int = 0  # this (id, status) was reported before
+    stale: int = 0  # new, but the text was already at or past it (out of order)
+    unknown: list[str] = field(default_factory=list)  # no text of ours has this vendor id
+
+
+def record_receipts(
+    *, campaign: Campaign, receipts: list[Receipt], now: dt.datetime, provider: str = "twilio"
+) -> ReceiptOutcome:
+    """Applies a batch of receipts; unknown ids are reported, not fatal."""
+    wanted = {r.vendor_message_id for r in receipts}
+    messages = {
+        m.vendor_message_id: m
+        for m in SmsMessage.objects.filter(
+            campaign=campaign, vendor_message_id__in=wanted
+        ).select_related("design__program", "arm", "variant", "voter")
+    }
+    outcome = ReceiptOutcome()
+    for receipt in receipts:
+        message = messages.get(receipt.vendor_message_id)
+        if message is None:
+            outcome.unknown.append(receipt.vendor_message_id)
+            continue
+        with transaction.atomic():
+            if not _first_report(message, receipt):
+                outcome.duplicates += 1
+                continue
+            if not move_status(
+                message_id=message.pk, status=receipt.status, now=now, error_code=receipt.error_code
+            ):
+                outcome.stale += 1
+                continue
+            outcome.applied += 1
+            _settle(message, receipt, provider)
+    logger.info(
+        "sms receipts for campaign %s: %s applied, %s duplicate, %s stale, %s unknown",
+        campaign.pk, outcome.applied, outcome.duplicates, outcome.stale, len(outcome.unknown),
+    )  # fmt: skip
+    return outcome
+
+
+def _first_report(message: SmsMessage, receipt: Receipt) -> bool:
+    row = SmsReceipt(
+        campaign_id=message.campaign_id,
+        message=message,
+        vendor_message_id=receipt.vendor_message_id,
+        status=receipt.status,
+        error_code=receipt.error_code,
+        occurred_at=receipt.occurred_at,
+    )
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _settle(message: SmsMessage, receipt: Receipt, provider: str) -> None:
+    """What a receipt that moved the text means beyond its status."""
+    result = CONTACT_RESULTS.get(receipt.status)
+    if result and message.kind == SmsKind.PROGRAM and message.voter is not None:
+        record_contact(
+            voter=message.voter,
+            channel=Channel.SMS,
+            result=result,
+            occurred_at=receipt.occurred_at,
+            source=ContactSource.VENDOR_API,
+            actor=provider,
+            program=message.design.program,
+            arm=message.arm,
+            variant=message.variant.name if message.variant else "",
+            note=f"SMS {message.pk}"
+            + (f", error {receipt.error_code}" if receipt.error_code else ""),
+        )
+    if receipt.error_code and RANK[receipt.status] == RANK[SmsStatus.FAILED]:
+        _act_on_error(message, receipt, provider)
+
+
+def _act_on_error(message: SmsMessage, receipt: Receipt, provider: str) -> None:
+    action = vendor_error_action(provider, receipt.error_code)
+    if action.effect == ErrorEffect.SUPPRESS_NUMBER:
+        record_opt_out(
+            campaign=message.campaign,
+            channel=Channel.SMS,
+            address=message.phone,
+            source=ConsentSource.VENDOR_BLOCK,
+            occurred_at=receipt.occurred_at,
+            voter=message.voter,
+            actor=provider,
+            reason=f"{provider} error {receipt.error_code}",
+            dedupe_key=f"sms-error:{message.pk}",
+        )
+    elif action.effect in (ErrorEffect.NOT_TEXTABLE, ErrorEffect.PHONE_INVALID):
+        UntextablePhone.objects.get_or_create(
+            campaign_id=message.campaign_id,
+            phone=message.phone,
+            defaults={"reason": action.effect, "error_code": receipt.error_code},
+        )
+    elif action.effect == ErrorEffect.VARIANT_FILTERED and message.variant_id:
+        _pause_if_filtered(message.variant_id)
+
+
+def _pause_if_filtered(variant_id: int) -> None:
+    texts = SmsMessage.objects.filter(variant_id=variant_id)
+    filtered = texts.filter(error_code=FILTERED_CODE).count()
+    sent = texts.filter(sent_at__isnull=False).count()
+    if should_pause_variant(filtered, sent):
+        _, paused = PausedVariant.objects.get_or_create(
+            variant_id=variant_id, defaults={"filtered": filtered, "sent": sent}
+        )
+        if paused:
+            logger.warning("variant %s paused: %s of %s sends filtered", variant_id, filtered, sent)
+
+
+# --------------------------------------------------------------------------------------------
+# Replies
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    vendor_message_id: str
+    phone: str
+    body: str
+    received_at: dt.datetime
+    is_vendor_confirmed: bool = False
+
+
+def record_inbound(
+    *, campaign: Campaign, inbound: Inbound, key: VendorApiKey | None = None
+) -> tuple[SmsInbound, bool]:
+    """Handles one reply; returns it and whether it is new (a reply forwarded again is not)."""
+    phone = normalize_address(Channel.SMS, inbound.phone)
+    with transaction.atomic():
+        _lock_number(campaign.pk, phone)
+        existing = SmsInbound.objects.filter(
+            campaign=campaign, vendor_message_id=inbound.vendor_message_id
+        ).first()
+        if existing is not None:
+            return existing, False
+        reply = classify_reply(inbound.body)
+        decision = decide_reply(
+            reply,
+            is_opted_out=is_opted_out(campaign=campaign, phone=phone),
+            vendor_confirmed=inbound.is_vendor_confirmed,
+        )
+        last = _last_text_to(campaign, phone)
+        row = SmsInbound.objects.create(
+            campaign=campaign,
+            vendor_message_id=inbound.vendor_message_id,
+            vendor_key=key,
+            phone=phone,
+            body=inbound.body,
+            received_at=inbound.received_at,
+            is_vendor_confirmed=inbound.is_vendor_confirmed,
+            kind=reply.kind,
+            rule=reply.rule,
+            recorded=decision.record,
+            needs_review=decision.review,
+            voter=last.voter if last else _voter_of(campaign, phone),
+            in_reply_to=last,
+        )
+        _record_history(row, last, decision.record, key)
+        if decision.send:
+            queue_answer(
+                campaign=campaign,
+                kind=decision.send,
+                phone=phone,
+                body=answer_text(campaign, decision.send),
+                reply_to_id=row.pk,
+            )
+    logger.info(
+        "sms reply %s for campaign %s: %s%s", row.pk, campaign.pk, reply.kind,
+        f", {decision.record}" if decision.record else "",
+    )  # fmt: skip
+    return row, True
+
+
+def _lock_number(campaign_id: int, phone: str) -> None:
+    # One reply per number at a time, so "is it opted out?" and the write that follows cannot
+    # interleave with another reply's (two STOPs at once would confirm twice).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sms:{campaign_id}:{phone}"]
+            )
+
+
+def _last_text_to(campaign: Campaign, phone: str) -> SmsMessage | None:
+    return (
+        SmsMessage.objects.filter(campaign=campaign, phone=phone, kind=SmsKind.PROGRAM)
+        .select_related("design__program", "arm", "variant", "voter")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _voter_of(campaign: Campaign, phone: str) -> Voter | None:
+    return Voter.objects.filter(campaign=campaign, phone=phone).order_by("pk").first()
+
+
+def _record_history(
+    row: SmsInbound, last: SmsMessage | None, record: str, key: VendorApiKey | None
+) -> None:
+    """The ledger event and the contact attempt of a reply.
+
+    An opt-out from a known voter is recorded as an `opted_out` contact, which writes its one
+    ledger event (voters.contacts); from an unknown number, straight to the ledger.
+    """
+    campaign, actor = row.campaign, str(key) if key else "twilio"
+    if record == "opt_in":
+        record_opt_in(
+            campaign=campaign, channel=Channel.SMS, address=row.phone,
+            source=ConsentSource.START_REPLY, occurred_at=row.received_at, voter=row.voter,
+            actor=actor, dedupe_key=f"sms-in:{row.pk}",
+        )  # fmt: skip
+    if record == "opt_out":
+        _cancel_pending_to(row)
+        if row.voter is None:
+            record_opt_out(
+                campaign=campaign, channel=Channel.SMS, address=row.phone,
+                source=ConsentSource.STOP_REPLY, occurred_at=row.received_at, actor=actor,
+                reason=f"reply {row.pk}: {row.rule}", dedupe_key=f"sms-in:{row.pk}",
+            )  # fmt: skip
+    if row.voter is None:
+        return
+    result = ContactResult.OPTED_OUT if record == "opt_out" else ContactResult.REPLIED
+    review = ", needs review" if row.needs_review else ""
+    record_contact(
+        voter=row.voter,
+        channel=Channel.SMS,
+        result=result,
+        occurred_at=row.received_at,
+        source=ContactSource.VENDOR_API,
+        actor=actor,
+        program=last.design.program if last else None,
+        arm=last.arm if last else None,
+        variant=last.variant.name if last and last.variant else "",
+        note=f"SMS reply {row.pk} ({row.kind}: {row.rule or 'none'}{review})",
+        result_raw=f"sms reply: {row.kind}",
+    )
+
+
+def _cancel_pending_to(row: SmsInbound) -> None:
+    """An opt-out takes effect at once: the number's texts not yet leased are canceled now."""
+    waiting = SmsMessage.objects.filter(
+        campaign_id=row.campaign_id, phone=row.phone, status__in=(*PENDING, SmsStatus.DUE)
+    )
+    waiting.filter(kind=SmsKind.PROGRAM).update(
+        status=SmsStatus.CANCELED, cancel_reason="opted_out", finished_at=timezone.now()
+    )
+
+
+def answer_text(campaign: Campaign, kind: str) -> str:
+    """The body of a confirmation or of the HELP answer, in the campaign's name."""
+    settings = sms_settings_of(campaign)
+    name = campaign.name
+    if kind == SmsKind.HELP:
+        contact = settings.help_contact or HELP_CONTACT_FALLBACK
+        return help_text(name, contact, settings.help_frequency or "Msg frequency varies")
+    if kind == SmsKind.OPT_OUT_CONFIRMATION:
+        return (
+            f"{name}: You are unsubscribed and will get no more texts. Reply START to resubscribe."
+        )
+    return f"{name}: You are subscribed again. Reply HELP for help, STOP to opt out."
