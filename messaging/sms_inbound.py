@@ -241,7 +241,8 @@ def record_inbound(
             in_reply_to=last,
         )
         _record_history(row, last, decision.record, key)
-        if decision.send:
+        # A vendor that answered the keyword itself (Twilio's opt-out handling) is not doubled.
+        if decision.send and not (decision.send == SmsKind.HELP and inbound.is_vendor_confirmed):
             queue_answer(
                 campaign=campaign,
                 kind=decision.send,

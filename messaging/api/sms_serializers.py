@@ -108,8 +108,8 @@ class InboundSerializer(serializers.Serializer):
     received_at = PlausibleDateTimeField()
     vendor_confirmed = serializers.BooleanField(
         default=False,
-        help_text="You already answered this keyword yourself (STOP, START): we record it and "
-        "send no second confirmation.",
+        help_text="You already answered this keyword yourself (STOP, START, HELP): we record it "
+        "and send no second confirmation or help text.",
     )
 
 
@@ -129,3 +129,26 @@ class InboundResultSerializer(serializers.Serializer):
 
 class InboundResultsSerializer(serializers.Serializer):
     results = InboundResultSerializer(many=True)
+
+
+class TwilioStatusSerializer(serializers.Serializer):
+    """The fields of Twilio's status callback we read (it sends more)."""
+
+    MessageSid = serializers.CharField(max_length=64)
+    MessageStatus = serializers.CharField(max_length=32)
+    ErrorCode = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class TwilioInboundSerializer(serializers.Serializer):
+    """The fields of Twilio's incoming-message webhook we read (it sends more)."""
+
+    MessageSid = serializers.CharField(max_length=64)
+    From = serializers.CharField(max_length=32)
+    Body = serializers.CharField(max_length=1600, allow_blank=True, trim_whitespace=False)
+    OptOutType = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Set by Twilio's opt-out handling when it answered STOP, START or HELP itself.",
+    )
