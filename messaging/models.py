@@ -698,6 +698,12 @@ class SmsMessage(models.Model):
         indexes = [
             # Release (queued/held -> due) and lease (due, by window profile) per campaign.
             models.Index(fields=["campaign", "status", "profile"], name="sms_campaign_status"),
+            # Release (beat): the texts waiting for a window, per profile, across campaigns.
+            models.Index(
+                fields=["profile", "hold_until"],
+                condition=models.Q(status__in=["queued", "held"]),
+                name="sms_pending",
+            ),
             # Expired leases going back to due (beat).
             models.Index(
                 fields=["lease_expires_at"],

@@ -493,6 +493,14 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="smsmessage",
             index=models.Index(
+                condition=models.Q(("status__in", ["queued", "held"])),
+                fields=["profile", "hold_until"],
+                name="sms_pending",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="smsmessage",
+            index=models.Index(
                 condition=models.Q(("status", "leased")),
                 fields=["lease_expires_at"],
                 name="sms_lease_expiry",
