@@ -47,19 +47,22 @@ def sms_program(
     return commit_program(design=design)
 
 
-def nc_voters(campaign, n: int, **fields) -> list:
-    """`n` voters in Durham, NC (ZIP 27701, area code 919: Eastern time, no state rule)."""
+def nc_voters(campaign, n: int, *, first: int = 0, **fields) -> list:
+    """`n` voters in Durham, NC (ZIP 27701, area code 919: Eastern time, no state rule), with
+    phones +1919555(3000 + first), +1919555(3001 + first)..."""
     return [
-        VoterFactory(campaign=campaign, zip5="27701", state="NC", phone=f"+1919555{3000 + i:04d}",
-                     **fields)
+        VoterFactory(campaign=campaign, zip5="27701", state="NC",
+                     phone=f"+1919555{3000 + first + i:04d}", **fields)
         for i in range(n)
     ]  # fmt: skip
 
 
-def due_texts(campaign, n: int, *, at: dt.datetime = MORNING_ET) -> tuple[ProgramDesign, list]:
-    """A program of `n` NC voters whose texts are all due at `at` (control share tiny)."""
-    voters = nc_voters(campaign, n)
-    design = sms_program(campaign, voters, control_share=0.001)
+def due_texts(
+    campaign, n: int, *, at: dt.datetime = MORNING_ET, name: str = "Texts", first: int = 0
+) -> tuple[ProgramDesign, list]:
+    """A program `name` of `n` NC voters whose texts are all due at `at` (control share tiny)."""
+    voters = nc_voters(campaign, n, first=first)
+    design = sms_program(campaign, voters, name=name, control_share=0.001)
     fill_outbox(design=design)
     release_due_messages(now=at)
     texts = list(SmsMessage.objects.filter(design=design, status=SmsStatus.DUE).order_by("pk"))
