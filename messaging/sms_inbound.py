@@ -60,6 +60,7 @@ CONTACT_RESULTS = {
 }
 FILTERED_CODE = "30007"
 HELP_CONTACT_FALLBACK = "reply to this number"
+HELP_REQUIRED = "Msg & data rates may apply. Reply STOP to opt out."
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,7 +339,13 @@ def answer_text(campaign: Campaign, kind: str) -> str:
     name = campaign.name
     if kind == SmsKind.HELP:
         contact = settings.help_contact or HELP_CONTACT_FALLBACK
-        return help_text(name, contact, settings.help_frequency or "Msg frequency varies")
+        frequency = settings.help_frequency or "Msg frequency varies"
+        try:
+            return help_text(name, contact, frequency)
+        except ValueError:
+            # A name or contact outside GSM-7 (an emoji, CJK) or too long for two segments:
+            # the answer still goes, in UCS-2 or longer, rather than no answer at all.
+            return f"{name}: {frequency}. Help: {contact}. {HELP_REQUIRED}"
     if kind == SmsKind.OPT_OUT_CONFIRMATION:
         return (
             f"{name}: You are unsubscribed and will get no more texts. Reply START to resubscribe."

@@ -188,6 +188,20 @@ def test_help_answers_even_an_opted_out_number_and_changes_nothing(campaign, tex
     assert answers(texted.phone) == ["opt_out_confirmation", "help"]
 
 
+def test_help_answers_a_campaign_whose_name_is_not_gsm7(campaign):
+    campaign.name = "Vote 🗳️ 2026"
+    campaign.save()
+
+    row, _ = reply(campaign, "+19195550177", "HELP", "IN1")
+
+    answer = SmsMessage.objects.get(reply_to=row)
+    assert answer.body == (
+        "Vote 🗳️ 2026: Msg frequency varies. Help: reply to this number. "
+        "Msg & data rates may apply. Reply STOP to opt out."
+    )
+    assert answer.encoding == "UCS-2"
+
+
 def test_start_opts_the_person_back_in_and_confirms(campaign, texted):
     reply(campaign, texted.phone, "STOP", "IN1")
 
