@@ -710,6 +710,10 @@ class SmsMessage(models.Model):
                 condition=models.Q(status="leased"),
                 name="sms_lease_expiry",
             ),
+            # Sent texts still waiting for their outcome (beat marks the lost ones unknown).
+            models.Index(
+                fields=["sent_at"], condition=models.Q(status="sent"), name="sms_awaiting_outcome"
+            ),
             # Throughput caps: how many were handed out in the last second and today.
             models.Index(
                 fields=["campaign", "leased_at"],

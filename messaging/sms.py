@@ -47,6 +47,9 @@ FILL_BATCH = 5_000
 DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 30, 3_600
 MAX_LEASE_BATCH = 1_000
+# A sent text with no final receipt this long after is taken as lost (carriers answer in minutes;
+# Twilio keeps trying for at most its validity period, 36 hours by default).
+OUTCOME_WAIT = dt.timedelta(hours=72)
 
 # What a status may move to, and from which: a receipt moves a message only forward.
 PENDING = (SmsStatus.QUEUED, SmsStatus.HELD)
@@ -293,6 +296,17 @@ def expire_leases(*, now: dt.datetime) -> int:
     if returned:
         logger.info("sms leases expired: %s texts due again", returned)
     return returned
+
+
+def mark_lost_outcomes(*, now: dt.datetime) -> int:
+    """Sent texts whose final receipt never came within OUTCOME_WAIT become `unknown` (beat); a
+    receipt that comes later still settles them."""
+    lost = SmsMessage.objects.filter(status=SmsStatus.SENT, sent_at__lte=now - OUTCOME_WAIT).update(
+        status=SmsStatus.UNKNOWN
+    )
+    if lost:
+        logger.info("sms: %s sent texts without an outcome marked unknown", lost)
+    return lost
 
 
 # --------------------------------------------------------------------------------------------

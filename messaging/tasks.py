@@ -19,7 +19,7 @@ from django.utils import timezone
 from messaging.models import ProgramDesign
 from messaging.program_specs import SpecError
 from messaging.programs import ProgramStateError, commit_program, fail_commit
-from messaging.sms import expire_leases, fill_outbox, release_due_messages
+from messaging.sms import expire_leases, fill_outbox, mark_lost_outcomes, release_due_messages
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +75,9 @@ def release_due_messages_task() -> dict:
 def expire_leases_task() -> dict:
     """Beat, every 30 seconds: leases that ran out unacknowledged go back to due."""
     return {"returned": expire_leases(now=timezone.now())}
+
+
+@shared_task
+def mark_lost_outcomes_task() -> dict:
+    """Beat, hourly: texts sent three days ago without a final receipt become `unknown`."""
+    return {"unknown": mark_lost_outcomes(now=timezone.now())}

@@ -42,6 +42,7 @@ def test_every_task_route_routes_a_task():
             "messaging.tasks.commit_program_task",
             "messaging.tasks.expire_leases_task",
             "messaging.tasks.fill_outbox_task",
+            "messaging.tasks.mark_lost_outcomes_task",
             "messaging.tasks.release_due_messages_task",
         ],
     }

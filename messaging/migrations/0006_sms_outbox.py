@@ -501,6 +501,14 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="smsmessage",
             index=models.Index(
+                condition=models.Q(("status", "sent")),
+                fields=["sent_at"],
+                name="sms_awaiting_outcome",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="smsmessage",
+            index=models.Index(
                 condition=models.Q(("status", "leased")),
                 fields=["lease_expires_at"],
                 name="sms_lease_expiry",

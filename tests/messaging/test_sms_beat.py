@@ -11,8 +11,18 @@ from campaign.celery import app
 from campaign.models import IdempotentResponse
 from campaign.tasks import prune_idempotent_responses_task
 from messaging.models import SmsMessage
-from messaging.sms import fill_outbox, lease_messages
-from messaging.tasks import expire_leases_task, release_due_messages_task
+from messaging.sms import (
+    ack_message,
+    fill_outbox,
+    lease_messages,
+    move_status,
+    release_due_messages,
+)
+from messaging.tasks import (
+    expire_leases_task,
+    mark_lost_outcomes_task,
+    release_due_messages_task,
+)
 from tests.messaging.sms_setup import HAWAII_OPENS, MORNING_ET, nc_voters, sms_program
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +36,7 @@ def test_every_scheduled_job_is_a_registered_task():
     assert scheduled == {
         "messaging.tasks.release_due_messages_task",
         "messaging.tasks.expire_leases_task",
+        "messaging.tasks.mark_lost_outcomes_task",
         "campaign.tasks.prune_idempotent_responses_task",
     }
     assert scheduled <= set(app.tasks)
@@ -44,6 +55,25 @@ def test_the_jobs_release_held_texts_and_return_expired_leases(campaign, vendor_
     assert released == {"due": 3, "held": 0, "canceled": 0}
     assert expired == {"returned": 2}
     assert SmsMessage.objects.filter(design=design, status="due").count() == 3
+
+
+def test_a_sent_text_without_an_outcome_for_three_days_becomes_unknown(campaign, vendor_key,
+                                                                        monkeypatch):  # fmt: skip
+    design = sms_program(campaign, nc_voters(campaign, 2), control_share=0.001)
+    fill_outbox(design=design)
+    release_due_messages(now=MORNING_ET)
+    first, second = lease_messages(key=vendor_key[0], limit=2, now=MORNING_ET).messages
+    ack_message(key=vendor_key[0], message_id=first.pk, vendor_message_id="SM1", now=MORNING_ET)
+    later = MORNING_ET + dt.timedelta(hours=1)
+    ack_message(key=vendor_key[0], message_id=second.pk, vendor_message_id="SM2", now=later)
+    monkeypatch.setattr(timezone, "now", lambda: MORNING_ET + dt.timedelta(hours=72))
+
+    marked = mark_lost_outcomes_task.delay().get()
+    late = move_status(message_id=first.pk, status="delivered", now=MORNING_ET)
+
+    assert marked == {"unknown": 1}
+    assert SmsMessage.objects.get(pk=second.pk).status == "sent"
+    assert (late, SmsMessage.objects.get(pk=first.pk).status) == (True, "delivered")
 
 
 def test_idempotent_answers_older_than_a_day_are_pruned(vendor_key):
