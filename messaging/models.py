@@ -795,6 +795,13 @@ class SmsInbound(models.Model):
     in_reply_to = models.ForeignKey(
         SmsMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="replies"
     )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    review_outcome = models.CharField(
+        max_length=16, blank=True, help_text="opted_out or kept, once staff decided."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -808,11 +815,12 @@ class SmsInbound(models.Model):
             ),
         ]
         indexes = [
-            # The voter's conversation; the review queue.
+            # The voter's conversation.
             models.Index(fields=["voter", "-received_at"], name="sms_inbound_voter"),
+            # The review queue, and the numbers whose texts wait for a decision (lease).
             models.Index(
-                fields=["campaign", "-received_at"],
-                condition=models.Q(needs_review=True),
+                fields=["campaign", "phone"],
+                condition=models.Q(needs_review=True, reviewed_at__isnull=True),
                 name="sms_inbound_review",
             ),
         ]

@@ -27,6 +27,7 @@ from messaging.models import (
     PausedVariant,
     ProgramDesign,
     ProgramStatus,
+    SmsInbound,
     SmsKind,
     SmsMessage,
     SmsSettings,
@@ -252,6 +253,15 @@ def _untextable() -> Exists:
     )
 
 
+def _under_review() -> QuerySet[SmsInbound]:
+    return SmsInbound.objects.filter(
+        campaign=OuterRef("campaign"),
+        phone=OuterRef("phone"),
+        needs_review=True,
+        reviewed_at__isnull=True,
+    )
+
+
 def cancel_unreachable(qs: QuerySet[SmsMessage], *, now: dt.datetime) -> int:
     """Cancels program texts in `qs` to opted-out or untextable numbers (consent at release and
     at lease). Answers to replies are exempt: a STOP's confirmation goes to an opted-out number."""
@@ -328,10 +338,10 @@ def lease_messages(
     """Hand up to `limit` due texts of the key's campaign to its vendor until `now + lease`.
 
     Only texts whose recipient's window is open now and stays open for the whole lease, of
-    running programs and unpaused variants; consent is checked again (an opt-out since the
-    text became due cancels it). Rows are claimed with FOR UPDATE SKIP LOCKED, so concurrent
-    leases never hand out the same text. Over a throughput cap the lease is smaller (maybe
-    empty, `capped`): the texts wait, they never fail.
+    running programs and unpaused variants, to numbers with no reply awaiting review; consent
+    is checked again (an opt-out since the text became due cancels it). Rows are claimed with
+    FOR UPDATE SKIP LOCKED, so concurrent leases never hand out the same text. Over a
+    throughput cap the lease is smaller (maybe empty, `capped`): the texts wait, never fail.
     """
     expires = now + dt.timedelta(seconds=lease_seconds)
     with transaction.atomic():
@@ -365,6 +375,8 @@ def _claim(campaign_id: int, limit: int, now: dt.datetime, lease_seconds: int) -
     program = due.filter(
         kind=SmsKind.PROGRAM, profile_id__in=open_ids, design__status=ProgramStatus.COMMITTED
     ).exclude(variant_id__in=PausedVariant.objects.values("variant_id"))
+    # A reply that may mean "stop" holds the number's texts until staff decide.
+    program = program.filter(~Exists(_under_review()))
     claimed: list[SmsMessage] = []
     for qs in (answers, program):
         room = limit - len(claimed)

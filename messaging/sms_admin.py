@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from campaign.admin import (
     CampaignScopedAdmin,
     ScopedRelatedFieldListFilter,
+    campaign_ids,
     html_table,
+    is_superuser,
     scoped_related_queryset,
 )
 from campaign.lib.masking import mask_contact_details
+from campaign.views import client_ip
 from messaging.models import SmsInbound, SmsMessage, SmsSettings
+from messaging.sms_inbound import resolve_review
 from voters.admin_panels import register_voter_panel
 from voters.models import Voter
 
@@ -98,10 +104,14 @@ class SmsMessageAdmin(CampaignScopedAdmin):
 
 @admin.register(SmsInbound)
 class SmsInboundAdmin(CampaignScopedAdmin):
-    """Replies, newest first; those a person should read first under "needs review"."""
+    """Replies, newest first. Those that may mean "stop" wait under "needs review", and hold
+    their number's texts, until staff opt the number out or keep texting it (the actions)."""
 
     editable = False
-    list_display = ("received_at", "kind", "rule", "recorded", "needs_review", "voter")
+    actions = ("opt_out_reviewed", "keep_texting_reviewed")
+    list_display = (
+        "received_at", "kind", "rule", "recorded", "needs_review", "review_outcome", "voter",
+    )  # fmt: skip
     list_select_related = ("voter",)
     list_filter = ("needs_review", "kind", "recorded")
     ordering = ("-id",)
@@ -110,8 +120,37 @@ class SmsInboundAdmin(CampaignScopedAdmin):
     fields = (
         "campaign", "vendor_message_id", "voter", "masked_body", "received_at",
         ("kind", "rule"), ("recorded", "needs_review", "is_vendor_confirmed"), "in_reply_to",
+        ("reviewed_at", "reviewed_by", "review_outcome"),
     )  # fmt: skip
     readonly_fields = flat(fields)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, self.edit_roles)
+
+    @admin.action(description="Reviewed: opt these numbers out", permissions=["review"])
+    def opt_out_reviewed(self, request: HttpRequest, queryset: QuerySet[SmsInbound]) -> None:
+        self._review(request, queryset, opt_out=True)
+
+    @admin.action(description="Reviewed: keep texting these numbers", permissions=["review"])
+    def keep_texting_reviewed(self, request: HttpRequest, queryset: QuerySet[SmsInbound]) -> None:
+        self._review(request, queryset, opt_out=False)
+
+    def _review(self, request: HttpRequest, queryset: QuerySet[SmsInbound], *, opt_out: bool):
+        writable = queryset.select_related("campaign", "voter")
+        if not is_superuser(request):
+            writable = writable.filter(campaign__in=campaign_ids(request, self.edit_roles))
+        decided = sum(
+            resolve_review(reply=reply, opt_out=opt_out, by=request.user,
+                           client_ip=client_ip(request))
+            for reply in writable.filter(needs_review=True, reviewed_at__isnull=True)
+        )  # fmt: skip
+        outcome = "opted out" if opt_out else "kept"
+        self.message_user(request, f"{decided} replies reviewed: numbers {outcome}.")
 
     @admin.display(description="body")
     def masked_body(self, obj: SmsInbound) -> str:
@@ -146,7 +185,7 @@ def _reply_outcome(reply: SmsInbound) -> str:
     if reply.recorded:
         outcome += f": {reply.recorded.replace('_', '-')} recorded"
     if reply.needs_review:
-        outcome += ": needs review"
+        outcome += f": reviewed, {reply.review_outcome}" if reply.reviewed_at else ": needs review"
     return outcome
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -351,3 +352,59 @@ def answer_text(campaign: Campaign, kind: str) -> str:
             f"{name}: You are unsubscribed and will get no more texts. Reply START to resubscribe."
         )
     return f"{name}: You are subscribed again. Reply HELP for help, STOP to opt out."
+
+
+# --------------------------------------------------------------------------------------------
+# Staff review of replies that may mean "stop"
+# --------------------------------------------------------------------------------------------
+
+
+class ReviewOutcome:
+    OPTED_OUT = "opted_out"
+    KEPT = "kept"
+
+
+def resolve_review(
+    *,
+    reply: SmsInbound,
+    opt_out: bool,
+    by: AbstractBaseUser,
+    client_ip: str | None = None,
+) -> bool:
+    """Staff's decision on a reply held for review; False if it was decided already.
+
+    Opting out records a staff opt-out (audited), cancels the number's waiting texts and queues
+    one confirmation; keeping releases the number's texts to the next lease.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        decided = SmsInbound.objects.filter(
+            pk=reply.pk, needs_review=True, reviewed_at__isnull=True
+        ).update(
+            reviewed_at=now,
+            reviewed_by=by,
+            review_outcome=ReviewOutcome.OPTED_OUT if opt_out else ReviewOutcome.KEPT,
+        )
+        if decided and opt_out:
+            _opt_out_after_review(reply, by, client_ip)
+    return bool(decided)
+
+
+def _opt_out_after_review(reply: SmsInbound, by: AbstractBaseUser, client_ip: str | None) -> None:
+    campaign = reply.campaign
+    _lock_number(campaign.pk, reply.phone)
+    was_opted_out = is_opted_out(campaign=campaign, phone=reply.phone)
+    record_opt_out(
+        campaign=campaign, channel=Channel.SMS, address=reply.phone, source=ConsentSource.STAFF,
+        voter=reply.voter, user=by, reason=f"reply {reply.pk} reviewed: {reply.rule}",
+        dedupe_key=f"sms-review:{reply.pk}", client_ip=client_ip,
+    )  # fmt: skip
+    _cancel_pending_to(reply)
+    if not was_opted_out:
+        queue_answer(
+            campaign=campaign,
+            kind=SmsKind.OPT_OUT_CONFIRMATION,
+            phone=reply.phone,
+            body=answer_text(campaign, SmsKind.OPT_OUT_CONFIRMATION),
+            reply_to_id=reply.pk,
+        )

@@ -1,4 +1,5 @@
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 # A text in a final status (delivered, failed, undelivered, canceled) keeps it: a late or
@@ -43,6 +44,7 @@ class Migration(migrations.Migration):
         ("campaign", "0007_sms_outbox"),
         ("messaging", "0005_program_commit_in_background"),
         ("voters", "0012_assignment_row_checks_dropped"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -116,6 +118,25 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("needs_review", models.BooleanField(default=False)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "review_outcome",
+                    models.CharField(
+                        blank=True,
+                        help_text="opted_out or kept, once staff decided.",
+                        max_length=16,
+                    ),
+                ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (
                     "campaign",
@@ -467,8 +488,8 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="smsinbound",
             index=models.Index(
-                condition=models.Q(("needs_review", True)),
-                fields=["campaign", "-received_at"],
+                condition=models.Q(("needs_review", True), ("reviewed_at__isnull", True)),
+                fields=["campaign", "phone"],
                 name="sms_inbound_review",
             ),
         ),

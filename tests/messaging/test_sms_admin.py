@@ -92,3 +92,19 @@ def test_the_twilio_token_is_never_written_into_the_page_and_kept_when_left_empt
     assert saved.status_code == 302
     settings.refresh_from_db()
     assert (settings.twilio_auth_token, settings.per_second) == ("s3cr3t-token", 5)
+
+
+def test_staff_decide_reviews_with_an_action_and_viewers_cannot(client, staff_client, campaign,
+                                                                make_member):  # fmt: skip
+    _, texts = due_texts(campaign, 1)
+    row = reply(campaign, texts[0].phone, "wrong number", "IN1")
+    action = {"action": "opt_out_reviewed", "_selected_action": [row.pk]}
+
+    done = staff_client.post(REPLIES, action)
+    row.refresh_from_db()
+
+    assert done.status_code == 302
+    assert (row.review_outcome, row.reviewed_by.username) == ("opted_out", "staffer")
+    client.force_login(make_member(campaign, "viewer"))
+    listed = client.get(REPLIES)
+    assert "opt_out_reviewed" not in listed.content.decode()

@@ -10,12 +10,19 @@ import threading
 import pytest
 from django.db import connection
 
+from campaign.models import AuditEvent
 from campaign.services import create_vendor_key
 from messaging.api import sms_views
 from messaging.models import PausedVariant, SmsInbound, SmsMessage, UntextablePhone
 from messaging.sms import ack_message, fill_outbox, lease_messages, release_due_messages
-from messaging.sms_inbound import Inbound, Receipt, record_inbound, record_receipts
-from tests.factories import CampaignFactory, VoterFactory
+from messaging.sms_inbound import (
+    Inbound,
+    Receipt,
+    record_inbound,
+    record_receipts,
+    resolve_review,
+)
+from tests.factories import CampaignFactory, UserFactory, VoterFactory
 from tests.messaging.sms_setup import MORNING_ET, due_texts, nc_voters, sms_post, sms_program
 from voters.consent import is_contactable
 from voters.models import ConsentEvent, ContactAttempt
@@ -239,6 +246,40 @@ def test_natural_language_replies(campaign, texted, body, recorded, review):
     assert (row.recorded, row.needs_review) == (recorded, review)
     assert len(events(campaign, texted.phone)) == (1 if recorded else 0)
     assert answers(texted.phone) == (["opt_out_confirmation"] if recorded else [])
+
+
+def test_a_reply_held_for_review_holds_its_number_s_texts_until_staff_decide(campaign):
+    _, texts = due_texts(campaign, 3)
+    key = create_vendor_key(campaign=campaign, name="Acme", user=None)[0]
+    row, _ = reply(campaign, texts[0].phone, "wrong number", "IN1")
+
+    held = lease_messages(key=key, limit=10, now=MORNING_ET)
+    decided = resolve_review(reply=row, opt_out=False, by=UserFactory())
+    released = lease_messages(key=key, limit=10, now=MORNING_ET)
+
+    assert row.needs_review
+    assert sorted(m.pk for m in held.messages) == [texts[1].pk, texts[2].pk]
+    assert decided
+    assert [m.pk for m in released.messages] == [texts[0].pk]
+    assert events(campaign, texts[0].phone) == []
+    row.refresh_from_db()
+    assert row.review_outcome == "kept"
+
+
+def test_staff_opting_a_reviewed_number_out_records_it_once_and_confirms_once(campaign):
+    _, texts = due_texts(campaign, 1)
+    row, _ = reply(campaign, texts[0].phone, "not interested", "IN1")
+    staff = UserFactory()
+
+    first = resolve_review(reply=row, opt_out=True, by=staff)
+    second = resolve_review(reply=row, opt_out=True, by=staff)
+    third = resolve_review(reply=row, opt_out=False, by=staff)
+
+    assert (first, second, third) == (True, False, False)
+    assert events(campaign, texts[0].phone) == [("opt_out", "staff")]
+    assert AuditEvent.objects.filter(action="consent_change").count() == 1
+    assert answers(texts[0].phone) == ["opt_out_confirmation"]
+    assert SmsMessage.objects.get(pk=texts[0].pk).status == "canceled"
 
 
 def test_a_confirmation_is_leased_at_any_hour_a_program_text_is_not(campaign, texted):
