@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from campaign.models import Campaign, VendorApiKey
 from messaging import quiet_hours
@@ -419,23 +419,90 @@ class AckResult:
     DUPLICATE_ID = "duplicate_vendor_id"
 
 
+def ack_messages(*, key: VendorApiKey, acks: list[tuple[int, str]], now: dt.datetime) -> list[str]:
+    """Acknowledges a batch of (text id, vendor id) in three queries; one result each, in order.
+
+    The vendor sent each text under its id: leased (or due again after an expired lease)
+    becomes sent, never to be leased again. A repeated ack is `already_acked`; a vendor id
+    already used for another text is `duplicate_vendor_id`; another campaign's text, or none,
+    `not_found`; a canceled text, or one acknowledged under another id, `refused`.
+    """
+    results: list[str | None] = [None] * len(acks)
+    owners = dict(
+        SmsMessage.objects.filter(
+            campaign_id=key.campaign_id, vendor_message_id__in={v for _, v in acks}
+        ).values_list("vendor_message_id", "pk")
+    )
+    wanted: dict[int, str] = {}
+    for i, (message_id, vendor_id) in enumerate(acks):
+        owner = owners.setdefault(vendor_id, message_id)  # the first in the batch claims it
+        if owner != message_id:
+            results[i] = AckResult.DUPLICATE_ID
+        else:
+            wanted.setdefault(message_id, vendor_id)
+    try:
+        with transaction.atomic():
+            _mark_sent(key.campaign_id, wanted, now)
+    except IntegrityError:
+        # Another request took one of these vendor ids meanwhile: one at a time, to say which.
+        return [r or ack_message(key=key, message_id=m, vendor_message_id=v, now=now)
+                for r, (m, v) in zip(results, acks, strict=True)]  # fmt: skip
+    state = {
+        pk: (status, vendor_id, sent_at)
+        for pk, status, vendor_id, sent_at in SmsMessage.objects.filter(
+            pk__in=list(wanted), campaign_id=key.campaign_id
+        ).values_list("pk", "status", "vendor_message_id", "sent_at")
+    }
+    reported: set[int] = set()
+    for i, (message_id, vendor_id) in enumerate(acks):
+        if results[i] is None:
+            results[i] = _ack_result(state.get(message_id), vendor_id, now, message_id in reported)
+            reported.add(message_id)
+    return results  # type: ignore[return-value]
+
+
+def _mark_sent(campaign_id: int, wanted: dict[int, str], now: dt.datetime) -> int:
+    if not wanted:
+        return 0
+    return SmsMessage.objects.filter(
+        pk__in=list(wanted), campaign_id=campaign_id, status__in=(SmsStatus.LEASED, SmsStatus.DUE)
+    ).update(
+        status=SmsStatus.SENT,
+        vendor_message_id=Case(*(When(pk=pk, then=Value(v)) for pk, v in wanted.items())),
+        sent_at=now,
+        lease_expires_at=None,
+    )
+
+
+def _ack_result(state: tuple | None, vendor_id: str, now: dt.datetime, reported: bool) -> str:
+    if state is None:
+        return AckResult.NOT_FOUND
+    _, acked_as, sent_at = state
+    if acked_as != vendor_id:
+        return AckResult.REFUSED
+    return AckResult.ACKED if sent_at == now and not reported else AckResult.ALREADY
+
+
 def ack_message(
     *, key: VendorApiKey, message_id: int, vendor_message_id: str, now: dt.datetime
 ) -> str:
-    """The vendor sent the text (its id is `vendor_message_id`): leased (or due again after an
-    expired lease) becomes sent, never to be leased again. A repeated ack is `already_acked`."""
+    """One ack (see `ack_messages`), with its own savepoint."""
     mine = SmsMessage.objects.filter(pk=message_id, campaign_id=key.campaign_id)
     taken = SmsMessage.objects.filter(
         campaign_id=key.campaign_id, vendor_message_id=vendor_message_id
     ).exclude(pk=message_id)
     if taken.exists():
         return AckResult.DUPLICATE_ID
-    changed = mine.filter(status__in=(SmsStatus.LEASED, SmsStatus.DUE)).update(
-        status=SmsStatus.SENT,
-        vendor_message_id=vendor_message_id,
-        sent_at=now,
-        lease_expires_at=None,
-    )
+    try:
+        with transaction.atomic():
+            changed = mine.filter(status__in=(SmsStatus.LEASED, SmsStatus.DUE)).update(
+                status=SmsStatus.SENT,
+                vendor_message_id=vendor_message_id,
+                sent_at=now,
+                lease_expires_at=None,
+            )
+    except IntegrityError:
+        return AckResult.DUPLICATE_ID  # taken by a concurrent ack since the check above
     if changed:
         return AckResult.ACKED
     found = mine.values_list("status", "vendor_message_id").first()

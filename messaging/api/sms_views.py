@@ -28,7 +28,7 @@ from messaging.api.sms_serializers import (
     StatusSerializer,
 )
 from messaging.models import SmsMessage
-from messaging.sms import ack_message, lease_messages
+from messaging.sms import ack_messages, lease_messages
 from messaging.sms_inbound import Inbound, Receipt, record_inbound, record_receipts
 
 IDEMPOTENCY_RESPONSES = {
@@ -88,18 +88,11 @@ class SmsViewSet(viewsets.GenericViewSet):
         data = _valid(AckInputSerializer, request)
 
         def run() -> Response:
-            key, now = vendor_key(request), clock()
+            acks = [(item["id"], item["vendor_message_id"]) for item in data["acks"]]
+            outcomes = ack_messages(key=vendor_key(request), acks=acks, now=clock())
             results = [
-                {
-                    "id": item["id"],
-                    "result": ack_message(
-                        key=key,
-                        message_id=item["id"],
-                        vendor_message_id=item["vendor_message_id"],
-                        now=now,
-                    ),
-                }
-                for item in data["acks"]
+                {"id": message_id, "result": outcome}
+                for (message_id, _), outcome in zip(acks, outcomes, strict=True)
             ]
             return Response(AckResultsSerializer({"results": results}).data)
 

@@ -15,6 +15,7 @@ from messaging.programs import pause_program
 from messaging.sms import (
     AckResult,
     ack_message,
+    ack_messages,
     expire_leases,
     fill_outbox,
     lease_messages,
@@ -346,3 +347,44 @@ def test_concurrent_leases_skip_each_other_s_rows_and_never_share_a_text():
     assert set(results["first"]) | set(results["second"]) == {t.pk for t in texts}
     assert SmsMessage.objects.filter(design=design, status="leased").count() == 20
     assert SmsMessage.objects.filter(design=design).exclude(kind=SmsKind.PROGRAM).count() == 0
+
+
+def test_a_batch_of_acks_says_what_happened_to_each(campaign, key):
+    _, texts = due_texts(campaign, 5)
+    lease_messages(key=key, limit=10, now=MORNING_ET)
+    earlier = MORNING_ET - dt.timedelta(seconds=5)
+    ack_message(key=key, message_id=texts[3].pk, vendor_message_id="SM3", now=earlier)
+    SmsMessage.objects.filter(pk=texts[4].pk).update(status="canceled")
+    batch = [
+        (texts[0].pk, "SM0"),
+        (texts[0].pk, "SM0"),  # the same ack twice in a batch
+        (texts[1].pk, "SM0"),  # another text under a vendor id already used
+        (texts[2].pk, "SM2"),
+        (texts[3].pk, "SM3"),  # acknowledged before
+        (texts[3].pk, "SM9"),  # ... under another id
+        (texts[4].pk, "SM4"),  # canceled
+        (10**9, "SM5"),
+    ]
+
+    results = ack_messages(key=key, acks=batch, now=MORNING_ET)
+
+    assert results == [
+        "acked", "already_acked", "duplicate_vendor_id", "acked", "already_acked", "refused",
+        "refused", "not_found",
+    ]  # fmt: skip
+    sent = dict(SmsMessage.objects.filter(status="sent").values_list("pk", "vendor_message_id"))
+    assert sent == {texts[0].pk: "SM0", texts[2].pk: "SM2", texts[3].pk: "SM3"}
+
+
+def test_a_batch_of_acks_costs_the_same_queries_for_any_size(
+    campaign, key, django_assert_num_queries
+):
+    _, texts = due_texts(campaign, 30)
+    lease_messages(key=key, limit=30, now=MORNING_ET)
+
+    with django_assert_num_queries(5):  # owners, savepoint, update, release, states
+        ack_messages(key=key, acks=[(t.pk, f"A{t.pk}") for t in texts[:2]], now=MORNING_ET)
+    with django_assert_num_queries(5):
+        ack_messages(key=key, acks=[(t.pk, f"A{t.pk}") for t in texts[2:]], now=MORNING_ET)
+
+    assert SmsMessage.objects.filter(status="sent").count() == 30
