@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -45,7 +45,7 @@ from messaging.sms import (
     queue_answer,
     sms_settings_of,
 )
-from voters.consent import normalize_address, record_opt_in, record_opt_out
+from voters.consent import normalize_address, not_after_now, record_opt_in, record_opt_out
 from voters.contacts import record_contact
 from voters.models import Channel, ConsentSource, ContactResult, ContactSource, Voter
 
@@ -97,6 +97,8 @@ def record_receipts(
         ).select_related("design__program", "arm", "variant", "voter")
     }
     outcome = ReceiptOutcome()
+    # A vendor's clock ahead of ours must not date history in the future.
+    receipts = [replace(r, occurred_at=min(r.occurred_at, now)) for r in receipts]
     for receipt in receipts:
         message = messages.get(receipt.vendor_message_id)
         if message is None:
@@ -233,7 +235,7 @@ def record_inbound(
             vendor_key=key,
             phone=phone,
             body=inbound.body,
-            received_at=inbound.received_at,
+            received_at=not_after_now(inbound.received_at),
             is_vendor_confirmed=inbound.is_vendor_confirmed,
             kind=reply.kind,
             rule=reply.rule,

@@ -285,3 +285,13 @@ def test_the_schema_lists_the_sms_endpoints(client):
     for path in (LEASE, ACK, STATUS, INBOUND):
         assert f"{path}:" in schema
     assert "Idempotency-Key" in schema
+
+
+def test_a_receipt_dated_ahead_of_our_clock_is_recorded_at_our_now(client, vendor_key, campaign):
+    sent_texts(client, vendor_key, campaign, 1)
+    ahead = {**receipt("SM0", "delivered"), "occurred_at": "2027-01-01T00:00:00Z"}
+
+    sms_post(client, vendor_key, STATUS, {"receipts": [ahead]}, key="r1")
+
+    assert SmsReceipt.objects.get().occurred_at == MORNING_ET
+    assert ContactAttempt.objects.get().occurred_at == MORNING_ET
