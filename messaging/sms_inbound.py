@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaign.models import Campaign, VendorApiKey
@@ -41,12 +41,12 @@ from messaging.sms import (
     PENDING,
     RANK,
     is_opted_out,
-    move_status,
     queue_answer,
     sms_settings_of,
+    statuses_below,
 )
 from voters.consent import normalize_address, not_after_now, record_opt_in, record_opt_out
-from voters.contacts import record_contact
+from voters.contacts import NewContact, record_contact, record_contacts
 from voters.models import Channel, ConsentSource, ContactResult, ContactSource, Voter
 
 logger = logging.getLogger(__name__)
@@ -88,33 +88,31 @@ class ReceiptOutcome:
 def record_receipts(
     *, campaign: Campaign, receipts: list[Receipt], now: dt.datetime, provider: str = "twilio"
 ) -> ReceiptOutcome:
-    """Applies a batch of receipts; unknown ids are reported, not fatal."""
-    wanted = {r.vendor_message_id for r in receipts}
-    messages = {
-        m.vendor_message_id: m
-        for m in SmsMessage.objects.filter(
-            campaign=campaign, vendor_message_id__in=wanted
-        ).select_related("design__program", "arm", "variant", "voter")
-    }
+    """Applies a batch of receipts, set-based (a handful of queries whatever its size, plus one
+    per error code that acts); unknown ids are reported, not fatal.
+
+    The batch's texts are locked (FOR UPDATE) and each receipt is applied in order against the
+    status so far, so "failed" then "delivered" for one text keeps the first final one, and a
+    concurrent batch waits rather than interleaves. Every UPDATE still names the statuses it
+    may leave: a final status is never left.
+    """
     outcome = ReceiptOutcome()
     # A vendor's clock ahead of ours must not date history in the future.
     receipts = [replace(r, occurred_at=min(r.occurred_at, now)) for r in receipts]
-    for receipt in receipts:
-        message = messages.get(receipt.vendor_message_id)
-        if message is None:
-            outcome.unknown.append(receipt.vendor_message_id)
+    messages = _locked_texts(campaign, {r.vendor_message_id for r in receipts})
+    fresh = _first_reports(campaign, messages, receipts, outcome)
+    status = {m.pk: m.status for m in messages.values()}
+    moved: list[tuple[SmsMessage, Receipt]] = []
+    for receipt in fresh:
+        message = messages[receipt.vendor_message_id]
+        if RANK[receipt.status] <= RANK[status[message.pk]]:
+            outcome.stale += 1
             continue
-        with transaction.atomic():
-            if not _first_report(message, receipt):
-                outcome.duplicates += 1
-                continue
-            if not move_status(
-                message_id=message.pk, status=receipt.status, now=now, error_code=receipt.error_code
-            ):
-                outcome.stale += 1
-                continue
-            outcome.applied += 1
-            _settle(message, receipt, provider)
+        status[message.pk] = receipt.status
+        moved.append((message, receipt))
+    outcome.applied = len(moved)
+    _move(moved, now)
+    _settle(moved, provider)
     logger.info(
         "sms receipts for campaign %s: %s applied, %s duplicate, %s stale, %s unknown",
         campaign.pk, outcome.applied, outcome.duplicates, outcome.stale, len(outcome.unknown),
@@ -122,42 +120,101 @@ def record_receipts(
     return outcome
 
 
-def _first_report(message: SmsMessage, receipt: Receipt) -> bool:
-    row = SmsReceipt(
-        campaign_id=message.campaign_id,
-        message=message,
-        vendor_message_id=receipt.vendor_message_id,
-        status=receipt.status,
-        error_code=receipt.error_code,
-        occurred_at=receipt.occurred_at,
+def _locked_texts(campaign: Campaign, vendor_ids: set[str]) -> dict[str, SmsMessage]:
+    texts = (
+        SmsMessage.objects.filter(campaign=campaign, vendor_message_id__in=vendor_ids)
+        .select_related("design", "variant")
+        .select_for_update(of=("self",))
+        .order_by("pk")  # one lock order for every batch: no deadlock between two
     )
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        return False
-    return True
+    return {m.vendor_message_id: m for m in texts}
 
 
-def _settle(message: SmsMessage, receipt: Receipt, provider: str) -> None:
-    """What a receipt that moved the text means beyond its status."""
-    result = CONTACT_RESULTS.get(receipt.status)
-    if result and message.kind == SmsKind.PROGRAM and message.voter is not None:
-        record_contact(
-            voter=message.voter,
-            channel=Channel.SMS,
-            result=result,
-            occurred_at=receipt.occurred_at,
-            source=ContactSource.VENDOR_API,
-            actor=provider,
-            program=message.design.program,
-            arm=message.arm,
-            variant=message.variant.name if message.variant else "",
-            note=f"SMS {message.pk}"
-            + (f", error {receipt.error_code}" if receipt.error_code else ""),
+def _first_reports(
+    campaign: Campaign,
+    messages: dict[str, SmsMessage],
+    receipts: list[Receipt],
+    outcome: ReceiptOutcome,
+) -> list[Receipt]:
+    """The receipts never reported before (written now); counts the others in `outcome`."""
+    known = {r.vendor_message_id for r in receipts if r.vendor_message_id in messages}
+    seen = set(
+        SmsReceipt.objects.filter(campaign=campaign, vendor_message_id__in=known).values_list(
+            "vendor_message_id", "status"
         )
-    if receipt.error_code and RANK[receipt.status] == RANK[SmsStatus.FAILED]:
-        _act_on_error(message, receipt, provider)
+    )
+    fresh = []
+    for receipt in receipts:
+        pair = (receipt.vendor_message_id, receipt.status)
+        if receipt.vendor_message_id not in messages:
+            outcome.unknown.append(receipt.vendor_message_id)
+        elif pair in seen:
+            outcome.duplicates += 1
+        else:
+            seen.add(pair)
+            fresh.append(receipt)
+    SmsReceipt.objects.bulk_create(
+        [
+            SmsReceipt(
+                campaign=campaign,
+                message=messages[r.vendor_message_id],
+                vendor_message_id=r.vendor_message_id,
+                status=r.status,
+                error_code=r.error_code,
+                occurred_at=r.occurred_at,
+            )
+            for r in fresh
+        ],
+        batch_size=5_000,
+        # The texts are locked, so no other batch writes these; should one anyway, its row
+        # stands and this batch's duplicate is dropped rather than failing the request.
+        ignore_conflicts=True,
+    )
+    return fresh
+
+
+def _move(moved: list[tuple[SmsMessage, Receipt]], now: dt.datetime) -> None:
+    """One UPDATE per (status, error code) reached: each text to its last forward status."""
+    last = {message.pk: receipt for message, receipt in moved}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for pk, receipt in last.items():
+        groups.setdefault((receipt.status, receipt.error_code), []).append(pk)
+    for (status, error_code), pks in groups.items():
+        fields: dict = {"status": status}
+        if RANK[status] == RANK[SmsStatus.DELIVERED]:
+            fields["finished_at"] = now
+        if error_code:
+            fields["error_code"] = error_code
+        SmsMessage.objects.filter(pk__in=pks, status__in=statuses_below(status)).update(**fields)
+
+
+def _settle(moved: list[tuple[SmsMessage, Receipt]], provider: str) -> None:
+    """What receipts that moved their texts mean beyond the status: a contact attempt for a
+    final one, and what an error code says."""
+    record_contacts(
+        contacts=[
+            NewContact(
+                campaign_id=message.campaign_id,
+                voter_id=message.voter_id,
+                channel=Channel.SMS,
+                result=CONTACT_RESULTS[receipt.status],
+                occurred_at=receipt.occurred_at,
+                source=ContactSource.VENDOR_API,
+                program_id=message.design.program_id,
+                arm_id=message.arm_id,
+                variant=message.variant.name if message.variant else "",
+                note=f"SMS {message.pk}"
+                + (f", error {receipt.error_code}" if receipt.error_code else ""),
+            )
+            for message, receipt in moved
+            if receipt.status in CONTACT_RESULTS
+            and message.kind == SmsKind.PROGRAM
+            and message.voter_id is not None
+        ]
+    )
+    for message, receipt in moved:
+        if receipt.error_code and RANK[receipt.status] == RANK[SmsStatus.FAILED]:
+            _act_on_error(message, receipt, provider)
 
 
 def _act_on_error(message: SmsMessage, receipt: Receipt, provider: str) -> None:

@@ -295,3 +295,39 @@ def test_a_receipt_dated_ahead_of_our_clock_is_recorded_at_our_now(client, vendo
 
     assert SmsReceipt.objects.get().occurred_at == MORNING_ET
     assert ContactAttempt.objects.get().occurred_at == MORNING_ET
+
+
+def test_two_final_receipts_in_one_batch_keep_the_first(client, vendor_key, campaign):
+    sent_texts(client, vendor_key, campaign, 1)
+    batch = [receipt("SM0", "failed", 2, "30003"), receipt("SM0", "delivered", 3)]
+
+    answer = sms_post(client, vendor_key, STATUS, {"receipts": batch}, key="r1")
+
+    assert answer.json() == {"applied": 1, "duplicates": 0, "stale": 1, "unknown": []}
+    text = SmsMessage.objects.get()
+    assert (text.status, text.error_code) == ("failed", "30003")
+    assert list(ContactAttempt.objects.values_list("result", flat=True)) == ["failed"]
+
+
+def test_a_batch_of_receipts_costs_the_same_queries_for_any_size(
+    campaign, vendor_key, django_assert_num_queries
+):
+    from messaging.sms import ack_messages, lease_messages
+    from messaging.sms_inbound import Receipt, record_receipts
+
+    _, texts = due_texts(campaign, 24)
+    lease_messages(key=vendor_key[0], limit=24, now=MORNING_ET)
+    ack_messages(key=vendor_key[0], acks=[(t.pk, f"SM{i}") for i, t in enumerate(texts)],
+                 now=MORNING_ET)  # fmt: skip
+
+    def batch(ids):
+        return [Receipt(f"SM{i}", "delivered", MORNING_ET) for i in ids]
+
+    # the texts (locked), the receipts seen before, the new ones, one status update, contacts
+    with django_assert_num_queries(5):
+        record_receipts(campaign=campaign, receipts=batch(range(4)), now=MORNING_ET)
+    with django_assert_num_queries(5):
+        record_receipts(campaign=campaign, receipts=batch(range(4, 24)), now=MORNING_ET)
+
+    assert SmsMessage.objects.filter(status="delivered").count() == 24
+    assert ContactAttempt.objects.count() == 24
