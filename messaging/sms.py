@@ -391,8 +391,10 @@ def _allowance(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[int, b
     """How many texts this lease may hand out under the campaign's caps, and whether a cap
     bit. The settings row is locked while caps apply, so two leases cannot both take the
     last of the allowance."""
-    settings = SmsSettings.objects.filter(campaign=campaign).select_for_update().first()
-    if settings is None or (settings.per_second is None and settings.per_day is None):
+    caps = SmsSettings.objects.filter(campaign=campaign).exclude(per_second=None, per_day=None)
+    # Locked only when a cap applies: without caps, concurrent leases must not queue here.
+    settings = caps.select_for_update().first()
+    if settings is None:
         return limit, False
     leased = SmsMessage.objects.filter(campaign=campaign)
     room = limit

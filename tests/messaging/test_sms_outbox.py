@@ -302,6 +302,7 @@ def test_concurrent_leases_skip_each_other_s_rows_and_never_share_a_text():
     campaign = CampaignFactory(slug="concurrent", name="Concurrent", state="NC")
     key = create_vendor_key(campaign=campaign, name="Acme", user=None)[0]
     design, texts = due_texts(campaign, 20)
+    SmsSettings.objects.create(campaign=campaign, help_contact="x.org")  # no caps: no lock
     held, done = threading.Event(), threading.Event()
     results: dict[str, list[int]] = {}
     errors: list[BaseException] = []
