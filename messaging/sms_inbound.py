@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaign.models import Campaign, VendorApiKey
@@ -242,6 +242,8 @@ def _act_on_error(message: SmsMessage, receipt: Receipt, provider: str) -> None:
 
 
 def _pause_if_filtered(variant_id: int) -> None:
+    if PausedVariant.objects.filter(variant_id=variant_id).exists():
+        return  # paused already: no need to count its texts again
     texts = SmsMessage.objects.filter(variant_id=variant_id)
     filtered = texts.filter(error_code=FILTERED_CODE).count()
     sent = texts.filter(sent_at__isnull=False).count()
@@ -274,9 +276,7 @@ def record_inbound(
     phone = normalize_address(Channel.SMS, inbound.phone)
     with transaction.atomic():
         _lock_number(campaign.pk, phone)
-        existing = SmsInbound.objects.filter(
-            campaign=campaign, vendor_message_id=inbound.vendor_message_id
-        ).first()
+        existing = _recorded(campaign, inbound.vendor_message_id)
         if existing is not None:
             return existing, False
         reply = classify_reply(inbound.body)
@@ -286,7 +286,7 @@ def record_inbound(
             vendor_confirmed=inbound.is_vendor_confirmed,
         )
         last = _last_text_to(campaign, phone)
-        row = SmsInbound.objects.create(
+        row = _create_reply(
             campaign=campaign,
             vendor_message_id=inbound.vendor_message_id,
             vendor_key=key,
@@ -301,6 +301,11 @@ def record_inbound(
             voter=last.voter if last else _voter_of(campaign, phone),
             in_reply_to=last,
         )
+        if row is None:  # forwarded at the same moment from another number's lock
+            found = SmsInbound.objects.get(
+                campaign=campaign, vendor_message_id=inbound.vendor_message_id
+            )
+            return found, False
         _record_history(row, last, decision.record, key)
         # A vendor that answered the keyword itself (Twilio's opt-out handling) is not doubled.
         if decision.send and not (decision.send == SmsKind.HELP and inbound.is_vendor_confirmed):
@@ -316,6 +321,19 @@ def record_inbound(
         f", {decision.record}" if decision.record else "",
     )  # fmt: skip
     return row, True
+
+
+def _recorded(campaign: Campaign, vendor_message_id: str) -> SmsInbound | None:
+    return SmsInbound.objects.filter(campaign=campaign, vendor_message_id=vendor_message_id).first()
+
+
+def _create_reply(**fields) -> SmsInbound | None:
+    """The reply's row, or None when its vendor id was recorded meanwhile (uniq_sms_inbound)."""
+    try:
+        with transaction.atomic():
+            return SmsInbound.objects.create(**fields)
+    except IntegrityError:
+        return None
 
 
 def _lock_number(campaign_id: int, phone: str) -> None:

@@ -369,3 +369,16 @@ def test_carrier_filtering_above_the_rate_pauses_the_variant(campaign):
     assert list(PausedVariant.objects.values_list("filtered", "sent")) == [(3, 10)]
     assert after_three.messages == []  # the variant's last two texts wait for review
     assert SmsMessage.objects.filter(design=design, status="due").count() == 2
+
+
+def test_a_reply_whose_vendor_id_was_recorded_meanwhile_is_not_handled_twice(campaign, monkeypatch):
+    from messaging import sms_inbound
+
+    first, _ = reply(campaign, "+19195550177", "STOP", "IN1")
+    # The look-up misses it, as when the first was being recorded under another number's lock.
+    monkeypatch.setattr(sms_inbound, "_recorded", lambda campaign, vendor_message_id: None)
+
+    again, is_new = reply(campaign, "+19195550178", "STOP", "IN1")
+
+    assert (again.pk, is_new) == (first.pk, False)
+    assert ConsentEvent.objects.count() == 1
