@@ -720,9 +720,8 @@ class SmsMessage(models.Model):
                 condition=models.Q(leased_at__isnull=False),
                 name="sms_campaign_leased_at",
             ),
-            # A number's latest text (a reply's context) and the voter's conversation.
+            # A number's latest text (a reply's context) and its conversation (the voter page).
             models.Index(fields=["campaign", "phone", "-created_at"], name="sms_campaign_phone"),
-            models.Index(fields=["voter", "-created_at"], name="sms_voter"),
         ]
 
     def __str__(self) -> str:
@@ -815,8 +814,8 @@ class SmsInbound(models.Model):
             ),
         ]
         indexes = [
-            # The voter's conversation.
-            models.Index(fields=["voter", "-received_at"], name="sms_inbound_voter"),
+            # A number's conversation (the voter page).
+            models.Index(fields=["campaign", "phone", "-received_at"], name="sms_inbound_phone"),
             # The review queue, and the numbers whose texts wait for a decision (lease).
             models.Index(
                 fields=["campaign", "phone"],

@@ -158,9 +158,13 @@ class SmsInboundAdmin(CampaignScopedAdmin):
 
 
 def conversation(voter: Voter) -> SafeString:
-    """The texts sent to the voter and their replies, oldest first (two queries)."""
-    sent = SmsMessage.objects.filter(voter_id=voter.pk).order_by("-created_at")
-    received = SmsInbound.objects.filter(voter_id=voter.pk).order_by("-received_at")
+    """The texts to the voter's number and its replies, oldest first (two queries): by number,
+    so a household's shared phone and the answers to its replies show on each member's page."""
+    if not voter.phone:
+        return html_table((), [], "No phone number.")
+    mine = {"campaign_id": voter.campaign_id, "phone": voter.phone}
+    sent = SmsMessage.objects.filter(**mine).order_by("-created_at")
+    received = SmsInbound.objects.filter(**mine).order_by("-received_at")
     rows = [
         (m.created_at, "sent", f"{m.get_kind_display()}: {m.get_status_display()}", m.body)
         for m in sent[:CONVERSATION_LIMIT]

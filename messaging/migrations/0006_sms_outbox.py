@@ -483,7 +483,9 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="smsinbound",
-            index=models.Index(fields=["voter", "-received_at"], name="sms_inbound_voter"),
+            index=models.Index(
+                fields=["campaign", "phone", "-received_at"], name="sms_inbound_phone"
+            ),
         ),
         migrations.AddIndex(
             model_name="smsinbound",
@@ -548,10 +550,6 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=["campaign", "phone", "-created_at"], name="sms_campaign_phone"
             ),
-        ),
-        migrations.AddIndex(
-            model_name="smsmessage",
-            index=models.Index(fields=["voter", "-created_at"], name="sms_voter"),
         ),
         migrations.AddConstraint(
             model_name="smsmessage",

@@ -10,7 +10,7 @@ from django.utils.html import escape
 
 from messaging.models import SmsMessage, SmsSettings
 from messaging.sms_inbound import Inbound, record_inbound
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, VoterFactory
 from tests.messaging.sms_setup import MORNING_ET, due_texts
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +35,7 @@ def test_the_voter_page_shows_the_conversation_with_numbers_masked(staff_client,
     assert "Text messages" in page
     assert escape(text.body) in page
     assert "Program message: Canceled" in page  # the STOP canceled the text not yet sent
+    assert "Opt-out confirmation: Due" in page
     assert "919-555-0142" not in page
     assert "opt_out (keyword:STOP): opt-out recorded" in page
 
@@ -108,3 +109,17 @@ def test_staff_decide_reviews_with_an_action_and_viewers_cannot(client, staff_cl
     client.force_login(make_member(campaign, "viewer"))
     listed = client.get(REPLIES)
     assert "opt_out_reviewed" not in listed.content.decode()
+
+
+def test_a_voter_sharing_the_number_sees_its_conversation_too(staff_client, campaign):
+    _, texts = due_texts(campaign, 1)
+    sharing = VoterFactory(campaign=campaign, phone=texts[0].phone)
+    alone = VoterFactory(campaign=campaign, phone="+19195550199")
+    reply(campaign, texts[0].phone, "Who is this?", "IN1")
+
+    shared_page = staff_client.get(f"/admin/voters/voter/{sharing.pk}/change/").content.decode()
+    other_page = staff_client.get(f"/admin/voters/voter/{alone.pk}/change/").content.decode()
+
+    assert "Who is this?" in shared_page
+    assert "Who is this?" not in other_page
+    assert "No text messages." in other_page
