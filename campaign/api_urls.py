@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
-from messaging.api.views import ProgramViewSet
+from messaging.api.views import ProgramViewSet, SmsViewSet, TwilioViewSet
 from voters.api.views import ConsentViewSet, ContactAttemptViewSet, VoterViewSet
 
 router = DefaultRouter(trailing_slash=False)
@@ -18,6 +18,8 @@ router.register("voters", VoterViewSet, basename="voter")
 router.register("contacts", ContactAttemptViewSet, basename="contact")
 router.register("consent", ConsentViewSet, basename="consent")
 router.register("programs", ProgramViewSet, basename="program")
+router.register("sms", SmsViewSet, basename="sms")
+router.register("sms/twilio", TwilioViewSet, basename="sms-twilio")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="api")),

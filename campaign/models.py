@@ -203,3 +203,29 @@ class VendorApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotentResponse(models.Model):
+    """The answer to a vendor's POST with an `Idempotency-Key`, replayed to a retry of it.
+
+    Written in the transaction that did the request's work, so a request that failed halfway
+    leaves neither its work nor this row, and its retry runs afresh (campaign.api.idempotency).
+    """
+
+    vendor_key = models.ForeignKey(VendorApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_digest = models.CharField(
+        max_length=64, help_text="SHA-256 of the method, path and body the key was first used with."
+    )
+    status_code = models.PositiveSmallIntegerField()
+    body = models.BinaryField()
+    # Pruned after a day (beat), as Stripe keeps keys for 24 hours.
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vendor_key", "key"], name="uniq_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotent response {self.pk}"

@@ -184,8 +184,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "voters.models.Channel",
         "AddressChannelEnum": "voters.api.serializers.ADDRESS_CHANNELS",
+        "SmsAckResultEnum": "messaging.api.sms_serializers.ACK_RESULTS",
+        "ContactResultEnum": "voters.models.ContactResult",
     },
 }
+
+# SMS vendors: requests per API key (DRF's rate syntax: 1200/min, 20/s), answered 429 with
+# Retry-After beyond it; and the public base URL Twilio posts to (https://app.example.org), which
+# its callbacks' signatures cover. Unset: every Twilio callback is refused.
+VENDOR_THROTTLE_RATE = env_str("VENDOR_THROTTLE_RATE", "1200/min")
+TWILIO_PUBLIC_URL = env_str("TWILIO_PUBLIC_URL")
 
 # Two-factor sign-in to the admin (and to the API by session). On by default in production
 # (DEBUG off and a real database); off in the embedded demo. REQUIRE_2FA=0/1 overrides.

@@ -5,6 +5,6 @@ class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self) -> None:
-        # The turf pages have a module of their own (admin.py holds the variants' and programs'),
-        # and the admin's autodiscovery imports only admin.py: register them here.
-        from messaging import turf_admin  # noqa: F401
+        # The turf and SMS pages have modules of their own (admin.py holds the variants' and
+        # programs'), and the admin's autodiscovery imports only admin.py: register them here.
+        from messaging import sms_admin, turf_admin  # noqa: F401

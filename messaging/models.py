@@ -537,3 +537,354 @@ class FieldResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} ({self.voter_id})"
+
+
+# --------------------------------------------------------------------------------------------
+# The SMS outbox (issue 14): messages, the vendors' receipts and the voters' replies
+# --------------------------------------------------------------------------------------------
+
+
+class SmsSettings(models.Model):
+    """A campaign's texting limits and what its HELP answer says (created with defaults)."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.PROTECT, related_name="sms_settings")
+    per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many texts handed to vendors per second."
+    )
+    per_day = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many per day (the campaign's local day). Texts over a cap wait.",
+    )
+    help_contact = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="How to reach the campaign, in the HELP answer (a phone, email or web site).",
+    )
+    help_frequency = models.CharField(
+        max_length=100, default="Msg frequency varies", help_text="In the HELP answer."
+    )
+    twilio_auth_token = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The Twilio account's auth token, which signs its callbacks. Empty: every "
+        "Twilio callback is refused (there is no way to accept them unsigned).",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "SMS settings"
+
+    def __str__(self) -> str:
+        return f"SMS settings of {self.campaign_id}"
+
+
+class SmsWindowProfile(models.Model):
+    """A distinct quiet-hours profile (zones and rule-bearing states) some recipients share.
+
+    A few hundred rows whatever the outbox's size, so a lease checks each profile's window once
+    and selects messages by profile id.
+    """
+
+    key = models.CharField(max_length=500, unique=True, help_text="'zone,zone;ST,ST'.")
+    zones = models.JSONField()
+    states = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SmsStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    HELD = "held", "Held (quiet hours)"
+    DUE = "due", "Due"
+    LEASED = "leased", "Leased to a vendor"
+    SENT = "sent", "Sent"
+    UNKNOWN = "unknown", "Unknown (outcome lost)"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    UNDELIVERED = "undelivered", "Undelivered"
+    CANCELED = "canceled", "Canceled"
+
+
+# A message in one of these never changes status again (messaging migration 0006's trigger).
+SMS_FINAL_STATUSES = (
+    SmsStatus.DELIVERED, SmsStatus.FAILED, SmsStatus.UNDELIVERED, SmsStatus.CANCELED,
+)  # fmt: skip
+
+
+class SmsKind(models.TextChoices):
+    PROGRAM = "program", "Program message"
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation", "Opt-out confirmation"
+    OPT_IN_CONFIRMATION = "opt_in_confirmation", "Opt-in confirmation"
+    HELP = "help", "HELP answer"
+
+
+class SmsMessage(models.Model):
+    """One text in the outbox: a program's message to one phone, or the answer to a reply.
+
+    queued -> held (window closed) -> due -> leased -> sent -> delivered | failed | undelivered,
+    canceled (opted out, not textable), and unknown (a send whose outcome was lost). Written
+    only through `messaging.sms` and `messaging.sms_inbound`; a final status never changes.
+    """
+
+    # No index of its own: sms_campaign_status starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=24, choices=SmsKind.choices, default=SmsKind.PROGRAM)
+    # No index of its own: uniq_sms_program_phone starts with design.
+    design = models.ForeignKey(
+        ProgramDesign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sms_messages",
+        db_index=False,
+    )
+    arm = models.ForeignKey(
+        "voters.ProgramArm", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    variant = models.ForeignKey(
+        MessageVariant, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The voter the text was rendered for (others sharing the phone get this one text).
+    # No database constraint: voters are partitioned by campaign (see TurfDoor.household).
+    voter = models.ForeignKey(
+        "voters.Voter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    phone = models.CharField(max_length=20, help_text="E.164")
+    profile = models.ForeignKey(SmsWindowProfile, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    encoding = models.CharField(max_length=8)
+    segments = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=12, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
+    hold_until = models.DateTimeField(
+        null=True, blank=True, help_text="Held: when the recipient's window next opens."
+    )
+    lease_id = models.UUIDField(null=True, blank=True)
+    leased_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    leased_by = models.ForeignKey(
+        "campaign.VendorApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    vendor_message_id = models.CharField(max_length=100, null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="When it became final.")
+    error_code = models.CharField(max_length=16, blank=True)
+    cancel_reason = models.CharField(max_length=32, blank=True)
+    reply_to = models.OneToOneField(
+        "SmsInbound",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="answer",
+        help_text="The reply this text answers (a confirmation or the HELP text): one each.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One text per program and phone: voters sharing a phone get one.
+            models.UniqueConstraint(
+                fields=["design", "phone"],
+                condition=models.Q(design__isnull=False),
+                name="uniq_sms_program_phone",
+            ),
+            # Receipts find their message by the vendor's id.
+            models.UniqueConstraint(
+                fields=["campaign", "vendor_message_id"],
+                condition=models.Q(vendor_message_id__isnull=False),
+                name="uniq_sms_vendor_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SmsStatus.values), name="sms_status_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=SmsKind.values), name="sms_kind_known"
+            ),
+            # A program's text names its program; an answer to a reply names none.
+            models.CheckConstraint(
+                condition=models.Q(kind=SmsKind.PROGRAM, design__isnull=False)
+                | (~models.Q(kind=SmsKind.PROGRAM) & models.Q(design__isnull=True)),
+                name="sms_program_has_design",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=SmsStatus.LEASED)
+                | models.Q(lease_id__isnull=False, lease_expires_at__isnull=False),
+                name="sms_leased_has_lease",
+            ),
+        ]
+        indexes = [
+            # Release (queued/held -> due) and lease (due, by window profile) per campaign.
+            models.Index(fields=["campaign", "status", "profile"], name="sms_campaign_status"),
+            # Release (beat): the texts waiting for a window, per profile, across campaigns.
+            models.Index(
+                fields=["profile", "hold_until"],
+                condition=models.Q(status__in=["queued", "held"]),
+                name="sms_pending",
+            ),
+            # Expired leases going back to due (beat).
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status="leased"),
+                name="sms_lease_expiry",
+            ),
+            # Sent texts still waiting for their outcome (beat marks the lost ones unknown).
+            models.Index(
+                fields=["sent_at"], condition=models.Q(status="sent"), name="sms_awaiting_outcome"
+            ),
+            # Throughput caps: how many were handed out in the last second and today.
+            models.Index(
+                fields=["campaign", "leased_at"],
+                condition=models.Q(leased_at__isnull=False),
+                name="sms_campaign_leased_at",
+            ),
+            # A number's latest text (a reply's context) and its conversation (the voter page).
+            models.Index(fields=["campaign", "phone", "-created_at"], name="sms_campaign_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in SMS_FINAL_STATUSES
+
+
+class SmsReceipt(models.Model):
+    """A delivery receipt as a vendor reported it, once per (vendor message id, status)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    message = models.ForeignKey(SmsMessage, on_delete=models.PROTECT, related_name="receipts")
+    vendor_message_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=12, choices=SmsStatus.choices)
+    error_code = models.CharField(max_length=16, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Idempotency of receipts: the same (id, status) reported again changes nothing.
+            models.UniqueConstraint(
+                fields=["campaign", "vendor_message_id", "status"], name="uniq_sms_receipt"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_message_id}: {self.status}"
+
+
+class SmsInbound(models.Model):
+    """A text a voter sent us (a reply), with what it was taken to mean and what was done."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    vendor_message_id = models.CharField(max_length=100)
+    vendor_key = models.ForeignKey(
+        "campaign.VendorApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when it came through the Twilio endpoint.",
+    )
+    phone = models.CharField(max_length=32, help_text="Who sent it (E.164 when readable).")
+    body = models.TextField()
+    received_at = models.DateTimeField()
+    is_vendor_confirmed = models.BooleanField(
+        default=False, help_text="The vendor already answered the keyword itself."
+    )
+    kind = models.CharField(max_length=16, help_text="messaging.replies.ReplyKind")
+    rule = models.CharField(max_length=64, blank=True)
+    recorded = models.CharField(max_length=8, blank=True, help_text="opt_out, opt_in or empty.")
+    needs_review = models.BooleanField(default=False)
+    voter = models.ForeignKey(
+        "voters.Voter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    in_reply_to = models.ForeignKey(
+        SmsMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="replies"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    review_outcome = models.CharField(
+        max_length=16, blank=True, help_text="opted_out or kept, once staff decided."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "SMS reply"
+        verbose_name_plural = "SMS replies"
+        constraints = [
+            # A reply forwarded twice is handled once.
+            models.UniqueConstraint(
+                fields=["campaign", "vendor_message_id"], name="uniq_sms_inbound"
+            ),
+        ]
+        indexes = [
+            # A number's conversation (the voter page).
+            models.Index(fields=["campaign", "phone", "-received_at"], name="sms_inbound_phone"),
+            # The review queue, and the numbers whose texts wait for a decision (lease).
+            models.Index(
+                fields=["campaign", "phone"],
+                condition=models.Q(needs_review=True, reviewed_at__isnull=True),
+                name="sms_inbound_review",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reply {self.pk} ({self.kind})"
+
+
+class UntextablePhone(models.Model):
+    """A number a vendor said cannot take texts (a landline, a dead number): never texted."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    phone = models.CharField(max_length=20)
+    reason = models.CharField(max_length=16, help_text="messaging.replies.ErrorEffect")
+    error_code = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "phone"], name="uniq_untextable_phone")
+        ]
+
+    def __str__(self) -> str:
+        return f"untextable {self.pk} ({self.reason})"
+
+
+class PausedVariant(models.Model):
+    """A variant carriers filter too often (error 30007): its texts wait until staff review it."""
+
+    variant = models.OneToOneField(MessageVariant, on_delete=models.PROTECT, related_name="+")
+    filtered = models.PositiveIntegerField()
+    sent = models.PositiveIntegerField()
+    paused_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.variant} paused"

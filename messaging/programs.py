@@ -35,7 +35,7 @@ from messaging.randomization import OUT, PERSONALIZED, Choice, Design, Draw, pro
 from messaging.services import mark_variant_used
 from messaging.universe import UniverseRows, UniverseTable, universe_queryset
 from scoring.models import ScoringRun
-from voters.models import Assignment, Program, ProgramArm
+from voters.models import Assignment, Channel, Program, ProgramArm
 
 logger = logging.getLogger(__name__)
 
@@ -324,8 +324,16 @@ def commit_program(
             client_ip=client_ip,
             detail={"seed": design.seed, "policy": design.policy},
         )
+        if design.channel == Channel.SMS:
+            _fill_outbox_on_commit(design.pk)
     logger.info("program %s committed: %s assignments", design.program_id, written)
     return design
+
+
+def _fill_outbox_on_commit(design_id: int) -> None:
+    from messaging.tasks import fill_outbox_task  # the task module imports this one
+
+    transaction.on_commit(lambda: fill_outbox_task.delay(design_id))
 
 
 def request_commit(

@@ -1,4 +1,5 @@
-"""Celery tasks of the messaging app (queue `messaging`): committing a program in the background.
+"""Celery tasks of the messaging app (queue `messaging`): committing a program in the background,
+filling the SMS outbox, and the outbox's beat jobs (campaign.celery schedules them).
 
 A commit over a state's universe takes about a minute, longer than a web request may; the admin
 and the API ask for it (`messaging.programs.request_commit`) and this task does it. It is safe to
@@ -13,10 +14,12 @@ import logging
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
+from django.utils import timezone
 
 from messaging.models import ProgramDesign
 from messaging.program_specs import SpecError
 from messaging.programs import ProgramStateError, commit_program, fail_commit
+from messaging.sms import expire_leases, fill_outbox, mark_lost_outcomes, release_due_messages
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +50,34 @@ def commit_program_task(design_id: int, user_id: int | None, client_ip: str | No
         fail_commit(design=design, reason="the commit failed unexpectedly: see the worker's log")
         raise
     return {"program": design.program_id, "status": design.status}
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def fill_outbox_task(design_id: int) -> dict:
+    """A committed SMS program's texts queued (idempotent: a redelivery adds nothing)."""
+    design = ProgramDesign.objects.select_related("campaign").get(pk=design_id)
+    return {"program": design.program_id, "queued": fill_outbox(design=design)}
+
+
+@shared_task
+def release_due_messages_task() -> dict:
+    """Beat, every minute: queued and held texts whose recipients' windows have opened."""
+    return release_due_messages(now=timezone.now())
+
+
+@shared_task
+def expire_leases_task() -> dict:
+    """Beat, every 30 seconds: leases that ran out unacknowledged go back to due."""
+    return {"returned": expire_leases(now=timezone.now())}
+
+
+@shared_task
+def mark_lost_outcomes_task() -> dict:
+    """Beat, hourly: texts sent three days ago without a final receipt become `unknown`."""
+    return {"unknown": mark_lost_outcomes(now=timezone.now())}

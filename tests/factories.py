@@ -9,7 +9,16 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
-from messaging.models import FieldResult, MessageVariant, ProgramDesign, Turf
+from messaging.models import (
+    FieldResult,
+    MessageVariant,
+    ProgramDesign,
+    SmsInbound,
+    SmsMessage,
+    SmsSettings,
+    SmsWindowProfile,
+    Turf,
+)
 from scoring.models import (
     ModelKind,
     ModelStatus,
@@ -490,3 +499,52 @@ class TurfFactory(factory.django.DjangoModelFactory):
     min_doors = 40
     max_doors = 80
     cut_at = factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC))
+
+
+class SmsSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SmsSettings
+
+    campaign = factory.SubFactory(CampaignFactory)
+
+
+class SmsWindowProfileFactory(factory.django.DjangoModelFactory):
+    """Eastern time, no state rule (the profile of a Durham, NC voter)."""
+
+    class Meta:
+        model = SmsWindowProfile
+        django_get_or_create = ("key",)
+
+    key = "America/New_York;"
+    zones = factory.LazyFunction(lambda: ["America/New_York"])
+    states = factory.LazyFunction(list)
+
+
+class SmsMessageFactory(factory.django.DjangoModelFactory):
+    """A due HELP answer (queue program texts with messaging.sms.fill_outbox)."""
+
+    class Meta:
+        model = SmsMessage
+
+    campaign = factory.SubFactory(CampaignFactory)
+    kind = "help"
+    phone = factory.Sequence(lambda n: f"+1919555{1_000 + n % 1_000:04d}")
+    profile = factory.SubFactory(SmsWindowProfileFactory)
+    body = "Help: reply STOP to opt out."
+    encoding = "GSM-7"
+    segments = 1
+    status = "due"
+
+
+class SmsInboundFactory(factory.django.DjangoModelFactory):
+    """A reply that asked for nothing (record real ones with messaging.sms_inbound)."""
+
+    class Meta:
+        model = SmsInbound
+
+    campaign = factory.SubFactory(CampaignFactory)
+    vendor_message_id = factory.Sequence(lambda n: f"IN{n}")
+    phone = factory.Sequence(lambda n: f"+1919555{1_000 + n % 1_000:04d}")
+    body = "Who is this?"
+    received_at = factory.Sequence(_at)
+    kind = "other"

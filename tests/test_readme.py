@@ -38,7 +38,13 @@ def test_every_task_route_routes_a_task():
             "scoring.tasks.finish_scoring_run_task",
             "scoring.tasks.score_chunk_task",
         ],
-        "messaging.tasks.*": ["messaging.tasks.commit_program_task"],
+        "messaging.tasks.*": [
+            "messaging.tasks.commit_program_task",
+            "messaging.tasks.expire_leases_task",
+            "messaging.tasks.fill_outbox_task",
+            "messaging.tasks.mark_lost_outcomes_task",
+            "messaging.tasks.release_due_messages_task",
+        ],
     }
 
 

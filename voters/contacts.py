@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -127,6 +129,66 @@ def record_contact(
             raise
         return found, False
     return attempt, True
+
+
+@dataclass(frozen=True)
+class NewContact:
+    """One contact of a batch (`record_contacts`): ids, not objects, so a batch loads nothing."""
+
+    campaign_id: int
+    voter_id: int
+    channel: str
+    result: str
+    occurred_at: dt.datetime
+    source: str
+    program_id: int | None = None
+    arm_id: int | None = None
+    variant: str = ""
+    note: str = ""
+
+
+def record_contacts(*, contacts: Iterable[NewContact]) -> int:
+    """Append many contact attempts in one statement per 5,000 (vendors' delivery receipts);
+    one already on record (its natural key, `contact_dedupe_key`) is skipped. Returns how many
+    were offered. Not for opt-outs: `record_contact` writes those with their ledger event."""
+    rows = [_batch_contact(c) for c in contacts]
+    ContactAttempt.objects.bulk_create(rows, batch_size=5_000, ignore_conflicts=True)
+    return len(rows)
+
+
+def _batch_contact(contact: NewContact) -> ContactAttempt:
+    if contact.result == ContactResult.OPTED_OUT:
+        raise ValidationError({"result": "an opt-out goes through record_contact"})
+    if contact.channel not in Channel.values or contact.result not in RESULTS_BY_CHANNEL.get(
+        contact.channel, ()
+    ):
+        raise ValidationError({"result": f"{contact.result!r} is not a {contact.channel} result"})
+    if contact.source not in ContactSource.values:
+        raise ValidationError({"source": f"unknown source {contact.source!r}"})
+    if contact.occurred_at.tzinfo is None:
+        raise ValidationError({"occurred_at": "needs a time zone"})
+    key = contact_dedupe_key(
+        voter_id=contact.voter_id,
+        channel=contact.channel,
+        occurred_at=contact.occurred_at,
+        result=contact.result,
+        program_id=contact.program_id,
+        arm_id=contact.arm_id,
+        variant=contact.variant,
+    )
+    return ContactAttempt(
+        campaign_id=contact.campaign_id,
+        voter_id=contact.voter_id,
+        channel=contact.channel,
+        occurred_at=contact.occurred_at,
+        result=contact.result,
+        program_id=contact.program_id,
+        arm_id=contact.arm_id,
+        variant=contact.variant or None,
+        source=contact.source,
+        note=contact.note,
+        dedupe_key=key,
+    )
 
 
 def record_survey_response(

@@ -25,6 +25,10 @@ from messaging.api.serializers import (
     ProgramPreviewSerializer,
     ProgramSerializer,
 )
+
+# Registered by campaign.api_urls, which imports each app's viewsets from its api.views only.
+from messaging.api.sms_views import SmsViewSet  # noqa: F401
+from messaging.api.twilio_views import TwilioViewSet  # noqa: F401
 from messaging.models import ProgramDesign
 from messaging.program_specs import SpecError
 from messaging.programs import (

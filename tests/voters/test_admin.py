@@ -34,7 +34,7 @@ VOTER_CHANGELIST_QUERIES = 9
 # session, user, memberships, the voter with campaign and household, the Django permissions
 # (2), household members, vote history, consent per channel, the timeline's contacts, answers and
 # consent changes, program assignments
-VOTER_PAGE_QUERIES = 14  # one of them: the latest scores
+VOTER_PAGE_QUERIES = 16  # one of them: the latest scores; two: the texts and replies (messaging)
 
 
 def shown(response) -> set[int]:

@@ -1,5 +1,5 @@
-"""Sections later apps add to the voter page (`voters.admin_panels`): scoring's scores, so the
-voters app never imports scoring."""
+"""Sections later apps add to the voter page (`voters.admin_panels`): scoring's scores and
+messaging's texts, so the voters app never imports either."""
 
 from __future__ import annotations
 
@@ -44,13 +44,16 @@ def section_titles(fieldsets) -> list[str]:
     return [title for title, _ in fieldsets]
 
 
-def test_scoring_registers_the_scores_panel_after_consent():
-    (panel,) = voter_panels()
+def test_scoring_and_messaging_register_their_panels():
+    scores, texts = voter_panels()
 
-    assert (panel.name, panel.title, panel.after) == ("latest_scores", "Scores", "Consent")
-    assert panel.field.short_description == "latest scores and their reasons"
+    assert (scores.name, scores.title, scores.after) == ("latest_scores", "Scores", "Consent")
+    assert scores.field.short_description == "latest scores and their reasons"
+    assert (texts.name, texts.title, texts.after) == (
+        "sms_conversation", "Text messages", "Timeline",
+    )  # fmt: skip
     assert section_titles(with_panels(PAGE_SECTIONS)) == [
-        "Consent", "Scores", "Timeline", "Programs",
+        "Consent", "Scores", "Timeline", "Text messages", "Programs",
     ]  # fmt: skip
 
 
@@ -81,7 +84,8 @@ def test_panels_after_one_section_keep_the_order_they_were_registered_in(extra_p
     extra_panels("last", "Last", after="No such section")
 
     assert section_titles(with_panels(PAGE_SECTIONS)) == [
-        "Consent", "Scores", "Walk lists", "Messages", "Timeline", "Programs", "Last",
+        "Consent", "Scores", "Walk lists", "Messages", "Timeline", "Text messages", "Programs",
+        "Last",
     ]  # fmt: skip
 
 
@@ -89,7 +93,7 @@ def test_registering_a_panel_again_replaces_it(extra_panels):
     extra_panels("messages", "Messages", after="Consent")
     extra_panels("messages", "Messages sent", after="Timeline")
 
-    assert [p.name for p in voter_panels()] == ["latest_scores", "messages"]
+    assert [p.name for p in voter_panels()] == ["latest_scores", "sms_conversation", "messages"]
     assert section_titles(with_panels(PAGE_SECTIONS)) == [
-        "Consent", "Scores", "Timeline", "Messages sent", "Programs",
+        "Consent", "Scores", "Timeline", "Text messages", "Messages sent", "Programs",
     ]  # fmt: skip

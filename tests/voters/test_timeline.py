@@ -33,7 +33,7 @@ PHONE = "+19195550101"
 T0 = dt.datetime(2024, 10, 1, 16, 0, tzinfo=dt.UTC)
 # session, user, memberships, the voter, Django permissions (2), vote history, consent per
 # channel, contacts, answers, consent changes, program assignments (no household: no members query)
-VOTER_PAGE_QUERIES = 13  # one of them: the latest scores
+VOTER_PAGE_QUERIES = 15  # one of them: the latest scores; two: the texts and replies (messaging)
 
 
 def at(hours: int) -> dt.datetime:
