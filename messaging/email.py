@@ -58,10 +58,6 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 OUR_ID_HEADER = "X-Segment-One-Message"
 
 
-class EmailIdentityMissing(ValueError):
-    """The campaign has no sender name, sender address or postal address: nothing is sent."""
-
-
 # --------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------
@@ -99,12 +95,11 @@ def fill_email_outbox(*, design: ProgramDesign) -> int:
     """
     if design.channel != Channel.EMAIL or design.status != ProgramStatus.COMMITTED:
         return 0
-    if not design.campaign.has_email_identity:
-        raise EmailIdentityMissing("the campaign needs a sender name, address and postal address")
     variants = {pin.arm_id: pin.variant for pin in design.arm_variants.select_related("variant")}
     compiled = {arm_id: variant.compiled() for arm_id, variant in variants.items()}
     sender = sender_of(design.campaign)
-    domain = design.campaign.email_from_address.rpartition("@")[2]
+    # Queued even while the campaign lacks its identity (nothing is *sent* until it has one).
+    domain = design.campaign.email_from_address.rpartition("@")[2] or "segment-one.invalid"
     written = 0
     for batch in _batches(_units(design), FILL_BATCH):
         reasons = dict(
