@@ -1,4 +1,5 @@
-"""/email/: unsubscribe pages and the mailto's inbound endpoint (messaging.email_views)."""
+"""/email/: unsubscribe pages, the mailto's inbound endpoint and providers' event webhooks
+(messaging.email_views)."""
 
 from django.urls import path
 
@@ -9,4 +10,9 @@ app_name = "email"
 urlpatterns = [
     path("unsubscribe/<str:token>/", email_views.unsubscribe_page, name="unsubscribe"),
     path("inbound/", email_views.inbound_unsubscribe, name="inbound"),
+    path(
+        "webhooks/sendgrid/<slug:campaign_slug>/",
+        email_views.sendgrid_events,
+        name="sendgrid_events",
+    ),
 ]

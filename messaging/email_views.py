@@ -10,21 +10,35 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hmac
+import json
 import re
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from campaign.models import Campaign
 from campaign.views import client_ip
+from messaging.email_events import DeliveryEvent, record_events
 from messaging.email_tokens import BadToken
 from messaging.email_unsubscribe import resubscribe, subscription_of, unsubscribe
+from messaging.models import EmailSettings
+from messaging.sendgrid import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    BadEvent,
+    is_valid_signature,
+    parse_event,
+)
 
 ONE_CLICK = "One-Click"
+# A signed request older (or newer) than this is a replay and refused (DESIGN §4.3).
+WEBHOOK_TOLERANCE = dt.timedelta(minutes=5)
 _TOKEN_IN_SUBJECT = re.compile(r"unsubscribe\s+([A-Za-z0-9_\-:]+)", re.IGNORECASE)
 
 
@@ -90,3 +104,58 @@ def _inbound_authorized(request: HttpRequest) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     return hmac.compare_digest(password.encode(), secret.encode())
+
+
+@csrf_exempt
+@require_POST
+def sendgrid_events(request: HttpRequest, campaign_slug: str) -> HttpResponse:
+    """SendGrid's signed Event Webhook for one campaign. A request that is unsigned, badly
+    signed, stale, or for a campaign without a verification key is a 403 before anything is
+    read or written; no setting turns the check off."""
+    now = timezone.now()
+    campaign = Campaign.objects.filter(slug=campaign_slug).first()
+    key = (
+        EmailSettings.objects.filter(campaign=campaign)
+        .values_list("sendgrid_public_key", flat=True)
+        .first()
+        if campaign is not None
+        else None
+    )
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    signed = key and is_valid_signature(
+        public_key=key,
+        signature=request.headers.get(SIGNATURE_HEADER, ""),
+        timestamp=timestamp,
+        payload=request.body,
+    )
+    if not signed or not _is_fresh(timestamp, now):
+        return HttpResponse("invalid or missing signature\n", status=403)
+    try:
+        events = [found for e in json.loads(request.body) if (found := parse_event(e))]
+    except (ValueError, TypeError, BadEvent):
+        return HttpResponse("not a list of SendGrid events\n", status=400)
+    summary = record_events(
+        campaign=campaign,
+        events=[
+            DeliveryEvent(event_id, kind, message_id, dt.datetime.fromtimestamp(at, tz=dt.UTC))
+            for event_id, kind, message_id, at in events
+        ],
+        now=now,
+    )
+    return JsonResponse(
+        {
+            "recorded": summary.recorded,
+            "duplicate": summary.duplicate,
+            "unmatched": summary.unmatched,
+            "opted_out": summary.opted_out,
+            "paused": summary.paused,
+        }
+    )
+
+
+def _is_fresh(timestamp: str, now: dt.datetime) -> bool:
+    try:
+        signed_at = dt.datetime.fromtimestamp(int(timestamp), tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return abs(now - signed_at) <= WEBHOOK_TOLERANCE
