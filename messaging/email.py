@@ -45,7 +45,8 @@ from messaging.models import (
 from messaging.rendering import CompiledVariant, message_context
 from messaging.services import display_first_name, polling_place_of, sender_of, talking_points
 from scoring.models import VoterScore
-from voters.models import Assignment, Channel, ConsentEvent
+from voters.contacts import NewContact, record_contacts
+from voters.models import Assignment, Channel, ConsentEvent, ContactResult, ContactSource
 
 logger = logging.getLogger(__name__)
 
@@ -392,15 +393,43 @@ def _send_one(connection, email: EmailMultiAlternatives) -> str:
 def _mark_sent(ids: list[int], now: dt.datetime) -> int:
     if not ids:
         return 0
-    return EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.SENDING).update(
+    marked = EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.SENDING).update(
         status=EmailStatus.SENT, sent_at=now
     )
+    # The server accepted it: the voter's contact (a later bounce is a contact of its own).
+    record_email_contacts(ids, result=ContactResult.DELIVERED, at=now, note="sent")
+    return marked
 
 
 def _finish(message_id: int, status: str, now: dt.datetime) -> int:
-    return EmailMessage.objects.filter(pk=message_id, status=EmailStatus.SENDING).update(
+    finished = EmailMessage.objects.filter(pk=message_id, status=EmailStatus.SENDING).update(
         status=status, finished_at=now if status == EmailStatus.FAILED else None
     )
+    if finished and status == EmailStatus.FAILED:
+        record_email_contacts([message_id], result=ContactResult.FAILED, at=now, note="refused")
+    return finished
+
+
+def record_email_contacts(
+    message_ids: list[int], *, result: str, at: dt.datetime, note: str
+) -> int:
+    """Contact attempts of the emails' voters, on their program's arm (the program page counts
+    them; the voter's timeline lists them). An `opted_out` result's ledger event is the
+    caller's, written for the exact address the email went to."""
+    rows = EmailMessage.objects.filter(pk__in=message_ids).values_list(
+        "campaign_id", "voter_id", "design__program_id", "arm_id", "variant__name"
+    )
+    return record_contacts(
+        contacts=[
+            NewContact(
+                campaign_id=campaign_id, voter_id=voter_id, channel=Channel.EMAIL, result=result,
+                occurred_at=at, source=ContactSource.VENDOR_API, program_id=program_id,
+                arm_id=arm_id, variant=variant, note=f"email {note}",
+            )
+            for campaign_id, voter_id, program_id, arm_id, variant in rows
+        ],
+        opt_outs_recorded=result == ContactResult.OPTED_OUT,
+    )  # fmt: skip
 
 
 def _release(ids: list[int]) -> int:

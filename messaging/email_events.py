@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from campaign.models import Campaign
-from messaging.email import email_settings_of
+from messaging.email import email_settings_of, record_email_contacts
 from messaging.models import EmailEvent, EmailEventKind, EmailMessage, EmailSettings, EmailStatus
 from voters.consent import is_contactable, record_opt_out
-from voters.models import Channel, ConsentSource, Voter
+from voters.models import Channel, ConsentSource, ContactResult, Voter
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,21 @@ def _apply(campaign: Campaign, message: EmailMessage, event: DeliveryEvent, summ
             status=status, finished_at=event.occurred_at, error=event.kind
         )
     reason = _suppression_reason(campaign, message, event)
-    if reason and _opt_out(campaign, message, event, reason):
-        summary.opted_out += 1
+    opted_out = bool(reason) and _opt_out(campaign, message, event, reason)
+    summary.opted_out += opted_out
+    result = _contact_result(event.kind, opted_out)
+    if result:
+        record_email_contacts([message.pk], result=result, at=event.occurred_at, note=event.kind)
+
+
+def _contact_result(kind: str, opted_out: bool) -> str:
+    """What the voter's timeline and the program page count: a delivery is counted when sent,
+    bounces once each, a complaint or unsubscribe as the opt-out it was."""
+    if kind in (EmailEventKind.HARD_BOUNCE, EmailEventKind.SOFT_BOUNCE):
+        return ContactResult.BOUNCED
+    if opted_out:
+        return ContactResult.OPTED_OUT
+    return ""
 
 
 def _suppression_reason(campaign: Campaign, message: EmailMessage, event: DeliveryEvent) -> str:

@@ -14,10 +14,11 @@ import logging
 from dataclasses import dataclass
 
 from campaign.models import Campaign
+from messaging.email import record_email_contacts
 from messaging.email_tokens import BadToken, read_token
 from messaging.models import EmailMessage
 from voters.consent import is_contactable, record_opt_in, record_opt_out
-from voters.models import Channel, ConsentSource, Voter
+from voters.models import Channel, ConsentSource, ContactResult, Voter
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ def unsubscribe(*, token: str, now: dt.datetime, via: str, client_ip: str | None
         voter=_voter(subscription.message),
         actor=f"unsubscribe ({via})",
         client_ip=client_ip,
+    )
+    record_email_contacts(
+        [subscription.message.pk], result=ContactResult.OPTED_OUT, at=now, note=f"unsubscribe {via}"
     )
     logger.info("email %s: unsubscribed (%s)", subscription.message.pk, via)
     return True
