@@ -209,6 +209,14 @@ def _local(at: dt.datetime, zone: str) -> str:
     return shown(at, tz or timezone.get_current_timezone())
 
 
+@admin.display(description="occurred at", ordering="occurred_at")
+def occurred(obj: ContactAttempt | ConsentEvent) -> str:
+    """When it happened, on the reader's clock, or as stored when that clock cannot show it
+    (a year-1 time stored before the rule on plausible years: one hour west of UTC, it is no
+    longer a date Python can write)."""
+    return shown(obj.occurred_at, timezone.get_current_timezone())
+
+
 def _timeline_table(voter: Voter, show: Callable[[str], str] = str) -> SafeString:
     items, more = voter_timeline(voter)
     zone = voter.campaign.time_zone
@@ -967,7 +975,7 @@ class HistoryAdmin(CampaignScopedAdmin):
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(HistoryAdmin):
     list_display = (
-        "occurred_at", "voter", "channel", "result", "program", "arm", "variant", "by", "source",
+        occurred, "voter", "channel", "result", "program", "arm", "variant", "by", "source",
     )  # fmt: skip
     list_select_related = ("voter", "program", "arm", "user")
     list_filter = (
@@ -975,7 +983,7 @@ class ContactAttemptAdmin(HistoryAdmin):
     )  # fmt: skip
     object_select_related = ("campaign", "voter", "program", "arm", "user", "import_run")
     fields = (
-        "campaign", "voter", ("channel", "occurred_at"), ("result", "result_raw"),
+        "campaign", "voter", ("channel", occurred), ("result", "result_raw"),
         ("program", "arm", "variant"), ("canvasser", "user"), "source", "note", "import_run",
         "created_at",
     )  # fmt: skip
@@ -991,7 +999,7 @@ class ContactAttemptAdmin(HistoryAdmin):
         return tuple("masked_note" if f == "note" else f for f in self.fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return (*super().get_readonly_fields(request, obj), "masked_note")
+        return (*super().get_readonly_fields(request, obj), occurred, "masked_note")
 
     @admin.display(description="note")
     def masked_note(self, obj: ContactAttempt) -> str:
@@ -1260,7 +1268,7 @@ class ConsentEventAdmin(CampaignScopedAdmin):
     # Newest recorded first, through the primary key: sorting by occurred_at joined every event
     # of the campaign to its voter before the LIMIT (a second per page on a 1M-voter campaign).
     ordering = ("-id",)
-    list_display = ("occurred_at", "channel", "kind", "source", "voter", "by", "reason")
+    list_display = (occurred, "channel", "kind", "source", "voter", "by", "reason")
     list_select_related = ("voter", "user")
     list_filter = ("channel", "kind", "source", ("campaign", ScopedRelatedFieldListFilter))
     raw_id_fields = ("voter",)
@@ -1268,10 +1276,10 @@ class ConsentEventAdmin(CampaignScopedAdmin):
     search_fields = ("voter__voter_id",)
     search_help_text = "Exact voter id."
     object_select_related = ("campaign", "voter", "user")
-    readonly_fields = ("recorded_at",)
+    readonly_fields = (occurred, "recorded_at")
     view_fields = (
         "campaign", ("channel", "address"), ("kind", "source"), "reason", "voter",
-        ("user", "actor"), ("occurred_at", "recorded_at"), "dedupe_key",
+        ("user", "actor"), (occurred, "recorded_at"), "dedupe_key",
     )  # fmt: skip
     add_fields = ("campaign", "voter", "channel", "address", "kind", "reason")
 

@@ -26,7 +26,7 @@ def is_plausible(value: dt.date) -> bool:
     return EARLIEST_YEAR <= value.year <= LATEST_YEAR
 
 
-def shown(value: dt.datetime | None, tz: dt.tzinfo | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def shown(value: dt.datetime | None, tz: dt.tzinfo | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     """`value` as local time in `tz`, or as stored (UTC, marked) when it cannot be converted.
 
     For pages that show history written before the rule above existed: such rows cannot be

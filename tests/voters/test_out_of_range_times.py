@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -41,7 +42,12 @@ def test_the_plausible_years_are_1900_to_2100(value, expected):
 def test_a_stored_time_that_cannot_be_localized_is_shown_as_stored():
     new_york = dt.timezone(dt.timedelta(hours=-5))
     assert shown(YEAR_ONE, new_york) == "0001-01-01 00:00+00:00 (out of range, as stored)"
-    assert shown(dt.datetime(2024, 10, 5, 15, tzinfo=dt.UTC), new_york) == "2024-10-05 10:00"
+    assert shown(dt.datetime(2024, 10, 5, 15, tzinfo=dt.UTC), new_york) == (
+        "2024-10-05 10:00 UTC-05:00"
+    )
+    eastern = ZoneInfo("America/New_York")  # a named zone says its abbreviation, DST included
+    assert shown(dt.datetime(2024, 10, 5, 15, tzinfo=dt.UTC), eastern) == "2024-10-05 11:00 EDT"
+    assert shown(dt.datetime(2024, 12, 5, 15, tzinfo=dt.UTC), eastern) == "2024-12-05 10:00 EST"
 
 
 # -- the API -----------------------------------------------------------------------------------
@@ -178,3 +184,16 @@ def test_history_lists_show_stored_out_of_range_times(client, campaign, make_mem
     response = client.get(reverse(url))
 
     assert response.status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's timestamptz")
+def test_a_stored_year_one_opt_out_has_a_page_on_a_clock_west_of_utc(client, campaign, make_member):
+    voter = VoterFactory(campaign=campaign, phone="+19195550101")
+    _stored_without_validation(campaign, voter)
+    event = ConsentEvent.objects.get()
+    client.force_login(make_member(campaign, "staff"))  # signs in on New York's clock
+
+    response = client.get(reverse("admin:voters_consentevent_change", args=[event.pk]))
+
+    assert response.status_code == 200
+    assert "0001-01-01 00:00+00:00 (out of range, as stored)" in response.content.decode()

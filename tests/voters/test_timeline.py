@@ -89,13 +89,14 @@ def test_timeline_merges_contacts_answers_and_consent_newest_first(
     assert response.status_code == 200
     # Times are shown in the campaign's zone (America/New_York, UTC-4 in October).
     assert timeline_rows(response.content.decode()) == [
-        "2024-10-01 16:00 | consent | Text message | Opt-in: Asked at the office | staffer | Staff",
-        "2024-10-01 15:00 | consent | Text message | Opt-out |  | STOP reply",
-        "2024-10-01 14:00 | contact | Text message | Delivered | staffer | Vendor API",
-        "2024-10-01 13:00 | answer |  | top-issue: jobs Jobs |  | Staff",
-        "2024-10-01 12:00 | answer |  | support: 2 Lean support |  | Staff",
-        "2024-10-01 12:00 | contact | Door | Contacted (Fall doors / economy / econ-v2) | Pat Q "
-        "| Import",
+        "2024-10-01 16:00 EDT | consent | Text message | Opt-in: Asked at the office | staffer "
+        "| Staff",
+        "2024-10-01 15:00 EDT | consent | Text message | Opt-out |  | STOP reply",
+        "2024-10-01 14:00 EDT | contact | Text message | Delivered | staffer | Vendor API",
+        "2024-10-01 13:00 EDT | answer |  | top-issue: jobs Jobs |  | Staff",
+        "2024-10-01 12:00 EDT | answer |  | support: 2 Lean support |  | Staff",
+        "2024-10-01 12:00 EDT | contact | Door | Contacted (Fall doors / economy / econ-v2) "
+        "| Pat Q | Import",
     ]
 
 
@@ -109,7 +110,7 @@ def test_timeline_shows_an_opt_out_of_the_voters_phone_recorded_against_another_
     html = staff_client.get(page_url(voter)).content.decode()
 
     assert timeline_rows(html) == [
-        "2024-10-01 12:00 | consent | Text message | Opt-out (recorded against another voter "
+        "2024-10-01 12:00 EDT | consent | Text message | Opt-out (recorded against another voter "
         "with this address) |  | STOP reply"
     ]
 
@@ -180,7 +181,7 @@ def test_voter_page_shows_consent_per_channel_and_program_assignments(
     assert states == [
         "Door | yes | contactable",
         "Phone call | yes | contactable",
-        "Text message | no | opted out since 2024-10-01 12:00 (STOP reply)",
+        "Text message | no | opted out since 2024-10-01 12:00 EDT (STOP reply)",
         "Email | no | no address on file",
         "Mail piece | yes | contactable",
     ]
