@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists bench-field
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists bench-field bench-email
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,3 +79,8 @@ bench-walklists: install services
 ## of the same server (BENCH_ARGS=--organizers N --requests R --workers W).
 bench-field: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/field_bench.py $(BENCH_ARGS)
+
+## An email program's 100,000 personalized messages rendered and sent to a local aiosmtpd server,
+## against raw smtplib resending one real message (BENCH_ARGS=--voters N).
+bench-email: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/email_bench.py $(BENCH_ARGS)

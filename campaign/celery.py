@@ -25,6 +25,8 @@ app.conf.beat_schedule = {
     "expire-sms-leases": {"task": "messaging.tasks.expire_leases_task", "schedule": 30.0},
     # Sent texts whose outcome never came are marked unknown.
     "mark-lost-sms": {"task": "messaging.tasks.mark_lost_outcomes_task", "schedule": 3600.0},
+    # Queued email sent (a batch per campaign), dead workers' email claims recovered.
+    "send-email": {"task": "messaging.tasks.send_queued_email_task", "schedule": 60.0},
     # Idempotency-Key answers are kept a day.
     "prune-idempotent-responses": {
         "task": "campaign.tasks.prune_idempotent_responses_task",

@@ -31,6 +31,17 @@ class Campaign(models.Model):
         "VANID, used to match VAN contact and survey exports to voters. 'voter_id' matches the "
         "state voter id itself.",
     )
+    # Email's sender identity and postal address (CAN-SPAM): an email variant cannot be saved, nor
+    # an email sent, while any is blank (messaging.email).
+    email_from_name = models.CharField(
+        "email sender name", max_length=200, blank=True, help_text="Shown as the sender."
+    )
+    email_from_address = models.EmailField(
+        "email sender address", blank=True, help_text="The From address of the campaign's email."
+    )
+    postal_address = models.TextField(
+        blank=True, help_text="The campaign's postal address, printed at the foot of every email."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CampaignQuerySet.as_manager()
@@ -40,6 +51,14 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_email_identity(self) -> bool:
+        """Whether email may go out under this campaign's name (sender and postal address)."""
+        return all(
+            value.strip()
+            for value in (self.email_from_name, self.email_from_address, self.postal_address)
+        )
 
 
 class ElectionType(models.TextChoices):

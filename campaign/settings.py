@@ -155,6 +155,22 @@ CELERY_TIMEZONE = "UTC"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "segment-one@localhost")
+# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend) or a provider's backend through
+# django-anymail (e.g. anymail.backends.amazon_ses.EmailBackend, configured by its own ANYMAIL).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# Where recipients' unsubscribe links point (https: mail providers ignore plain http) and the
+# mailbox the List-Unsubscribe mailto writes to (its inbound parse posts to /email/inbound/).
+EMAIL_PUBLIC_BASE_URL = env_str("EMAIL_PUBLIC_BASE_URL", "https://localhost:8000")
+EMAIL_UNSUBSCRIBE_MAILBOX = env_str("EMAIL_UNSUBSCRIBE_MAILBOX", "unsubscribe@localhost")
+# The HTTP Basic password of the inbound parse endpoint (empty: the endpoint refuses everything).
+EMAIL_INBOUND_SECRET = env_str("EMAIL_INBOUND_SECRET", "")
+# Messages per batch: one SMTP connection and one task each.
+EMAIL_BATCH_SIZE = env_int("EMAIL_BATCH_SIZE", 500)
 
 REST_FRAMEWORK = {
     # Token first, so a request with no credentials is answered 401 with a WWW-Authenticate.

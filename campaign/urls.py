@@ -11,4 +11,6 @@ urlpatterns = [
     path("api/", include("campaign.api_urls")),
     # The organizer's phone pages; included by name, so campaign imports no later app.
     path("field/", include("messaging.field_urls")),
+    # Recipients' unsubscribe pages and the mailto's inbound endpoint.
+    path("email/", include("messaging.email_urls")),
 ]

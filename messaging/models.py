@@ -111,6 +111,16 @@ class MessageVariant(models.Model):
         errors: dict[str, str] = {}
         if self.channel == Channel.EMAIL and not self.subject.strip():
             errors["subject"] = "An email needs a subject."
+        if (
+            self.channel == Channel.EMAIL
+            and self.campaign_id
+            and not self.campaign.has_email_identity
+        ):
+            # CAN-SPAM: every email names its sender and postal address (messaging.email).
+            errors["channel"] = (
+                "Email needs the campaign's sender name, sender address and postal address: "
+                "set them on the campaign first."
+            )
         if self.channel and self.channel != Channel.EMAIL:
             for field in ("subject", "html_body"):
                 if getattr(self, field).strip():
@@ -888,3 +898,186 @@ class PausedVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant} paused"
+
+
+# --------------------------------------------------------------------------------------------
+# Email (issue 15)
+# --------------------------------------------------------------------------------------------
+
+
+class EmailSettings(models.Model):
+    """A campaign's email caps, provider webhook key and its pause (one row per campaign)."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.PROTECT, related_name="email_settings"
+    )
+    per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many emails a minute (blank: no cap)."
+    )
+    per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many emails a day (blank: no cap)."
+    )
+    sendgrid_public_key = models.TextField(
+        "SendGrid webhook verification key",
+        blank=True,
+        help_text="The Event Webhook's signature verification key (base64), from SendGrid's "
+        "Mail Settings; events are refused while it is blank.",
+    )
+    paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Sending stops while set (complaint rate over 0.3 %)."
+    )
+    pause_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "email settings"
+
+    def __str__(self) -> str:
+        return f"email settings of campaign {self.campaign_id}"
+
+
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Claimed by a batch"
+    SENDING = "sending", "Handed to the mail server"
+    SENT = "sent", "Sent"
+    UNKNOWN = "unknown", "Unknown (outcome lost)"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complaint"
+    CANCELED = "canceled", "Canceled"
+
+
+# Never left (messaging migration 0008's trigger). A complaint can follow a delivery, so
+# `delivered` is not final; a sent message never goes back to queued either.
+EMAIL_FINAL_STATUSES = (
+    EmailStatus.FAILED, EmailStatus.BOUNCED, EmailStatus.COMPLAINED, EmailStatus.CANCELED,
+)  # fmt: skip
+
+
+class EmailMessage(models.Model):
+    """One email in the outbox: a program's message to one address.
+
+    A sibling of SmsMessage rather than rows of its table: the two share the outbox's discipline
+    (filled from a committed program, one conditional UPDATE per move, forward-only states held
+    by a trigger, `unknown` for a lost outcome) but not its columns: a text has a phone, window
+    profile, segments and a vendor lease; an email has an address, a subject, two bodies and a
+    Message-ID, and is pushed through an SMTP connection by our own worker, not leased. One table
+    would be mostly NULL columns and CHECKs keyed on a channel column.
+
+    queued -> claimed (a batch took it) -> sending (handed to the server) -> sent -> delivered,
+    bounced, complained; failed (refused by the server), canceled (opted out before sending),
+    unknown (the worker died while the server had it: never sent again). Written only through
+    `messaging.email` and `messaging.email_events`.
+    """
+
+    # No index of its own: email_campaign_status starts with campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # No index of its own: uniq_email_program_address starts with design.
+    design = models.ForeignKey(
+        ProgramDesign, on_delete=models.PROTECT, related_name="email_messages", db_index=False
+    )
+    arm = models.ForeignKey("voters.ProgramArm", on_delete=models.PROTECT, related_name="+")
+    variant = models.ForeignKey(MessageVariant, on_delete=models.PROTECT, related_name="+")
+    # The voter it was rendered for (others sharing the address get this one email).
+    # No database constraint: voters are partitioned by campaign (see TurfDoor.household).
+    voter = models.ForeignKey(
+        "voters.Voter", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    address = models.CharField(max_length=320, help_text="Lower-cased.")
+    subject = models.TextField()
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    message_id = models.CharField(
+        max_length=200, unique=True, help_text="The Message-ID header, without angle brackets."
+    )
+    status = models.CharField(max_length=12, choices=EmailStatus.choices, default="queued")
+    claim_id = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True, help_text="An SMTP code or event kind.")
+    cancel_reason = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One email per program and address: voters sharing an address get one.
+            models.UniqueConstraint(
+                fields=["design", "address"], name="uniq_email_program_address"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=EmailStatus.values), name="email_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="claimed")
+                | models.Q(claim_id__isnull=False, claimed_at__isnull=False),
+                name="email_claimed_has_claim",
+            ),
+        ]
+        indexes = [
+            # A batch's claim: a campaign's queued mail in id order.
+            models.Index(
+                fields=["campaign", "id"],
+                condition=models.Q(status="queued"),
+                name="email_campaign_queued",
+            ),
+            # Counts per status (the program page, complaint rate) and the caps' sent counts.
+            models.Index(fields=["campaign", "status", "sent_at"], name="email_campaign_status"),
+            # Recovery (beat): claims and hand-offs of dead workers.
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status__in=["claimed", "sending"]),
+                name="email_in_flight",
+            ),
+            # The voter page's emails of an address.
+            models.Index(fields=["campaign", "address", "-created_at"], name="email_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"email {self.pk} ({self.status})"
+
+
+class EmailEventKind(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    COMPLAINT = "complaint", "Complaint"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+
+
+class EmailEvent(models.Model):
+    """A provider's delivery event or an unsubscribe, once each (append-only)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    message = models.ForeignKey(
+        EmailMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    address = models.CharField(max_length=320)
+    kind = models.CharField(max_length=12, choices=EmailEventKind.choices)
+    provider_event_id = models.CharField(
+        max_length=200, help_text="The provider's event id (sg_event_id) or ours."
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # A provider retrying an event delivers it again: kept once.
+            models.UniqueConstraint(
+                fields=["campaign", "provider_event_id"], name="uniq_email_event"
+            ),
+        ]
+        indexes = [
+            # Soft bounces of an address in the last seven days.
+            models.Index(fields=["campaign", "address", "kind", "occurred_at"], name="email_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of email {self.message_id}"

@@ -324,7 +324,7 @@ def commit_program(
             client_ip=client_ip,
             detail={"seed": design.seed, "policy": design.policy},
         )
-        if design.channel == Channel.SMS:
+        if design.channel in (Channel.SMS, Channel.EMAIL):
             _fill_outbox_on_commit(design.pk)
     logger.info("program %s committed: %s assignments", design.program_id, written)
     return design

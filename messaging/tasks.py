@@ -1,5 +1,6 @@
 """Celery tasks of the messaging app (queue `messaging`): committing a program in the background,
-filling the SMS outbox, and the outbox's beat jobs (campaign.celery schedules them).
+filling the SMS and email outboxes, sending email in batches, and the outboxes' beat jobs
+(campaign.celery schedules them).
 
 A commit over a state's universe takes about a minute, longer than a web request may; the admin
 and the API ask for it (`messaging.programs.request_commit`) and this task does it. It is safe to
@@ -16,10 +17,17 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError
 from django.utils import timezone
 
+from messaging.email import (
+    campaigns_with_queued_email,
+    fill_email_outbox,
+    recover_stale_claims,
+    send_batch,
+)
 from messaging.models import ProgramDesign
 from messaging.program_specs import SpecError
 from messaging.programs import ProgramStateError, commit_program, fail_commit
 from messaging.sms import expire_leases, fill_outbox, mark_lost_outcomes, release_due_messages
+from voters.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +68,42 @@ def commit_program_task(design_id: int, user_id: int | None, client_ip: str | No
     max_retries=5,
 )
 def fill_outbox_task(design_id: int) -> dict:
-    """A committed SMS program's texts queued (idempotent: a redelivery adds nothing)."""
+    """A committed SMS or email program's messages queued (idempotent: a redelivery adds
+    nothing); an email program's first batch is sent right after."""
     design = ProgramDesign.objects.select_related("campaign").get(pk=design_id)
+    if design.channel == Channel.EMAIL:
+        queued = fill_email_outbox(design=design)
+        send_email_batch_task.delay(design.campaign_id)
+        return {"program": design.program_id, "queued": queued}
     return {"program": design.program_id, "queued": fill_outbox(design=design)}
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_email_batch_task(campaign_id: int) -> dict:
+    """One batch of a campaign's queued email over one connection; queues the next batch while
+    mail is left (a capped or paused campaign waits for beat). A redelivery after a kill is
+    safe: the batch's handed-over messages are never sent again (messaging.email)."""
+    result = send_batch(campaign_id=campaign_id, now=timezone.now())
+    if result.more:
+        send_email_batch_task.delay(campaign_id)
+    return {"campaign": campaign_id, **result.as_dict()}
+
+
+@shared_task
+def send_queued_email_task() -> dict:
+    """Beat, every minute: dead workers' claims recovered, and a batch for each campaign with
+    queued email (those waiting for a cap to lift, or after a resume)."""
+    recovered = recover_stale_claims(now=timezone.now())
+    campaigns = campaigns_with_queued_email()
+    for campaign_id in campaigns:
+        send_email_batch_task.delay(campaign_id)
+    return {**recovered, "campaigns": len(campaigns)}
 
 
 @shared_task

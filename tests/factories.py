@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 
 from campaign.models import AuditEvent, Campaign, Election, Membership, Role
 from messaging.models import (
+    EmailMessage,
+    EmailSettings,
     FieldResult,
     MessageVariant,
     ProgramDesign,
@@ -548,3 +550,31 @@ class SmsInboundFactory(factory.django.DjangoModelFactory):
     body = "Who is this?"
     received_at = factory.Sequence(_at)
     kind = "other"
+
+
+class EmailSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailSettings
+
+    campaign = factory.SubFactory(CampaignFactory)
+
+
+class EmailMessageFactory(factory.django.DjangoModelFactory):
+    """A queued email of an email program (queue real ones with messaging.email)."""
+
+    class Meta:
+        model = EmailMessage
+
+    campaign = factory.SubFactory(CampaignFactory)
+    design = factory.SubFactory(
+        ProgramDesignFactory, campaign=factory.SelfAttribute("..campaign"), channel="email"
+    )
+    arm = factory.SubFactory(ProgramArmFactory, program=factory.SelfAttribute("..design.program"))
+    variant = factory.SubFactory(
+        MessageVariantFactory, campaign=factory.SelfAttribute("..campaign"), email=True
+    )
+    voter = factory.SubFactory(VoterFactory, campaign=factory.SelfAttribute("..campaign"))
+    address = factory.Sequence(lambda n: f"person{n}@example.org")
+    subject = "Hello"
+    body = "Hello there."
+    message_id = factory.Sequence(lambda n: f"m{n}@example.org")

@@ -44,6 +44,8 @@ def test_every_task_route_routes_a_task():
             "messaging.tasks.fill_outbox_task",
             "messaging.tasks.mark_lost_outcomes_task",
             "messaging.tasks.release_due_messages_task",
+            "messaging.tasks.send_email_batch_task",
+            "messaging.tasks.send_queued_email_task",
         ],
     }
 

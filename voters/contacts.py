@@ -147,17 +147,19 @@ class NewContact:
     note: str = ""
 
 
-def record_contacts(*, contacts: Iterable[NewContact]) -> int:
+def record_contacts(*, contacts: Iterable[NewContact], opt_outs_recorded: bool = False) -> int:
     """Append many contact attempts in one statement per 5,000 (vendors' delivery receipts);
     one already on record (its natural key, `contact_dedupe_key`) is skipped. Returns how many
-    were offered. Not for opt-outs: `record_contact` writes those with their ledger event."""
-    rows = [_batch_contact(c) for c in contacts]
+    were offered. Not for opt-outs: `record_contact` writes those with their ledger event,
+    unless the caller has written the ledger events itself (`opt_outs_recorded`: email, whose
+    opt-out is of the exact address it wrote to, which may no longer be the voter's)."""
+    rows = [_batch_contact(c, opt_outs_recorded) for c in contacts]
     ContactAttempt.objects.bulk_create(rows, batch_size=5_000, ignore_conflicts=True)
     return len(rows)
 
 
-def _batch_contact(contact: NewContact) -> ContactAttempt:
-    if contact.result == ContactResult.OPTED_OUT:
+def _batch_contact(contact: NewContact, opt_outs_recorded: bool = False) -> ContactAttempt:
+    if contact.result == ContactResult.OPTED_OUT and not opt_outs_recorded:
         raise ValidationError({"result": "an opt-out goes through record_contact"})
     if contact.channel not in Channel.values or contact.result not in RESULTS_BY_CHANNEL.get(
         contact.channel, ()

@@ -72,6 +72,9 @@ def test_create_variant_refuses_a_name_the_campaign_has(campaign, other_campaign
 
 
 def test_email_needs_a_subject_and_other_channels_have_none(campaign):
+    campaign.email_from_name, campaign.email_from_address = "Home", "news@home.example"
+    campaign.postal_address = "1 Main St, Durham NC 27701"
+    campaign.save()
     with pytest.raises(ValidationError) as email:
         create_variant(campaign=campaign, name="e", channel="email", body="Hi")
     with pytest.raises(ValidationError) as sms:
@@ -354,3 +357,11 @@ def test_every_write_of_a_variant_is_audited_with_its_version(campaign, staff_us
         ("variant_delete", "messaging.messagevariant", str(second.pk), staff_user.pk,
          {"version": 2}),
     ]  # fmt: skip
+
+
+def test_an_email_variant_needs_the_campaign_s_sender_and_postal_address(campaign):
+    with pytest.raises(ValidationError) as caught:
+        create_variant(campaign=campaign, name="e", channel="email", subject="Hi", body="Hi")
+
+    assert list(caught.value.message_dict) == ["channel"]
+    assert MessageVariant.objects.count() == 0

@@ -1,0 +1,481 @@
+"""The email outbox (issue 15 §1): filled from a committed email program, sent in batches
+through Django's email backend (SMTP, a provider's backend through django-anymail, or the
+console in the demo), one connection per batch.
+
+A batch never sends an address twice, even when its worker is killed:
+1. claim: queued -> claimed (one UPDATE, rows locked with SKIP LOCKED, so batches never share);
+2. for each message, in its own committed UPDATE, claimed -> sending *before* the server sees it;
+3. after the server accepted it, sending -> sent (flushed every few messages).
+A worker that dies leaves `claimed` rows (never handed over: requeued, safe to send) and at most
+one flush of `sending` rows (handed over, outcome lost): those become `unknown`, never resent
+(`recover_stale_claims`, run before every batch and by beat). Consent is checked when each batch
+is claimed, not only when queued; quiet hours do not apply to email, the campaign's caps do.
+Logs carry ids and counts, never an address or a body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import smtplib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import formataddr
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from campaign.models import Campaign
+from messaging.email_tokens import make_token
+from messaging.models import (
+    EmailMessage,
+    EmailSettings,
+    EmailStatus,
+    MessageVariant,
+    PausedVariant,
+    ProgramDesign,
+    ProgramStatus,
+)
+from messaging.rendering import CompiledVariant, message_context
+from messaging.services import display_first_name, polling_place_of, sender_of, talking_points
+from scoring.models import VoterScore
+from voters.contacts import NewContact, record_contacts
+from voters.models import Assignment, Channel, ConsentEvent, ContactResult, ContactSource
+
+logger = logging.getLogger(__name__)
+
+FILL_BATCH = 5_000
+# Marks of accepted messages are written this many at a time: a killed worker loses at most
+# this many outcomes (they become `unknown`), in exchange for one UPDATE per message, not two.
+MARK_EVERY = 50
+# A claim older than this belongs to a dead worker (a batch of 500 takes seconds).
+CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+OUR_ID_HEADER = "X-Segment-One-Message"
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+def email_settings_of(campaign: Campaign | int) -> EmailSettings:
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    found, _ = EmailSettings.objects.get_or_create(campaign_id=campaign_id)
+    return found
+
+
+def is_paused(campaign_id: int) -> bool:
+    return EmailSettings.objects.filter(campaign_id=campaign_id, paused_at__isnull=False).exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Filling the outbox from a committed program
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unit:
+    voter_id: int
+    arm_id: int
+    address: str
+    first_name: str
+    extra: dict
+
+
+def fill_email_outbox(*, design: ProgramDesign) -> int:
+    """One queued email per address of the program's treated units; returns how many were new.
+
+    Idempotent (uniq_email_program_address): a redelivered task adds nothing. Control units get
+    nothing. Rendered for the unit's first voter, with the variant version pinned at commit.
+    """
+    if design.channel != Channel.EMAIL or design.status != ProgramStatus.COMMITTED:
+        return 0
+    variants = {pin.arm_id: pin.variant for pin in design.arm_variants.select_related("variant")}
+    compiled = {arm_id: variant.compiled() for arm_id, variant in variants.items()}
+    sender = sender_of(design.campaign)
+    # Queued even while the campaign lacks its identity (nothing is *sent* until it has one).
+    domain = design.campaign.email_from_address.rpartition("@")[2] or "segment-one.invalid"
+    written = 0
+    for batch in _batches(_units(design), FILL_BATCH):
+        reasons = dict(
+            VoterScore.objects.latest_complete(design.campaign_id)
+            .filter(voter_id__in=[u.voter_id for u in batch])
+            .values_list("voter_id", "reasons")
+        )
+        rows = [
+            _message(design, u, variants[u.arm_id], compiled[u.arm_id], sender, reasons, domain)
+            for u in batch
+        ]
+        with transaction.atomic():
+            before = EmailMessage.objects.filter(design=design).count()
+            EmailMessage.objects.bulk_create(rows, ignore_conflicts=True)
+            written += EmailMessage.objects.filter(design=design).count() - before
+    logger.info("program %s: %s emails queued", design.program_id, written)
+    return written
+
+
+def _units(design: ProgramDesign) -> Iterator[_Unit]:
+    """The first voter of each treated unit (a lower-cased address), in address order."""
+    rows = (
+        Assignment.objects.filter(program_id=design.program_id, arm__is_control=False)
+        .exclude(unit__isnull=True)
+        .exclude(unit="")
+        .order_by("unit", "voter_id")
+        .values_list("voter_id", "arm_id", "unit", "voter__first_name", "voter__extra")
+    )
+    last = None
+    for voter_id, arm_id, unit, first_name, extra in rows.iterator(chunk_size=5_000):
+        if unit == last:
+            continue
+        last = unit
+        yield _Unit(voter_id, arm_id, unit, first_name or "", extra or {})
+
+
+def _batches(items: Iterator[_Unit], size: int) -> Iterator[list[_Unit]]:
+    batch: list[_Unit] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _message(
+    design: ProgramDesign,
+    unit: _Unit,
+    variant: MessageVariant,
+    compiled: CompiledVariant,
+    sender: str,
+    reasons: dict,
+    domain: str,
+) -> EmailMessage:
+    context = message_context(
+        first_name=display_first_name(unit.first_name),
+        polling_place=polling_place_of(unit.extra),
+        talking_points=talking_points(reasons.get(unit.voter_id, {})),
+        sender=sender,
+    )
+    rendered = compiled.render(context)
+    return EmailMessage(
+        campaign_id=design.campaign_id,
+        design=design,
+        arm_id=unit.arm_id,
+        variant=variant,
+        voter_id=unit.voter_id,
+        address=unit.address,
+        subject=rendered.subject,
+        body=rendered.body,
+        html_body=rendered.html_body,
+        message_id=f"{uuid.uuid4().hex}@{domain}",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The message as sent: identity, postal address and the unsubscribe headers
+# --------------------------------------------------------------------------------------------
+
+
+def unsubscribe_url(token: str) -> str:
+    return f"{settings.EMAIL_PUBLIC_BASE_URL.rstrip('/')}/email/unsubscribe/{token}/"
+
+
+def unsubscribe_mailto(token: str) -> str:
+    return f"mailto:{settings.EMAIL_UNSUBSCRIBE_MAILBOX}?subject={quote('unsubscribe ' + token)}"
+
+
+def build_email(
+    message: EmailMessage, campaign: Campaign, *, now: dt.datetime, connection=None
+) -> EmailMultiAlternatives:
+    """The message as the server gets it: From the campaign's identity, its postal address at
+    the foot of both bodies, RFC 8058 one-click unsubscribe, our Message-ID and our id."""
+    token = make_token(campaign_id=campaign.pk, message_id=message.pk, now=now)
+    url = unsubscribe_url(token)
+    headers = {
+        "Message-ID": f"<{message.message_id}>",
+        OUR_ID_HEADER: str(message.pk),
+        "List-Unsubscribe": f"<{url}>, <{unsubscribe_mailto(token)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=_text_with_footer(message.body, campaign, url),
+        from_email=formataddr((campaign.email_from_name, campaign.email_from_address)),
+        to=[message.address],
+        headers=headers,
+        connection=connection,
+    )
+    if message.html_body:
+        email.attach_alternative(_html_with_footer(message.html_body, campaign, url), "text/html")
+    return email
+
+
+def _text_with_footer(body: str, campaign: Campaign, url: str) -> str:
+    footer = f"{campaign.email_from_name}\n{campaign.postal_address.strip()}\nUnsubscribe: {url}"
+    return f"{body.rstrip()}\n\n--\n{footer}\n"
+
+
+def _html_with_footer(body: str, campaign: Campaign, url: str) -> str:
+    lines = [campaign.email_from_name, *campaign.postal_address.strip().splitlines()]
+    address = "<br>".join(html.escape(line.strip()) for line in lines)
+    footer = (
+        f'<hr><p style="font-size:12px;color:#555">{address}<br>'
+        f'<a href="{html.escape(url)}">Unsubscribe</a></p>'
+    )
+    at = body.lower().rfind("</body>")
+    return body[:at] + footer + body[at:] if at >= 0 else body + footer
+
+
+# --------------------------------------------------------------------------------------------
+# Sending a batch
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    canceled: int = 0
+    unknown: int = 0
+    capped: bool = False
+    more: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def send_batch(
+    *, campaign_id: int, now: dt.datetime, limit: int | None = None, connection=None
+) -> BatchResult:
+    """Send up to `limit` of the campaign's queued emails over one connection (see the module's
+    docstring for why a killed batch sends nothing twice). `connection` is an email backend
+    instance (tests pass one that fails on purpose); by default the configured backend."""
+    result = BatchResult()
+    campaign = Campaign.objects.get(pk=campaign_id)
+    recover_stale_claims(now=now, campaign_id=campaign_id)
+    if not campaign.has_email_identity:
+        logger.warning("campaign %s: email not sent, no sender identity", campaign_id)
+        return result
+    if is_paused(campaign_id):
+        return result
+    limit = limit or settings.EMAIL_BATCH_SIZE
+    claim_id, result.capped = _claim(campaign, limit, now)
+    claimed = EmailMessage.objects.filter(claim_id=claim_id, status=EmailStatus.CLAIMED)
+    result.canceled = _cancel_opted_out(claimed, now)
+    messages = list(claimed.order_by("pk"))
+    if messages:
+        _send_claimed(messages, campaign, now, connection, result)
+    result.more = (
+        not result.capped
+        and EmailMessage.objects.filter(campaign_id=campaign_id, status=EmailStatus.QUEUED).exists()
+    )
+    logger.info(
+        "email batch %s of campaign %s: %s sent, %s failed, %s canceled, %s unknown",
+        claim_id, campaign_id, result.sent, result.failed, result.canceled, result.unknown,
+    )  # fmt: skip
+    return result
+
+
+def _claim(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[uuid.UUID, bool]:
+    claim_id = uuid.uuid4()
+    with transaction.atomic():
+        allowance, capped = _allowance(campaign, limit, now)
+        if allowance <= 0:
+            return claim_id, capped
+        queued = (
+            EmailMessage.objects.filter(
+                campaign=campaign, status=EmailStatus.QUEUED,
+                design__status=ProgramStatus.COMMITTED,
+            )
+            .exclude(variant_id__in=PausedVariant.objects.values("variant_id"))
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+        )  # fmt: skip
+        ids = list(queued.values_list("pk", flat=True)[:allowance])
+        EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.QUEUED).update(
+            status=EmailStatus.CLAIMED, claim_id=claim_id, claimed_at=now
+        )
+    return claim_id, capped
+
+
+def _allowance(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[int, bool]:
+    """How many this batch may claim under the campaign's caps. The settings row is locked
+    while a cap applies, so two batches cannot both take the last of the allowance."""
+    caps = EmailSettings.objects.filter(campaign=campaign).exclude(per_minute=None, per_day=None)
+    found = caps.select_for_update().first()
+    if found is None:
+        return limit, False
+    taken = EmailMessage.objects.filter(campaign=campaign, claimed_at__isnull=False)
+    room = limit
+    if found.per_minute is not None:
+        last_minute = taken.filter(claimed_at__gt=now - dt.timedelta(minutes=1)).count()
+        room = min(room, found.per_minute - last_minute)
+    if found.per_day is not None:
+        local = now.astimezone(ZoneInfo(campaign.time_zone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        room = min(room, found.per_day - taken.filter(claimed_at__gte=midnight).count())
+    room = max(room, 0)
+    return room, room < limit
+
+
+def _cancel_opted_out(claimed, now: dt.datetime) -> int:
+    """Consent at send time: an address opted out since it was queued gets nothing."""
+    opted_out = ConsentEvent.objects.in_force_opt_outs().filter(
+        campaign=OuterRef("campaign"), channel=Channel.EMAIL, address=OuterRef("address")
+    )
+    return claimed.filter(Exists(opted_out)).update(
+        status=EmailStatus.CANCELED, cancel_reason="opted_out", finished_at=now
+    )
+
+
+def _send_claimed(
+    messages: list[EmailMessage],
+    campaign: Campaign,
+    now: dt.datetime,
+    connection,
+    result: BatchResult,
+) -> None:
+    connection = connection or get_connection(fail_silently=False)
+    accepted: list[int] = []
+    connection.open()
+    _wait_for_wal(False)
+    try:
+        for index, message in enumerate(messages):
+            if not _hand_over(message.pk):
+                continue  # recovered meanwhile by someone who took us for dead
+            outcome = _send_one(connection, build_email(message, campaign, now=now))
+            if outcome == EmailStatus.SENT:
+                accepted.append(message.pk)
+            elif outcome == EmailStatus.FAILED:
+                result.failed += _finish(message.pk, EmailStatus.FAILED, now)
+            else:  # the connection broke while the server had it: lost, and so is the batch
+                result.unknown += _finish(message.pk, EmailStatus.UNKNOWN, now)
+                _release([m.pk for m in messages[index + 1 :]])
+                break
+            if len(accepted) >= MARK_EVERY:
+                result.sent += _mark_sent(accepted, now)
+                accepted = []
+        result.sent += _mark_sent(accepted, now)
+    finally:
+        _wait_for_wal(True)
+        connection.close()
+
+
+def _wait_for_wal(wait: bool) -> None:
+    """Whether this session's commits wait for the disk (PostgreSQL's synchronous_commit).
+
+    Off while a batch hands messages over: a hand-over is a commit per message, and waiting for
+    the disk each time caps a batch at ~150 messages a second. Without the wait a commit is
+    still atomic and at once visible to every other session, so a killed *worker* loses
+    nothing; only a crash of the database server itself could forget the last fraction of a
+    second of hand-overs, whose messages would then be sent again.
+    """
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute(f"SET synchronous_commit TO {'DEFAULT' if wait else 'OFF'}")
+
+
+def _hand_over(message_id: int) -> bool:
+    # Committed (autocommit) before the server sees the message: from here a dead worker's
+    # message is `sending`, which only ever becomes sent or unknown, never queued again.
+    return bool(
+        EmailMessage.objects.filter(pk=message_id, status=EmailStatus.CLAIMED).update(
+            status=EmailStatus.SENDING
+        )
+    )
+
+
+def _send_one(connection, email: EmailMultiAlternatives) -> str:
+    try:
+        connection.send_messages([email])
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused):
+        return EmailStatus.FAILED
+    except smtplib.SMTPDataError as exc:
+        # 5xx: the server refused this message for good; 4xx: it may have been a hiccup, but
+        # retrying could send twice, so the outcome is unknown.
+        return EmailStatus.FAILED if 500 <= exc.smtp_code < 600 else EmailStatus.UNKNOWN
+    except (smtplib.SMTPException, OSError):
+        return EmailStatus.UNKNOWN
+    return EmailStatus.SENT
+
+
+def _mark_sent(ids: list[int], now: dt.datetime) -> int:
+    if not ids:
+        return 0
+    marked = EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.SENDING).update(
+        status=EmailStatus.SENT, sent_at=now
+    )
+    # The server accepted it: the voter's contact (a later bounce is a contact of its own).
+    record_email_contacts(ids, result=ContactResult.DELIVERED, at=now, note="sent")
+    return marked
+
+
+def _finish(message_id: int, status: str, now: dt.datetime) -> int:
+    finished = EmailMessage.objects.filter(pk=message_id, status=EmailStatus.SENDING).update(
+        status=status, finished_at=now if status == EmailStatus.FAILED else None
+    )
+    if finished and status == EmailStatus.FAILED:
+        record_email_contacts([message_id], result=ContactResult.FAILED, at=now, note="refused")
+    return finished
+
+
+def record_email_contacts(
+    message_ids: list[int], *, result: str, at: dt.datetime, note: str
+) -> int:
+    """Contact attempts of the emails' voters, on their program's arm (the program page counts
+    them; the voter's timeline lists them). An `opted_out` result's ledger event is the
+    caller's, written for the exact address the email went to."""
+    rows = EmailMessage.objects.filter(pk__in=message_ids).values_list(
+        "campaign_id", "voter_id", "design__program_id", "arm_id", "variant__name"
+    )
+    return record_contacts(
+        contacts=[
+            NewContact(
+                campaign_id=campaign_id, voter_id=voter_id, channel=Channel.EMAIL, result=result,
+                occurred_at=at, source=ContactSource.VENDOR_API, program_id=program_id,
+                arm_id=arm_id, variant=variant, note=f"email {note}",
+            )
+            for campaign_id, voter_id, program_id, arm_id, variant in rows
+        ],
+        opt_outs_recorded=result == ContactResult.OPTED_OUT,
+    )  # fmt: skip
+
+
+def _release(ids: list[int]) -> int:
+    """Claimed messages never handed over go back to the queue (safe: the server never saw
+    them)."""
+    return EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.CLAIMED).update(
+        status=EmailStatus.QUEUED, claim_id=None, claimed_at=None
+    )
+
+
+def recover_stale_claims(*, now: dt.datetime, campaign_id: int | None = None) -> dict[str, int]:
+    """A dead worker's messages: claimed ones go back to the queue, the ones it had handed to
+    the server become `unknown` (it may have sent them; a blind resend could send twice)."""
+    stale = EmailMessage.objects.filter(claimed_at__lte=now - CLAIM_TIMEOUT)
+    if campaign_id is not None:
+        stale = stale.filter(campaign_id=campaign_id)
+    requeued = stale.filter(status=EmailStatus.CLAIMED).update(
+        status=EmailStatus.QUEUED, claim_id=None, claimed_at=None
+    )
+    lost = stale.filter(status=EmailStatus.SENDING).update(status=EmailStatus.UNKNOWN)
+    if requeued or lost:
+        logger.info("email recovery: %s requeued, %s unknown", requeued, lost)
+    return {"requeued": requeued, "unknown": lost}
+
+
+def campaigns_with_queued_email() -> list[int]:
+    return list(
+        EmailMessage.objects.filter(status=EmailStatus.QUEUED)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+        .order_by()
+    )

@@ -1,0 +1,278 @@
+"""The email outbox (messaging.email): filled from a committed program, sent in batches over one
+SMTP connection to a real local server (aiosmtpd), with the identity and unsubscribe headers on
+every message, consent at send time, caps, and no address twice when a worker dies mid-batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote, unquote
+
+import pytest
+from django.core.mail.backends.smtp import EmailBackend
+from django.db import ProgrammingError, transaction
+
+from messaging.email import (
+    CLAIM_TIMEOUT,
+    email_settings_of,
+    fill_email_outbox,
+    send_batch,
+)
+from messaging.email_tokens import read_token
+from messaging.models import EmailMessage, EmailStatus
+from tests.factories import CampaignFactory, ConsentEventFactory
+from tests.messaging.email_setup import (
+    NOW,
+    email_program,
+    email_voters,
+    start_smtp_server,
+    with_identity,
+)
+from voters.models import Assignment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def smtp(settings):
+    controller, received = start_smtp_server()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
+    settings.EMAIL_PUBLIC_BASE_URL = "https://vote.example"
+    settings.EMAIL_UNSUBSCRIBE_MAILBOX = "unsubscribe@vote.example"
+    yield received
+    controller.stop()
+
+
+@pytest.fixture
+def home(campaign):
+    return with_identity(campaign)
+
+
+def statuses(design) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in EmailMessage.objects.filter(design=design).values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def queued_program(campaign, n: int, **kwargs):
+    design = email_program(campaign, email_voters(campaign, n), **kwargs)
+    fill_email_outbox(design=design)
+    return design
+
+
+# -- filling ---------------------------------------------------------------------------------
+
+
+def test_a_committed_program_queues_one_email_per_treated_address_and_none_for_control(home):
+    design = email_program(home, email_voters(home, 12), control_share=0.3)
+    units = Assignment.objects.filter(program_id=design.program_id)
+    treated = set(units.filter(arm__is_control=False).values_list("unit", flat=True))
+    control = set(units.filter(arm__is_control=True).values_list("unit", flat=True))
+
+    queued = fill_email_outbox(design=design)
+    again = fill_email_outbox(design=design)
+
+    emails = EmailMessage.objects.filter(design=design)
+    assert control
+    assert (queued, again) == (len(treated), 0)
+    assert set(emails.values_list("address", flat=True)) == treated  # lower-cased units
+    assert all(a == a.lower() for a in treated)
+    assert set(emails.values_list("status", flat=True)) == {"queued"}
+    one = emails.get(address="voter3@example.org") if "voter3@example.org" in treated else None
+    if one is not None:
+        assert (one.subject, one.body) == ("A note for Voter3", "Hi Voter3, from Home campaign.")
+
+
+def test_committing_an_email_program_fills_its_outbox(
+    home, smtp, django_capture_on_commit_callbacks
+):
+    voters = email_voters(home, 3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        design = email_program(home, voters)
+
+    assert EmailMessage.objects.filter(design=design).count() == 3
+
+
+# -- sending: headers, one connection --------------------------------------------------------
+
+
+def test_every_message_carries_identity_postal_address_and_one_click_unsubscribe(home, smtp):
+    design = queued_program(home, 4)
+
+    result = send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (result.sent, result.failed, result.unknown) == (4, 0, 0)
+    assert statuses(design) == {"sent": 4}
+    assert len(smtp.messages) == 4
+    by_address = {m.address: m for m in EmailMessage.objects.filter(design=design)}
+    for rcpts, parsed in smtp.messages:
+        row = by_address[rcpts[0]]
+        assert rcpts == [row.address]
+        assert parsed["From"] == "Home Campaign <news@home.example>"
+        assert parsed["To"] == row.address
+        assert parsed["Subject"] == row.subject
+        assert parsed["Message-ID"] == f"<{row.message_id}>"
+        assert parsed["X-Segment-One-Message"] == str(row.pk)
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        url, mailto = (part.strip().strip("<>") for part in parsed["List-Unsubscribe"].split(","))
+        assert url.startswith("https://vote.example/email/unsubscribe/")
+        assert url.endswith("/")
+        token = url.removeprefix("https://vote.example/email/unsubscribe/").rstrip("/")
+        assert mailto == f"mailto:unsubscribe@vote.example?subject={quote('unsubscribe ' + token)}"
+        assert unquote(mailto.partition("subject=")[2]) == f"unsubscribe {token}"
+        read = read_token(token, now=NOW)
+        assert (read.campaign_id, read.message_id) == (home.pk, row.pk)
+        assert row.address not in url  # no address in a URL
+        # SMTP carries CRLF line ends.
+        text = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = parsed.get_body(("html",)).get_content().replace("\r\n", "\n")
+        assert text == (
+            f"{row.body}\n\n--\nHome Campaign\nPO Box 12\nDurham, NC 27701\nUnsubscribe: {url}\n"
+        )
+        assert html.startswith(row.html_body.removesuffix("</body></html>"))
+        assert "PO Box 12<br>Durham, NC 27701" in html
+        assert f'href="{url}"' in html
+    assert len({p["Message-ID"] for _, p in smtp.messages}) == 4
+
+
+def test_a_batch_reuses_one_smtp_connection(home, smtp):
+    queued_program(home, 5)
+    opened: list[int] = []
+
+    class Counting(EmailBackend):
+        def open(self):
+            opened.append(1) if self.connection is None else None
+            return super().open()
+
+    send_batch(campaign_id=home.pk, now=NOW, connection=Counting(fail_silently=False))
+
+    assert (len(opened), len(smtp.messages)) == (1, 5)
+
+
+def test_batches_take_the_queue_in_turn_and_say_when_more_is_left(home, smtp):
+    design = queued_program(home, 5)
+
+    first = send_batch(campaign_id=home.pk, now=NOW, limit=3)
+    second = send_batch(campaign_id=home.pk, now=NOW, limit=3)
+
+    assert (first.sent, first.more, second.sent, second.more) == (3, True, 2, False)
+    assert statuses(design) == {"sent": 5}
+    assert len(smtp.recipients()) == len(set(smtp.recipients())) == 5
+
+
+# -- consent, identity, caps, pause ---------------------------------------------------------
+
+
+def test_an_address_opted_out_after_queueing_is_canceled_at_send_time(home, smtp):
+    design = queued_program(home, 3)
+    ConsentEventFactory(campaign=home, voter=None, channel="email",
+                        address="voter1@example.org", source="unsubscribe")  # fmt: skip
+
+    result = send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (result.sent, result.canceled) == (2, 1)
+    assert statuses(design) == {"sent": 2, "canceled": 1}
+    assert "voter1@example.org" not in smtp.recipients()
+
+
+def test_a_campaign_without_its_postal_address_sends_nothing(home, smtp):
+    design = queued_program(home, 2)
+    home.postal_address = " "
+    home.save()
+
+    result = send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (result.sent, smtp.messages, statuses(design)) == (0, [], {"queued": 2})
+
+
+def test_over_the_per_minute_cap_mail_waits_and_never_fails(home, smtp):
+    design = queued_program(home, 5)
+    settings_row = email_settings_of(home)
+    settings_row.per_minute = 3
+    settings_row.save()
+
+    first = send_batch(campaign_id=home.pk, now=NOW)
+    same_minute = send_batch(campaign_id=home.pk, now=NOW + dt.timedelta(seconds=30))
+    next_minute = send_batch(campaign_id=home.pk, now=NOW + dt.timedelta(seconds=61))
+
+    assert (first.sent, first.capped, same_minute.sent, next_minute.sent) == (3, True, 0, 2)
+    assert statuses(design) == {"sent": 5}
+
+
+def test_a_paused_campaign_sends_nothing(home, smtp):
+    design = queued_program(home, 2)
+    settings_row = email_settings_of(home)
+    settings_row.paused_at = NOW
+    settings_row.save()
+
+    send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (smtp.messages, statuses(design)) == ([], {"queued": 2})
+
+
+def test_another_campaign_s_batch_sends_none_of_ours(home, smtp):
+    queued_program(home, 2)
+    rival = with_identity(CampaignFactory(slug="rival-mail"))
+
+    result = send_batch(campaign_id=rival.pk, now=NOW)
+
+    assert (result.sent, smtp.messages) == (0, [])
+
+
+def test_a_refused_recipient_fails_and_the_batch_goes_on(home, smtp):
+    design = queued_program(home, 3)
+    smtp.refuse.add("voter0@example.org")
+
+    result = send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (result.sent, result.failed) == (2, 1)
+    assert statuses(design) == {"sent": 2, "failed": 1}
+    assert EmailMessage.objects.get(address="voter0@example.org").status == "failed"
+
+
+# -- a worker killed mid-batch -----------------------------------------------------------------
+
+
+class DiesAfter(EmailBackend):
+    """A worker killed right after the server accepted its `n`th message: nothing after it
+    runs (no mark, no cleanup of ours), like SIGKILL."""
+
+    def __init__(self, n: int, **kwargs):
+        super().__init__(fail_silently=False, **kwargs)
+        self.left = n
+
+    def send_messages(self, email_messages):
+        sent = super().send_messages(email_messages)
+        self.left -= sent
+        if self.left <= 0:
+            raise SystemExit("killed")
+        return sent
+
+
+def test_a_worker_killed_mid_batch_sends_no_address_twice_and_loses_none(home, smtp):
+    design = queued_program(home, 10)
+
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW, connection=DiesAfter(3))
+    assert statuses(design) == {"sending": 3, "claimed": 7}
+    soon = send_batch(campaign_id=home.pk, now=NOW + dt.timedelta(minutes=1))
+    assert soon.sent == 0  # the dead worker's claim is not yet taken for dead
+    later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+
+    assert later.sent == 7
+    assert statuses(design) == {"unknown": 3, "sent": 7}  # handed over, outcome lost: no resend
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 10
+    assert set(recipients) == set(EmailMessage.objects.values_list("address", flat=True))
+
+
+def test_the_database_refuses_sending_a_handed_over_email_again(home, smtp):
+    design = queued_program(home, 1)
+    send_batch(campaign_id=home.pk, now=NOW)
+
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        EmailMessage.objects.filter(design=design).update(status=EmailStatus.QUEUED)
+
+    assert statuses(design) == {"sent": 1}
