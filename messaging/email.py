@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
@@ -346,7 +345,6 @@ def _send_claimed(
     connection = connection or get_connection(fail_silently=False)
     accepted: list[int] = []
     connection.open()
-    _wait_for_wal(False)
     try:
         for index, message in enumerate(messages):
             if not _hand_over(message.pk):
@@ -365,22 +363,7 @@ def _send_claimed(
                 accepted = []
         result.sent += _mark_sent(accepted, now)
     finally:
-        _wait_for_wal(True)
         connection.close()
-
-
-def _wait_for_wal(wait: bool) -> None:
-    """Whether this session's commits wait for the disk (PostgreSQL's synchronous_commit).
-
-    Off while a batch hands messages over: a hand-over is a commit per message, and waiting for
-    the disk each time caps a batch at ~150 messages a second. Without the wait a commit is
-    still atomic and at once visible to every other session, so a killed *worker* loses
-    nothing; only a crash of the database server itself could forget the last fraction of a
-    second of hand-overs, whose messages would then be sent again.
-    """
-    if db_connection.vendor == "postgresql":
-        with db_connection.cursor() as cursor:
-            cursor.execute(f"SET synchronous_commit TO {'DEFAULT' if wait else 'OFF'}")
 
 
 def _hand_over(message_id: int) -> bool:
