@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/segment_one
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists bench-field bench-email
+.PHONY: demo test install services browser lint bench-import bench-consent bench-score bench-uplift bench-program bench-turfs bench-walklists bench-field bench-email bench-sms
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -84,3 +84,10 @@ bench-field: install services
 ## against raw smtplib resending one real message (BENCH_ARGS=--voters N).
 bench-email: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/email_bench.py $(BENCH_ARGS)
+
+## SMS vendors' reference clients leasing, acknowledging and reporting receipts and replies to
+## gunicorn, then SIGKILLs of a client and a worker; invariants read from the database, against
+## the same rows' UPDATEs in SQL (BENCH_ARGS=--messages N --fault-messages F --clients C).
+bench-sms: install services
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) bench/sms_bench.py $(BENCH_ARGS)

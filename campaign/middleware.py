@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 NUL_REFUSED = "NUL characters are not allowed in a request"
+API_PREFIX = "/api/v1/"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -23,6 +24,9 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _has_nul(request):
+            if request.path.startswith(API_PREFIX):
+                # API clients parse JSON; the schema promises it for every answer.
+                return JsonResponse({"detail": NUL_REFUSED}, status=400)
             return HttpResponseBadRequest(NUL_REFUSED)
         return self.get_response(request)
 
@@ -33,6 +37,10 @@ def _has_nul(request: HttpRequest) -> bool:
         return True
     if request.method != "POST" or not request.content_type.startswith(_FORM_TYPES):
         return False
+    if request.path.startswith(API_PREFIX):
+        # Read the raw body before parsing the form: a vendor's signature covers those bytes,
+        # and a multipart form parsed from the stream would leave none to check (a 500).
+        request.body  # noqa: B018
     # The form is parsed here once; views then read the same parsed request.POST.
     return any("\x00" in key or "\x00" in value for key, value in _items(request.POST))
 

@@ -4,6 +4,11 @@ from django.views.generic import RedirectView
 
 from campaign.views import two_factor_enrol
 
+# Under /api/v1/, a path that matches no route and a request refused before any view (too many
+# form fields, say) answer JSON like the API does; the pages keep their HTML.
+handler400 = "campaign.views.bad_request"
+handler404 = "campaign.views.not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from campaign.models import Campaign, VendorApiKey
@@ -464,16 +464,34 @@ def ack_messages(*, key: VendorApiKey, acks: list[tuple[int, str]], now: dt.date
 
 
 def _mark_sent(campaign_id: int, wanted: dict[int, str], now: dt.datetime) -> int:
+    """One UPDATE … FROM unnest(ids, vendor ids). The ORM's way, a CASE with one WHEN per text,
+    took longer to build in Python than the database took to run it (the SMS bench: about
+    120 ms of an ack of 500); the rows, statuses and unique vendor ids are the same."""
     if not wanted:
         return 0
-    return SmsMessage.objects.filter(
-        pk__in=list(wanted), campaign_id=campaign_id, status__in=(SmsStatus.LEASED, SmsStatus.DUE)
-    ).update(
-        status=SmsStatus.SENT,
-        vendor_message_id=Case(*(When(pk=pk, then=Value(v)) for pk, v in wanted.items())),
-        sent_at=now,
-        lease_expires_at=None,
-    )
+    if connection.vendor != "postgresql":  # the embedded SQLite default: small, the ORM's way
+        return SmsMessage.objects.filter(
+            pk__in=list(wanted),
+            campaign_id=campaign_id,
+            status__in=(SmsStatus.LEASED, SmsStatus.DUE),
+        ).update(
+            status=SmsStatus.SENT,
+            vendor_message_id=Case(*(When(pk=pk, then=Value(v)) for pk, v in wanted.items())),
+            sent_at=now,
+            lease_expires_at=None,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {SmsMessage._meta.db_table} AS m
+            SET status = %s, vendor_message_id = v.vendor_id, sent_at = %s, lease_expires_at = NULL
+            FROM unnest(%s::bigint[], %s::text[]) AS v (id, vendor_id)
+            WHERE m.id = v.id AND m.campaign_id = %s AND m.status IN (%s, %s)
+            """,
+            [SmsStatus.SENT, now, list(wanted), list(wanted.values()), campaign_id,
+             SmsStatus.LEASED, SmsStatus.DUE],
+        )  # fmt: skip
+        return cursor.rowcount
 
 
 def _ack_result(state: tuple | None, vendor_id: str, now: dt.datetime, reported: bool) -> str:

@@ -51,7 +51,7 @@ def test_a_nul_in_an_api_query_parameter_is_a_400(api_client, campaign, make_mem
     response = api_client.get(path)
 
     assert response.status_code == 400
-    assert response.content == b"NUL characters are not allowed in a request"
+    assert response.json() == {"detail": "NUL characters are not allowed in a request"}
 
 
 @pytest.mark.parametrize(
@@ -147,3 +147,67 @@ def test_a_nul_in_a_json_string_is_a_400(vendor_post):
     assert response.status_code == 400
     assert response.json() == {"detail": "JSON strings may not contain NUL characters"}
     assert ConsentEvent.objects.count() == 0
+
+
+# -- found by schemathesis (tests/campaign/test_api_schemathesis.py) ---------------------------
+
+
+def test_a_signed_vendor_post_as_a_multipart_form_is_read_not_a_500(client, vendor_key):
+    _, full_key, secret = vendor_key
+    boundary = "b0undary"
+    part = 'Content-Disposition: form-data; name="limit"\r\n\r\n5'
+    body = f"--{boundary}\r\n{part}\r\n--{boundary}--\r\n"
+    path = "/api/v1/sms/lease"
+    headers = signed_headers(full_key, secret, method="POST", path=path, body=body.encode())
+
+    response = client.generic(
+        "POST", path, body.encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers={**headers, "Idempotency-Key": "multipart-1"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert (response.json()["lease_id"], response.json()["messages"]) == (None, [])
+
+
+@pytest.mark.parametrize("voter", ["¹", "٣", "1¹"])
+def test_a_voter_filter_of_non_ascii_digits_finds_nothing(staff_client, campaign, voter):
+    VoterFactory(campaign=campaign)
+
+    response = staff_client.get("/api/v1/contacts", {"voter": voter, "campaign": campaign.slug})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_an_api_path_that_matches_no_route_answers_json_404(staff_client):
+    response = staff_client.get("/api/v1/programs/%C2%84/preview")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_page_that_does_not_exist_is_still_an_html_404(staff_client):
+    response = staff_client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_too_many_form_fields_to_the_api_answer_json_400(staff_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    form = "&".join(f"addresses={n}" for n in range(10)) + "&channel=sms"
+
+    response = staff_client.generic(
+        "POST", CHECK, form, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request."}
+
+
+def test_a_nul_in_an_api_query_answers_json_400(staff_client):
+    response = staff_client.get("/api/v1/voters?campaign=%00")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "NUL characters are not allowed in a request"}

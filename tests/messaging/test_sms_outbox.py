@@ -389,3 +389,23 @@ def test_a_batch_of_acks_costs_the_same_queries_for_any_size(
         ack_messages(key=key, acks=[(t.pk, f"A{t.pk}") for t in texts[2:]], now=MORNING_ET)
 
     assert SmsMessage.objects.filter(status="sent").count() == 30
+
+
+def test_a_batch_ack_gives_each_text_its_own_vendor_id_in_five_queries(
+    campaign, key, django_assert_num_queries
+):
+    _, texts = due_texts(campaign, 40)
+    lease_messages(key=key, limit=40, now=MORNING_ET)
+    acks = [(text.pk, f"SM-{n}") for n, text in enumerate(texts)]
+
+    # The owners' lookup, the savepoint, one UPDATE … FROM unnest, its release, the read-back:
+    # however many texts (it was a CASE with one WHEN per text).
+    with django_assert_num_queries(5):
+        results = ack_messages(key=key, acks=acks, now=MORNING_ET)
+
+    assert results == [AckResult.ACKED] * 40
+    stored = SmsMessage.objects.filter(pk__in=[t.pk for t in texts])
+    assert dict(stored.values_list("pk", "vendor_message_id")) == dict(acks)
+    assert set(stored.values_list("status", "sent_at", "lease_expires_at")) == {
+        ("sent", MORNING_ET, None)
+    }

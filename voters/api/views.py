@@ -135,7 +135,8 @@ class ContactAttemptViewSet(
         )
         voter = self.request.query_params.get("voter")
         if voter:
-            qs = qs.filter(voter_id=voter) if voter.isdigit() else qs.none()
+            # isascii: str.isdigit() is true of "¹" and "٣", which int() refuses (a 500).
+            qs = qs.filter(voter_id=voter) if voter.isascii() and voter.isdigit() else qs.none()
         return qs
 
     @extend_schema(request=ContactAttemptInputSerializer, responses={201: ContactAttemptSerializer})
