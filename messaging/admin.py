@@ -34,6 +34,7 @@ from campaign.admin import (
     html_table,
     is_superuser,
 )
+from campaign.lib.ids import as_id
 from campaign.models import Election
 from campaign.views import client_ip
 from messaging.canvass_admin import canvass_context
@@ -583,7 +584,7 @@ class ProgramDesignAdmin(CampaignScopedAdmin):
         if not self._role_in(request, design, self.edit_roles):
             raise PermissionDenied
         settlement = request.POST.get("settlement", "")
-        ids = [int(pk) for pk in request.POST.getlist("result") if pk.isdigit()]
+        ids = [pk for pk in map(as_id, request.POST.getlist("result")) if pk is not None]
         if settlement not in SETTLEMENTS or not ids:
             self.message_user(request, "Choose a result and accept or dismiss it.", messages.ERROR)
         else:

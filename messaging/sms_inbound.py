@@ -336,6 +336,10 @@ def _create_reply(**fields) -> SmsInbound | None:
         return None
 
 
+def _phone_on_file(voter: Voter) -> str | None:
+    return normalize_address(Channel.SMS, voter.phone) if voter.phone else None
+
+
 def _lock_number(campaign_id: int, phone: str) -> None:
     # One reply per number at a time, so "is it opted out?" and the write that follows cannot
     # interleave with another reply's (two STOPs at once would confirm twice).
@@ -376,11 +380,14 @@ def _record_history(
         )  # fmt: skip
     if record == "opt_out":
         _cancel_pending_to(row)
-        if row.voter is None:
+        # The number that said STOP is opted out, whoever we think it belongs to now: a known
+        # voter's `opted_out` contact below writes the ledger event for the voter's phone on
+        # file, which may since have changed (a new number, a shared family phone).
+        if row.voter is None or _phone_on_file(row.voter) != row.phone:
             record_opt_out(
                 campaign=campaign, channel=Channel.SMS, address=row.phone,
-                source=ConsentSource.STOP_REPLY, occurred_at=row.received_at, actor=actor,
-                reason=f"reply {row.pk}: {row.rule}", dedupe_key=f"sms-in:{row.pk}",
+                source=ConsentSource.STOP_REPLY, occurred_at=row.received_at, voter=row.voter,
+                actor=actor, reason=f"reply {row.pk}: {row.rule}", dedupe_key=f"sms-in:{row.pk}",
             )  # fmt: skip
     if row.voter is None:
         return

@@ -31,6 +31,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from campaign.admin import CampaignScopedAdmin, campaign_ids, html_table, is_superuser
+from campaign.lib.ids import as_id
 from campaign.views import client_ip
 from messaging.canvass_admin import turf_map
 from messaging.canvassing import (
@@ -58,9 +59,10 @@ MAX_ZIP_TURFS = 200
 
 def _id(value: str) -> int:
     """A filter's id parameter; anything else is the admin's "bad filter" redirect, not a 500."""
-    if not value.isdigit():
+    pk = as_id(value)
+    if pk is None:
         raise IncorrectLookupParameters(f"not an id: {value[:20]!r}")
-    return int(value)
+    return pk
 
 
 class ProgramFilter(admin.SimpleListFilter):

@@ -379,6 +379,21 @@ def test_settling_through_another_program_settles_nothing_of_this_one(
     assert result.settlement == ""
 
 
+@pytest.mark.parametrize("bad", ["¹", "٣", "9" * 40, "-1", ""])
+def test_a_result_id_that_is_no_id_settles_nothing_and_is_no_server_error(
+    canvass, staff_client, bad
+):
+    result = flagged(canvass)
+
+    response = staff_client.post(
+        settle_url(canvass.design), {"result": bad, "settlement": "dismissed"}
+    )
+
+    assert response.status_code == 302
+    result.refresh_from_db()
+    assert result.settlement == ""
+
+
 def test_the_field_results_list_settles_selected_flagged_results(canvass, staff_client, staff_user):
     result = flagged(canvass)
     ids = list(FieldResult.objects.values_list("pk", flat=True))

@@ -89,6 +89,24 @@ def test_stop_opts_the_number_out_at_once_and_queues_one_confirmation(campaign, 
     )  # fmt: skip
 
 
+def test_a_stop_opts_out_the_number_that_sent_it_after_the_voter_s_phone_changed(campaign, texted):
+    voter = texted.voter
+    voter.phone = "+19195550199"  # a newer voter file gave the voter another number
+    voter.save(update_fields=["phone"])
+
+    row, _ = reply(campaign, texted.phone, "STOP", "IN1")
+    _, is_new = reply(campaign, texted.phone, "STOP", "IN1")
+
+    assert row.voter_id == voter.pk
+    assert not is_new  # delivered twice: recorded once
+    assert events(campaign, texted.phone) == [("opt_out", "stop_reply")]
+    assert not is_contactable(campaign=campaign, channel="sms", address=texted.phone)
+    # The voter said stop to us: the opted-out contact also closes their number on file.
+    assert len(events(campaign, "+19195550199")) == 1
+    assert answers(texted.phone) == ["opt_out_confirmation"]
+    assert ContactAttempt.objects.filter(voter=voter, result="opted_out").count() == 1
+
+
 def test_the_same_stop_delivered_three_times_changes_nothing_more(campaign, texted):
     results = [reply(campaign, texted.phone, "STOP", "IN1")[1] for _ in range(3)]
 

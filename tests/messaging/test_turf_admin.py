@@ -75,7 +75,13 @@ def test_the_filters_offer_only_the_users_campaigns_programs_organizers_and_prec
     assert [t.pk for t in response.context["cl"].result_list] == [turfs[0].pk]
 
 
-@pytest.mark.parametrize("params", [{"organizer": "None"}, {"design": "1 OR 1=1"}, {"rank": "abc"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"organizer": "None"}, {"design": "1 OR 1=1"}, {"rank": "abc"}, {"design": "¹"},
+        {"design": "٣"}, {"organizer": "9" * 40},
+    ],
+)  # fmt: skip
 def test_hostile_filter_parameters_are_not_a_server_error(turfs, staff_client, params):
     response = staff_client.get(CHANGELIST, params)
 
