@@ -28,7 +28,14 @@ from psycopg.copy import QueuedLibpqWriter
 from campaign.lib import binary_copy, spreadsheet_csv
 from campaign.models import AuditAction, Campaign
 from campaign.services import record_audit_event
-from messaging.models import ArmVariant, MessageVariant, ProgramDesign, ProgramStatus
+from messaging.models import (
+    ArmVariant,
+    EmailStatus,
+    MessageVariant,
+    ProgramDesign,
+    ProgramStatus,
+    SmsStatus,
+)
 from messaging.program_draw import DrawnBlock, Tally, drawn_blocks, materialize
 from messaging.program_specs import ProgramSpec, SpecError, parse_universe
 from messaging.randomization import OUT, PERSONALIZED, Choice, Design, Draw, propensity_vectors
@@ -572,6 +579,8 @@ def _change_status(
         previous = design.status
         design.status, design.status_changed_at = target, timezone.now()
         design.save(update_fields=["status", "status_changed_at"])
+        if target == ProgramStatus.CANCELLED:
+            _cancel_unsent(design, design.status_changed_at)
         record_audit_event(
             action=action,
             campaign=design.campaign_id,
@@ -581,6 +590,24 @@ def _change_status(
             detail={"from": previous, "to": target},
         )
     return design
+
+
+# Not yet handed to anyone: a vendor holds a leased text and a batch a claimed email, and those
+# end as their holder reports.
+UNSENT_TEXTS = (SmsStatus.QUEUED, SmsStatus.HELD, SmsStatus.DUE)
+UNSENT_EMAILS = (EmailStatus.QUEUED,)
+
+
+def _cancel_unsent(design: ProgramDesign, now: dt.datetime) -> None:
+    """A cancelled program's texts and emails that have not gone out become canceled (they
+    would never go out anyway; now the outbox says so)."""
+    for messages, unsent, canceled in (
+        (design.sms_messages, UNSENT_TEXTS, SmsStatus.CANCELED),
+        (design.email_messages, UNSENT_EMAILS, EmailStatus.CANCELED),
+    ):
+        messages.filter(status__in=unsent).update(
+            status=canceled, cancel_reason="program_cancelled", finished_at=now
+        )
 
 
 # --------------------------------------------------------------------------------------------

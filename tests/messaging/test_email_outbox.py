@@ -19,6 +19,7 @@ from messaging.email import (
 )
 from messaging.email_tokens import read_token
 from messaging.models import EmailMessage, EmailStatus
+from messaging.programs import cancel_program
 from tests.factories import CampaignFactory, ConsentEventFactory
 from tests.messaging.email_setup import (
     NOW,
@@ -210,6 +211,17 @@ def test_a_paused_campaign_sends_nothing(home, smtp):
     send_batch(campaign_id=home.pk, now=NOW)
 
     assert (smtp.messages, statuses(design)) == ([], {"queued": 2})
+
+
+def test_a_cancelled_program_s_queued_mail_is_canceled_and_never_sent(home, smtp):
+    design = queued_program(home, 2)
+
+    cancel_program(design=design)
+    result = send_batch(campaign_id=home.pk, now=NOW)
+
+    assert (result.sent, smtp.messages, statuses(design)) == (0, [], {"canceled": 2})
+    reasons = EmailMessage.objects.filter(design=design).values_list("cancel_reason", flat=True)
+    assert set(reasons) == {"program_cancelled"}
 
 
 def test_another_campaign_s_batch_sends_none_of_ours(home, smtp):

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 
 from campaign.services import create_vendor_key
 from messaging.models import SmsKind, SmsMessage, SmsSettings, SmsStatus
-from messaging.programs import pause_program
+from messaging.programs import cancel_program, pause_program
 from messaging.sms import (
     AckResult,
     ack_message,
@@ -197,6 +197,18 @@ def test_a_paused_program_s_texts_wait(campaign, key):
 
     assert lease.messages == []
     assert statuses(design) == {"due": 2}
+
+
+def test_cancelling_a_program_cancels_its_unsent_texts_and_leaves_a_leased_one(campaign, key):
+    design, _ = due_texts(campaign, 3)
+    lease_messages(key=key, limit=1, now=MORNING_ET)  # the vendor holds one
+
+    cancel_program(design=design)
+
+    assert statuses(design) == {"leased": 1, "canceled": 2}
+    canceled = SmsMessage.objects.filter(design=design, status="canceled")
+    assert set(canceled.values_list("cancel_reason", flat=True)) == {"program_cancelled"}
+    assert lease_messages(key=key, limit=10, now=MORNING_ET).messages == []
 
 
 def test_another_campaign_s_key_leases_nothing_of_ours(campaign):
