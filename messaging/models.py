@@ -703,6 +703,7 @@ class SmsMessage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name, verbose_name_plural = "SMS message", "SMS messages"
         ordering = ["-created_at", "-id"]
         constraints = [
             # One text per program and phone: voters sharing a phone get one.
