@@ -189,7 +189,11 @@ class UniverseTable:
                 cursor.execute(f"ANALYZE {UNIVERSE_TABLE}")
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if exc_type is not None:
+            # The transaction is rolled back, and the table's creation with it; a statement
+            # here would fail in an aborted transaction and hide the error that ended it.
+            return
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {UNIVERSE_TABLE}")
 
