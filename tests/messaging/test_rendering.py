@@ -9,6 +9,7 @@ from django.template import Context
 from messaging.models import MessageVariant
 from messaging.rendering import CONTEXT, VariantTemplateError, compile_template, message_context
 from messaging.services import create_variant
+from tests.messaging.email_setup import with_identity
 
 CONTEXT_NAMES = ", ".join(CONTEXT)
 
@@ -144,6 +145,7 @@ def test_a_render_error_names_the_variant_and_line():
 
 @pytest.mark.django_db
 def test_a_bad_template_is_a_validation_error_at_save_and_nothing_is_saved(campaign):
+    with_identity(campaign)  # an email variant also needs the campaign's sender identity
     with pytest.raises(ValidationError) as caught:
         create_variant(
             campaign=campaign,

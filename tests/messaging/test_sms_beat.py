@@ -37,6 +37,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "messaging.tasks.release_due_messages_task",
         "messaging.tasks.expire_leases_task",
         "messaging.tasks.mark_lost_outcomes_task",
+        "messaging.tasks.send_queued_email_task",
         "campaign.tasks.prune_idempotent_responses_task",
     }
     assert scheduled <= set(app.tasks)
