@@ -739,6 +739,21 @@ class SmsMessage(models.Model):
         indexes = [
             # Release (queued/held -> due) and lease (due, by window profile) per campaign.
             models.Index(fields=["campaign", "status", "profile"], name="sms_campaign_status"),
+            # The lease's queues: a campaign's due texts, oldest first, program texts and answers
+            # apart. A lease reads about as many entries as it hands out, however many are due
+            # (a million, early on). Ordered by created_at, which the primary key cannot give:
+            # in id order the planner would walk the primary key instead, through every text
+            # already sent, as if due ones were spread evenly among them.
+            models.Index(
+                fields=["campaign", "created_at", "id"],
+                condition=models.Q(status="due", kind="program"),
+                name="sms_due_program",
+            ),
+            models.Index(
+                fields=["campaign", "created_at", "id"],
+                condition=models.Q(status="due") & ~models.Q(kind="program"),
+                name="sms_due_answer",
+            ),
             # Release (beat): the texts waiting for a window, per profile, across campaigns.
             models.Index(
                 fields=["profile", "hold_until"],

@@ -45,6 +45,8 @@ from voters.models import Assignment, Channel, ConsentEvent
 logger = logging.getLogger(__name__)
 
 FILL_BATCH = 5_000
+# A release that moves this many texts refreshes the outbox's statistics (see _refresh_statistics).
+FRESH_STATISTICS_AFTER = 10_000
 DEFAULT_LEASE_SECONDS = 300
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 30, 3_600
 MAX_LEASE_BATCH = 1_000
@@ -292,7 +294,18 @@ def release_due_messages(*, now: dt.datetime) -> dict[str, int]:
             held += mine.update(status=SmsStatus.HELD, hold_until=opens)
     if due or held or canceled:
         logger.info("sms release: %s due, %s held, %s canceled", due, held, canceled)
+    if due + held + canceled >= FRESH_STATISTICS_AFTER:
+        _refresh_statistics()
     return {"due": due, "held": held, "canceled": canceled}
+
+
+def _refresh_statistics() -> None:
+    """The planner's picture of the outbox after a release moved many texts at once: until it
+    is refreshed the planner takes "due" to be rare and plans each lease as a scan of every
+    due text. ANALYZE samples a fixed number of rows, so it costs the same at any size."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {SmsMessage._meta.db_table}")
 
 
 def expire_leases(*, now: dt.datetime) -> int:
@@ -325,11 +338,30 @@ def mark_lost_outcomes(*, now: dt.datetime) -> int:
 
 
 @dataclass(frozen=True)
+class LeasedText:
+    """A text as the vendor gets it: what to send, to whom, and our id to acknowledge it by."""
+
+    pk: int
+    phone: str
+    body: str
+    encoding: str
+    segments: int
+    kind: str
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+@dataclass(frozen=True)
 class Lease:
     lease_id: uuid.UUID | None
     expires_at: dt.datetime
-    messages: list[SmsMessage]
+    messages: list[LeasedText]
     capped: bool
+
+
+LEASED_COLUMNS = ("id", "phone", "body", "encoding", "segments", "kind")
 
 
 def lease_messages(
@@ -344,25 +376,18 @@ def lease_messages(
     throughput cap the lease is smaller (maybe empty, `capped`): the texts wait, never fail.
     """
     expires = now + dt.timedelta(seconds=lease_seconds)
+    lease_id = uuid.uuid4()
     with transaction.atomic():
         allowance, capped = _allowance(key.campaign, limit, now)
-        claimed = _claim(key.campaign_id, allowance, now, lease_seconds) if allowance else []
-        ids = [m.pk for m in claimed]
-        cancel_unreachable(SmsMessage.objects.filter(pk__in=ids), now=now)
-        lease_id = uuid.uuid4()
-        handed = SmsMessage.objects.filter(pk__in=ids, status__in=LEASABLE).update(
-            status=SmsStatus.LEASED,
-            lease_id=lease_id,
-            leased_at=now,
-            lease_expires_at=expires,
-            leased_by=key,
-        )
-        messages = list(SmsMessage.objects.filter(lease_id=lease_id).order_by("pk"))
-    logger.info("sms lease %s: %s texts to key %s", lease_id, handed, key.pk)
+        ids = _claim(key.campaign_id, allowance, now, lease_seconds) if allowance else []
+        if ids:
+            cancel_unreachable(SmsMessage.objects.filter(pk__in=ids), now=now)
+        messages = _hand_out(ids, lease_id, key, now, expires)
+    logger.info("sms lease %s: %s texts to key %s", lease_id, len(messages), key.pk)
     return Lease(lease_id if messages else None, expires, messages, capped)
 
 
-def _claim(campaign_id: int, limit: int, now: dt.datetime, lease_seconds: int) -> list[SmsMessage]:
+def _claim(campaign_id: int, limit: int, now: dt.datetime, lease_seconds: int) -> list[int]:
     open_ids = [
         pk
         for pk, profile in window_profiles().items()
@@ -372,19 +397,65 @@ def _claim(campaign_id: int, limit: int, now: dt.datetime, lease_seconds: int) -
     # Answers to replies (confirmations, HELP) go first and at any hour: the person just wrote
     # to us, and carriers expect the confirmation at once.
     answers = due.exclude(kind=SmsKind.PROGRAM)
+    # The running programs and the paused variants are a handful of ids, read first: joined in,
+    # they made the planner misjudge how many texts qualify and sort every due text to find
+    # the first 500, instead of reading the queue's index in order and stopping there.
+    running = ProgramDesign.objects.filter(campaign_id=campaign_id, status=ProgramStatus.COMMITTED)
     program = due.filter(
-        kind=SmsKind.PROGRAM, profile_id__in=open_ids, design__status=ProgramStatus.COMMITTED
-    ).exclude(variant_id__in=PausedVariant.objects.values("variant_id"))
+        kind=SmsKind.PROGRAM,
+        profile_id__in=open_ids,
+        design_id__in=list(running.values_list("pk", flat=True)),
+    )
+    paused = list(PausedVariant.objects.values_list("variant_id", flat=True))
+    if paused:
+        program = program.exclude(variant_id__in=paused)
     # A reply that may mean "stop" holds the number's texts until staff decide.
     program = program.filter(~Exists(_under_review()))
-    claimed: list[SmsMessage] = []
+    claimed: list[int] = []
     for qs in (answers, program):
         room = limit - len(claimed)
         if room <= 0:
             break
-        locked = qs.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:room]
-        claimed.extend(locked.only("pk"))
+        # Oldest first, through the partial indexes `sms_due_program` and `sms_due_answer`: the
+        # scan stops after `room` rows, however many millions are due behind them.
+        oldest = qs.order_by("created_at", "pk")
+        locked = oldest.select_for_update(skip_locked=True, of=("self",))[:room]
+        claimed.extend(locked.values_list("pk", flat=True))
     return claimed
+
+
+def _hand_out(
+    ids: list[int], lease_id: uuid.UUID, key: VendorApiKey, now: dt.datetime, expires: dt.datetime
+) -> list[LeasedText]:
+    """The claimed texts still due (not canceled just now) become leased, read back in the same
+    statement."""
+    if not ids:
+        return []
+    if connection.vendor != "postgresql":  # the embedded SQLite default: small, the ORM's way
+        SmsMessage.objects.filter(pk__in=ids, status__in=LEASABLE).update(
+            status=SmsStatus.LEASED,
+            lease_id=lease_id,
+            leased_at=now,
+            lease_expires_at=expires,
+            leased_by=key,
+        )
+        rows = SmsMessage.objects.filter(lease_id=lease_id).order_by("pk")
+        return [LeasedText(*row) for row in rows.values_list(*LEASED_COLUMNS)]
+    # Joined to the ids by primary key: a plan that cannot drift to scanning every due text when
+    # the statistics are stale (as they are right after a release moved a million of them).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {SmsMessage._meta.db_table} AS m
+            SET status = %s, lease_id = %s, leased_at = %s, lease_expires_at = %s,
+                leased_by_id = %s
+            FROM unnest(%s::bigint[]) AS claimed (id)
+            WHERE m.id = claimed.id AND m.status = %s
+            RETURNING {", ".join(f"m.{c}" for c in LEASED_COLUMNS)}
+            """,
+            [SmsStatus.LEASED, lease_id, now, expires, key.pk, ids, SmsStatus.DUE],
+        )
+        return sorted((LeasedText(*row) for row in cursor.fetchall()), key=lambda t: t.pk)
 
 
 def _allowance(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[int, bool]:

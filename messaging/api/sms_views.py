@@ -5,6 +5,7 @@ carries an Idempotency-Key (campaign.api.idempotency) and is throttled per key."
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -28,7 +29,7 @@ from messaging.api.sms_serializers import (
     StatusSerializer,
 )
 from messaging.models import SmsMessage
-from messaging.sms import ack_messages, lease_messages
+from messaging.sms import Lease, ack_messages, lease_messages
 from messaging.sms_inbound import Inbound, Receipt, record_inbound, record_receipts
 
 IDEMPOTENCY_RESPONSES = {
@@ -77,7 +78,7 @@ class SmsViewSet(viewsets.GenericViewSet):
                 lease_seconds=data["lease_seconds"],
                 now=clock(),
             )
-            return Response(LeaseSerializer(lease).data)
+            return Response(lease_data(lease))
 
         return idempotent(request, run)
 
@@ -90,11 +91,13 @@ class SmsViewSet(viewsets.GenericViewSet):
         def run() -> Response:
             acks = [(item["id"], item["vendor_message_id"]) for item in data["acks"]]
             outcomes = ack_messages(key=vendor_key(request), acks=acks, now=clock())
+            # Plain dicts, the shape of AckResultsSerializer (which documents it): its fields
+            # have nothing to convert, and running them per row was a tenth of an ack's time.
             results = [
                 {"id": message_id, "result": outcome}
                 for (message_id, _), outcome in zip(acks, outcomes, strict=True)
             ]
-            return Response(AckResultsSerializer({"results": results}).data)
+            return Response({"results": results})
 
         return idempotent(request, run)
 
@@ -134,6 +137,19 @@ class SmsViewSet(viewsets.GenericViewSet):
             return Response(InboundResultsSerializer({"results": results}).data)
 
         return idempotent(request, run)
+
+
+def lease_data(lease: Lease) -> dict:
+    """LeaseSerializer's output, its envelope by the serializer and each text as a plain dict:
+    the texts' fields have nothing to convert, and serializing 500 of them field by field was a
+    tenth of a lease's time (a test holds the two equal)."""
+    data = LeaseSerializer(replace(lease, messages=[])).data
+    data["messages"] = [
+        {"id": t.pk, "to": t.phone, "body": t.body, "encoding": t.encoding,
+         "segments": t.segments, "kind": t.kind}
+        for t in lease.messages
+    ]  # fmt: skip
+    return data
 
 
 def _valid(serializer_class, request: Request) -> dict:

@@ -331,3 +331,25 @@ def test_a_batch_of_receipts_costs_the_same_queries_for_any_size(
 
     assert SmsMessage.objects.filter(status="delivered").count() == 24
     assert ContactAttempt.objects.count() == 24
+
+
+def test_the_lease_answer_is_what_its_serializer_documents(campaign, vendor_key):
+    """The view builds the texts as plain dicts for speed; the documented serializer, run in
+    full, gives the same answer."""
+    from messaging.api.sms_serializers import LeaseSerializer
+    from messaging.sms import lease_messages
+    from messaging.sms_inbound import Inbound, record_inbound
+
+    _, texts = due_texts(campaign, 3)
+    help_request = Inbound("IN1", texts[2].phone, "HELP", MORNING_ET, is_vendor_confirmed=False)
+    record_inbound(campaign=campaign, key=vendor_key[0], inbound=help_request)
+    lease = lease_messages(key=vendor_key[0], limit=10, now=MORNING_ET)
+
+    fast = sms_views.lease_data(lease)
+
+    assert fast == LeaseSerializer(lease).data
+    assert [m["kind"] for m in fast["messages"]] == ["program", "program", "program", "help"]
+    assert fast["messages"][0] == {
+        "id": texts[0].pk, "to": texts[0].phone, "body": texts[0].body, "encoding": "GSM-7",
+        "segments": 1, "kind": "program",
+    }  # fmt: skip

@@ -421,3 +421,101 @@ def test_a_batch_ack_gives_each_text_its_own_vendor_id_in_five_queries(
     assert set(stored.values_list("status", "sent_at", "lease_expires_at")) == {
         ("sent", MORNING_ET, None)
     }
+
+
+# -- the lease at scale -------------------------------------------------------------------------
+
+
+def more_texts(design, n: int, status: str, first: int) -> None:
+    """`n` more texts of `design` in `status`, copies of its first with numbers of their own
+    (one statement: thousands of factory voters would take minutes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO messaging_smsmessage (campaign_id, kind, design_id, arm_id, variant_id,
+                voter_id, phone, profile_id, body, encoding, segments, status, error_code,
+                cancel_reason, created_at, updated_at)
+            SELECT campaign_id, kind, design_id, arm_id, variant_id, voter_id,
+                '+1919' || lpad(i::text, 7, '0'), profile_id, body, encoding, segments, %s,
+                '', '', clock_timestamp(), updated_at
+            FROM messaging_smsmessage, generate_series(%s, %s) AS i
+            WHERE id = (SELECT min(id) FROM messaging_smsmessage WHERE design_id = %s)
+            """,
+            [status, first, first + n - 1, design.pk],
+        )
+
+
+def claim_reads(key, limit: int) -> tuple[int, int]:
+    """(rows the lease's claim of program texts read from the outbox, rows it read and threw
+    away), from PostgreSQL's own account of running it (EXPLAIN ANALYZE, rolled back)."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        lease_messages(key=key, limit=limit, now=MORNING_ET)
+        transaction.set_rollback(True)
+    # Answers are claimed first, then program texts.
+    claim = [q["sql"] for q in queries if "SKIP LOCKED" in q["sql"]][-1]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + claim.replace("%", "%%"))
+        plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    scans = [node for node in _nodes(plan[0]["Plan"])
+             if node.get("Relation Name") == "messaging_smsmessage"]  # fmt: skip
+    assert len(scans) == 1, scans
+    scan = scans[0]
+    return scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0), scan.get(
+        "Rows Removed by Filter", 0
+    )
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize("analyzed", [True, False], ids=["fresh statistics", "stale statistics"])
+def test_a_lease_reads_the_queue_in_order_and_stops_not_every_due_text(campaign, key, analyzed):
+    design, _ = due_texts(campaign, 2)
+    more_texts(design, 30_000, "canceled", first=1)  # done with, ahead of the due ones
+    more_texts(design, 20_000, "due", first=30_001)
+    if analyzed:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE messaging_smsmessage")
+
+    read, thrown_away = claim_reads(key, 500)
+
+    # About the 500 it hands out, not the 50,000 behind them.
+    assert read <= 502
+    assert thrown_away <= 2
+    due = SmsMessage.objects.filter(design=design, status=SmsStatus.DUE)
+    oldest = list(due.order_by("created_at", "pk").values_list("pk", flat=True)[:500])
+    lease = lease_messages(key=key, limit=500, now=MORNING_ET)
+    assert [m.pk for m in lease.messages] == sorted(oldest)  # the oldest 500
+    assert due.count() == 20_002 - 500
+
+
+def test_a_large_release_refreshes_the_outbox_statistics_and_a_small_one_does_not(
+    campaign, monkeypatch
+):
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging import sms
+
+    monkeypatch.setattr(sms, "FRESH_STATISTICS_AFTER", 3)
+    voters = nc_voters(campaign, 5)
+    small = sms_program(campaign, voters[:2], name="Small", control_share=0.001)
+    large = sms_program(campaign, voters[2:], name="Large", control_share=0.001)
+    fill_outbox(design=small)
+    with CaptureQueriesContext(connection) as two:
+        assert release_due_messages(now=MORNING_ET)["due"] == 2
+    fill_outbox(design=large)
+    with CaptureQueriesContext(connection) as three:
+        assert release_due_messages(now=MORNING_ET)["due"] == 3
+
+    analyzed = "ANALYZE messaging_smsmessage"
+    assert [q["sql"] for q in two if q["sql"] == analyzed] == []
+    assert [q["sql"] for q in three if q["sql"] == analyzed] == [analyzed]
