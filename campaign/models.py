@@ -135,6 +135,7 @@ class AuditAction(models.TextChoices):
     VARIANT_CREATE = "variant_create", "Message variant created"
     VARIANT_REVISE = "variant_revise", "Message variant revised"
     VARIANT_DELETE = "variant_delete", "Message variant deleted"
+    VARIANT_RESUME = "variant_resume", "Paused message variant resumed"
     TURF_CUT = "turf_cut", "Turfs cut"
     TURF_RECUT = "turf_recut", "Turf re-cut"
     TURF_ASSIGN = "turf_assign", "Turf assigned"

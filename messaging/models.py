@@ -65,6 +65,13 @@ class MessageVariant(models.Model):
         editable=False,
         help_text="When something first pinned this version; from then it is never edited.",
     )
+    filtering_counted_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="SMS only: carrier filtering (error 30007) counts the texts sent from then; "
+        "set when staff resume the variant after a pause, so it starts afresh.",
+    )
 
     objects = MessageVariantQuerySet.as_manager()
 

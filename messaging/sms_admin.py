@@ -1,7 +1,8 @@
 """The SMS outbox in the admin: each campaign's SMS settings (caps, HELP text, Twilio token), the
-texts and the replies (read-only: the services write them), and a voter's conversation on the
-voter page. Message bodies are shown with phone numbers and emails masked, since a reply may
-hold anyone's; the recipient's number is on the voter page for those allowed to see it."""
+texts and the replies (read-only: the services write them), the variants paused for carrier
+filtering, and a voter's conversation on the voter page. Message bodies are shown with phone
+numbers and emails masked, since a reply may hold anyone's; the recipient's number is on the
+voter page for those allowed to see it."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from campaign.admin import (
 )
 from campaign.lib.masking import mask_contact_details
 from campaign.views import client_ip
-from messaging.models import SmsInbound, SmsMessage, SmsSettings
-from messaging.sms_inbound import resolve_review
+from messaging.models import PausedVariant, SmsInbound, SmsMessage, SmsSettings
+from messaging.sms_inbound import resolve_review, resume_variant
 from voters.admin_panels import register_voter_panel
 from voters.models import Voter
 
@@ -155,6 +156,51 @@ class SmsInboundAdmin(CampaignScopedAdmin):
     @admin.display(description="body")
     def masked_body(self, obj: SmsInbound) -> str:
         return mask_contact_details(obj.body)
+
+
+@admin.register(PausedVariant)
+class PausedVariantAdmin(CampaignScopedAdmin):
+    """SMS variants carriers filtered too often (error 30007): their texts wait until staff
+    have read the message again and resume it (the action), or revise it."""
+
+    campaign_path = "variant__campaign"
+    editable = False
+    actions = ("resume_reviewed",)
+    list_display = ("variant", "channel", "filtered", "sent", "filtered_share", "paused_at")
+    list_select_related = ("variant",)
+    ordering = ("-paused_at",)
+    object_select_related = ("variant",)
+    fields = ("variant", ("filtered", "sent", "filtered_share"), "paused_at")
+    readonly_fields = flat(fields)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        return self._role_in(request, None, self.edit_roles)
+
+    @admin.action(description="Reviewed: send these variants again", permissions=["resume"])
+    def resume_reviewed(self, request: HttpRequest, queryset: QuerySet[PausedVariant]) -> None:
+        writable = queryset
+        if not is_superuser(request):
+            writable = writable.filter(variant__campaign__in=campaign_ids(request, self.edit_roles))
+        resumed = sum(
+            resume_variant(paused=paused, by=request.user, client_ip=client_ip(request))
+            for paused in writable
+        )
+        self.message_user(
+            request, f"{resumed} variants resumed: their texts go out with the next leases."
+        )
+
+    @admin.display(description="channel")
+    def channel(self, obj: PausedVariant) -> str:
+        return obj.variant.get_channel_display()
+
+    @admin.display(description="filtered share")
+    def filtered_share(self, obj: PausedVariant) -> str:
+        return f"{obj.filtered / obj.sent:.1%}" if obj.sent else "-"
 
 
 def conversation(voter: Voter) -> SafeString:

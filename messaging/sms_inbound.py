@@ -20,8 +20,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaign.lib.bulk_insert import insert_rows
-from campaign.models import Campaign, VendorApiKey
+from campaign.models import AuditAction, Campaign, VendorApiKey
+from campaign.services import record_audit_event
 from messaging.models import (
+    MessageVariant,
     PausedVariant,
     SmsInbound,
     SmsKind,
@@ -264,6 +266,11 @@ def _pause_if_filtered(variant_id: int) -> None:
     if PausedVariant.objects.filter(variant_id=variant_id).exists():
         return  # paused already: no need to count its texts again
     texts = SmsMessage.objects.filter(variant_id=variant_id)
+    since = MessageVariant.objects.values_list("filtering_counted_since", flat=True).get(
+        pk=variant_id
+    )
+    if since is not None:  # resumed by staff: only what was sent since counts
+        texts = texts.filter(sent_at__gte=since)
     filtered = texts.filter(error_code=FILTERED_CODE).count()
     sent = texts.filter(sent_at__isnull=False).count()
     if should_pause_variant(filtered, sent):
@@ -272,6 +279,38 @@ def _pause_if_filtered(variant_id: int) -> None:
         )
         if paused:
             logger.warning("variant %s paused: %s of %s sends filtered", variant_id, filtered, sent)
+
+
+def resume_variant(
+    *,
+    paused: PausedVariant,
+    by: AbstractBaseUser,
+    client_ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Staff reviewed a variant carriers filtered and send it again; False if it was resumed
+    already. Its texts are leased again at once, and its filtering is counted afresh from now:
+    counted over all its texts, the rate that paused it would pause it again at the next
+    filtered text."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        deleted, _ = PausedVariant.objects.filter(pk=paused.pk).delete()
+        if not deleted:
+            return False
+        variant = MessageVariant.objects.select_for_update().get(pk=paused.variant_id)
+        variant.filtering_counted_since = now
+        variant.save(update_fields=["filtering_counted_since"])
+        record_audit_event(
+            action=AuditAction.VARIANT_RESUME,
+            campaign=variant.campaign_id,
+            user=by,
+            obj=variant,
+            client_ip=client_ip,
+            detail={"filtered": paused.filtered, "sent": paused.sent,
+                    "paused_at": paused.paused_at.isoformat()},
+        )  # fmt: skip
+    logger.info("variant %s resumed by user %s", variant.pk, by.pk)
+    return True
 
 
 # --------------------------------------------------------------------------------------------

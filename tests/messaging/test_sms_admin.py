@@ -123,3 +123,37 @@ def test_a_voter_sharing_the_number_sees_its_conversation_too(staff_client, camp
     assert "Who is this?" in shared_page
     assert "Who is this?" not in other_page
     assert "No text messages." in other_page
+
+
+PAUSED = "/admin/messaging/pausedvariant/"
+
+
+def test_staff_resume_a_paused_variant_and_only_their_own_campaign_s(
+    staff_client, campaign, client, make_member
+):
+    from campaign.models import AuditEvent
+    from messaging.models import PausedVariant
+    from tests.factories import MessageVariantFactory
+
+    ours = PausedVariant.objects.create(
+        variant=MessageVariantFactory(campaign=campaign, channel="sms"), filtered=3, sent=10
+    )
+    other_campaign = CampaignFactory()
+    theirs = PausedVariant.objects.create(
+        variant=MessageVariantFactory(campaign=other_campaign, channel="sms"), filtered=5, sent=100
+    )
+
+    listed = staff_client.get(PAUSED).content.decode()
+    foreign = staff_client.get(f"{PAUSED}{theirs.pk}/change/")
+    done = staff_client.post(
+        PAUSED, {"action": "resume_reviewed", "_selected_action": [ours.pk, theirs.pk]}
+    )
+
+    assert "30.0%" in listed
+    assert "5.0%" not in listed
+    assert foreign.status_code == 404
+    assert done.status_code == 302
+    assert list(PausedVariant.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert AuditEvent.objects.filter(action="variant_resume").count() == 1
+    client.force_login(make_member(campaign, "viewer"))
+    assert "resume_reviewed" not in client.get(PAUSED).content.decode()

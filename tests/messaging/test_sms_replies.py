@@ -400,3 +400,36 @@ def test_a_reply_whose_vendor_id_was_recorded_meanwhile_is_not_handled_twice(cam
 
     assert (again.pk, is_new) == (first.pk, False)
     assert ConsentEvent.objects.count() == 1
+
+
+def test_a_resumed_variant_is_leased_again_and_its_filtering_counts_afresh(campaign, staff_user):
+    from campaign.models import AuditEvent
+    from messaging.sms_inbound import resume_variant
+
+    voters = nc_voters(campaign, 12)
+    design = sms_program(campaign, voters, control_share=0.001)
+    fill_outbox(design=design)
+    release_due_messages(now=MORNING_ET)
+    key = create_vendor_key(campaign=campaign, name="Acme", user=None)[0]
+    for i, message in enumerate(lease_messages(key=key, limit=10, now=MORNING_ET).messages):
+        ack_message(key=key, message_id=message.pk, vendor_message_id=f"SM{i}", now=MORNING_ET)
+    for vendor_id in ("SM0", "SM1", "SM2"):
+        failed(campaign, vendor_id, "30007")
+    paused = PausedVariant.objects.get()
+    reviewed = MORNING_ET + dt.timedelta(minutes=5)
+
+    assert resume_variant(paused=paused, by=staff_user, now=reviewed) is True
+    assert resume_variant(paused=paused, by=staff_user, now=reviewed) is False  # once
+    later = reviewed + dt.timedelta(minutes=1)
+    rest = lease_messages(key=key, limit=10, now=later).messages
+    for i, message in enumerate(rest):
+        ack_message(key=key, message_id=message.pk, vendor_message_id=f"SM{10 + i}", now=later)
+    failed(campaign, "SM10", "30007")
+
+    assert len(rest) == 2  # the two that waited for review
+    # 1 filtered of the 2 sent since the review: within the allowance. Counted over all its
+    # texts (4 of 12) it would have paused again at once.
+    assert PausedVariant.objects.count() == 0
+    event = AuditEvent.objects.get(action="variant_resume")
+    assert (event.user, event.detail["filtered"], event.detail["sent"]) == (staff_user, 3, 10)
+    assert SmsMessage.objects.filter(design=design, status="due").count() == 0
