@@ -590,8 +590,8 @@ def test_scoring_run_list_shows_speed_and_error_before_dates(staff_client, campa
 
     admin_ = response.context["cl"].model_admin
     assert admin_.get_list_display(response.wsgi_request) == (
-        "run", "status", "campaign", "voters_scored", "speed", "eta", "short_error",
-        "target_election", "created_at",
+        "run", "status", "voters_scored", "speed", "eta", "short_error", "created",
+        "campaign_name",
     )  # fmt: skip
     html = response.text
     assert '<td class="field-voters_scored">1,234,567 of 2,500,000</td>' in html

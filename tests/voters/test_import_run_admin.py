@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import reverse
@@ -24,20 +26,20 @@ def fields_on_page(client, run) -> set[str]:
     return set(flatten_fieldsets(response.context["adminform"].fieldsets))
 
 
-def test_import_run_list_columns_put_status_and_counts_first(staff_client, campaign):
+def test_import_run_list_puts_status_and_counts_first_and_the_campaign_last(staff_client, campaign):
     response = staff_client.get(RUNS)
 
     admin = response.context["cl"].model_admin
     assert admin.get_list_display(response.wsgi_request) == (
-        "run", "campaign", "kind", "status_badge", "rows_read_shown", "changes",
-        "rejected_shown", "files", "started_at", "duration_shown",
+        "run", "status_badge", "kind", "rows_read_shown", "changes", "rejected_shown", "started",
+        "campaign_name",
     )  # fmt: skip
 
 
 def test_import_run_list_counts_have_thousands_separators(staff_client, campaign):
     ImportRunFactory(
         campaign=campaign, rows_read=1234567, created=1200000, updated=34000, removed=5,
-        rejected=1234,
+        rejected=1234, started_at=dt.datetime(2026, 12, 6, 16, 30, tzinfo=dt.UTC),
     )  # fmt: skip
     ImportRunFactory(
         campaign=campaign, kind=ImportKind.HISTORY, rows_read=2500000, created=2400000,
@@ -48,6 +50,8 @@ def test_import_run_list_counts_have_thousands_separators(staff_client, campaign
 
     assert '<td class="field-rows_read_shown">1,234,567</td>' in html
     assert '<td class="field-rejected_shown">1,234</td>' in html
+    # Without Django's nowrap class, which keeps a date field's column on one line.
+    assert '<td class="field-started">2026-12-06 11:30 EST</td>' in html
     assert "1,200,000 new, 34,000 updated, 5 removed" in html
     assert "2,400,000 votes added, 99,000 on record, 1,000 unknown voters" in html
 
