@@ -162,7 +162,7 @@ def shoot(run: Run, page, name: str, path: str, settle: str | None = None) -> No
         run.failures.append(f"{name}: {path} answered {status}")
     if settle:
         page.locator(settle).first.wait_for(timeout=10_000)
-    overflow = page.evaluate(_OVERFLOW_JS)
+    overflow = page.evaluate(_OVERFLOW_JS, page.viewport_size["width"])
     if overflow:
         run.wide.append(f"{name} ({overflow})")
     shot = run.out / f"{name}.png"
@@ -170,10 +170,11 @@ def shoot(run: Run, page, name: str, path: str, settle: str | None = None) -> No
     run.taken.append(shot)
 
 
-# How far the page, or a list's table in its own scrolling box, reaches past the screen.
-_OVERFLOW_JS = """() => {
+# How far the page, or a list's table in its own scrolling box, reaches past the screen. Against
+# the screen's width, not innerWidth: a phone widens its layout to a page that is too wide.
+_OVERFLOW_JS = """(screen) => {
   const parts = [];
-  const page = document.documentElement.scrollWidth - window.innerWidth;
+  const page = document.documentElement.scrollWidth - screen;
   if (page > 1) parts.push(`page ${page} px`);
   for (const box of document.querySelectorAll('#changelist .results, .module table')) {
     const more = box.scrollWidth - box.clientWidth;
