@@ -33,6 +33,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 
 from campaign.admin import (
     EDIT_ROLES,
@@ -741,18 +742,36 @@ def _duration(value: dt.timedelta | None) -> str:
     return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
 
 
+# The counts of a run's page, line by line; `change_fieldsets` keeps those of the run's kind.
+COUNT_LINES = (
+    ("rows_read", "created", "updated", "unchanged", "removed"),
+    ("rejected", "orphaned", "duplicates", "invalid_phones"),
+    ("households_created", "elections_created"),
+)
+
+
+def _count_display(name: str) -> Callable[[admin.ModelAdmin, ImportRun], str]:
+    """A read-only field showing the count `name` with thousands separators ("124,485"), which
+    Django's own display of an integer field leaves out."""
+
+    @admin.display(description=ImportRun._meta.get_field(name).verbose_name)
+    def shown(self: admin.ModelAdmin, obj: ImportRun) -> str:
+        return f"{getattr(obj, name):,}"
+
+    return shown
+
+
 def change_fieldsets(kind: str, *, masked: bool = False) -> tuple:
     """A run's page: the settings and the counts its kind of import keeps, nothing else (a vote
     history run has no "full file", households or invalid phones; a voter file no orphans)."""
     kept = IMPORT_COUNTS.get(kind, ())
     options = ("campaign", "kind", "layout", "mode", *(("is_full",) if "removed" in kept else ()))
-    rows = [
-        tuple(f for f in line if f in kept)
-        for line in (
-            ("rows_read", "created", "updated", "unchanged", "removed"),
-            ("rejected", "orphaned", "duplicates", "invalid_phones"),
-            ("households_created", "elections_created"),
-        )
+    rows = [tuple(f"{f}_count" for f in line if f in kept) for line in COUNT_LINES]
+    # A count is shown through a method (for its thousands separators), which has no help text.
+    notes = [
+        f"{capfirst(field.verbose_name)}: {field.help_text}"
+        for field in (ImportRun._meta.get_field(f) for f in kept)
+        if field.help_text
     ]
     rejected = "rejected_rows_masked" if masked else "rejected_rows_table"
     return (
@@ -778,7 +797,8 @@ def change_fieldsets(kind: str, *, masked: bool = False) -> tuple:
                     "warnings_text",
                     *(row for row in rows if row),
                     "phase_timings",
-                )
+                ),
+                "description": " ".join(notes),
             },
         ),
         ("Error", {"fields": ("error",)}),
@@ -802,6 +822,7 @@ class ImportRunAdmin(CampaignScopedAdmin):
     list_filter = ("status", "kind", ("campaign", ScopedRelatedFieldListFilter))
     object_select_related = ("campaign", "created_by")
     readonly_fields = (
+        *(f"{name}_count" for line in COUNT_LINES for name in line),
         "files", "status_badge", "duration_shown", "summary", "progress", "rejected_rows_table",
         "rejected_rows_masked", "phase_timings", "field_summary", "warnings_text",
     )  # fmt: skip
@@ -943,6 +964,10 @@ class ImportRunAdmin(CampaignScopedAdmin):
     @admin.display(description="rejected rows")
     def rejected_rows_masked(self, obj: ImportRun) -> SafeString:
         return self.rejected_rows_table(obj, show=mask_contact_details)
+
+
+for _name in (name for line in COUNT_LINES for name in line):
+    setattr(ImportRunAdmin, f"{_name}_count", _count_display(_name))
 
 
 @admin.register(RejectedRow)

@@ -15,9 +15,9 @@ from voters.models import ImportKind
 pytestmark = pytest.mark.django_db
 
 RUNS = reverse("admin:voters_importrun_changelist")
-VOTER_FILE_ONLY = {"is_full", "updated", "unchanged", "removed", "invalid_phones",
-                   "households_created"}  # fmt: skip
-HISTORY_ONLY = {"orphaned", "duplicates", "elections_created"}
+VOTER_FILE_ONLY = {"is_full", "updated_count", "unchanged_count", "removed_count",
+                   "invalid_phones_count", "households_created_count"}  # fmt: skip
+HISTORY_ONLY = {"orphaned_count", "duplicates_count", "elections_created_count"}
 
 
 def fields_on_page(client, run) -> set[str]:
@@ -72,7 +72,8 @@ def test_history_run_page_omits_voter_file_only_fields(staff_client, campaign):
 
     assert fields >= HISTORY_ONLY
     assert fields & VOTER_FILE_ONLY == set()
-    assert {"rows_read", "created", "rejected", "summary", "rejected_rows_table"} <= fields
+    assert {"rows_read_count", "created_count", "rejected_count", "summary"} <= fields
+    assert "rejected_rows_table" in fields
 
 
 @pytest.mark.parametrize("kind", [ImportKind.CONTACTS, ImportKind.ASSIGNMENTS])
@@ -83,7 +84,8 @@ def test_contact_and_assignment_run_pages_omit_voter_file_and_election_fields(
 
     fields = fields_on_page(staff_client, run)
 
-    assert {"rows_read", "created", "duplicates", "orphaned", "rejected"} <= fields
+    assert {"rows_read_count", "created_count", "duplicates_count", "orphaned_count"} <= fields
+    assert "rejected_count" in fields
     assert fields & (VOTER_FILE_ONLY | {"elections_created"}) == set()
 
 
@@ -96,3 +98,19 @@ def test_viewer_reads_a_history_run_with_masked_rejected_rows(client, campaign, 
     assert "rejected_rows_masked" in fields
     assert "rejected_rows_table" not in fields
     assert fields & VOTER_FILE_ONLY == set()
+
+
+def test_run_page_shows_counts_with_separators_and_the_help_of_its_kinds_counts(
+    staff_client, campaign
+):
+    run = ImportRunFactory(
+        campaign=campaign, kind=ImportKind.HISTORY, rows_read=124485, created=124251,
+        orphaned=234,
+    )  # fmt: skip
+
+    html = staff_client.get(reverse("admin:voters_importrun_change", args=[run.pk])).text
+
+    assert '<div class="readonly">124,485</div>' in html
+    assert '<div class="readonly">124,251</div>' in html
+    assert "Orphaned: History rows whose voter is not in this campaign." in html
+    assert "Invalid phones:" not in html
