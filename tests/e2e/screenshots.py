@@ -156,7 +156,13 @@ def organizer_pages(run: Run, browser, label: str, size: tuple[int, int], user: 
 
 def shoot(run: Run, page, name: str, path: str, settle: str | None = None) -> None:
     """Open `path`, fail on an error status, and save the whole page as `name`.png."""
-    response = page.goto(run.url(path), wait_until="networkidle")
+    from playwright.sync_api import Error
+
+    try:
+        response = page.goto(run.url(path), wait_until="networkidle")
+    except Error as error:  # refused, timed out: a failure of this page, not of the run
+        run.failures.append(f"{name}: {path} did not load ({error.message.splitlines()[0]})")
+        return
     status = response.status if response is not None else 0
     if status >= 400 or status == 0:
         run.failures.append(f"{name}: {path} answered {status}")
@@ -194,7 +200,14 @@ def _new_page(browser, size: tuple[int, int]):
 
 
 def _sign_in(run: Run, page, path: str, user: str, password: str, label: str) -> bool:
-    page.goto(run.url(path))
+    from playwright.sync_api import Error
+
+    try:
+        page.goto(run.url(path))
+    except Error as error:
+        reason = error.message.splitlines()[0]
+        run.failures.append(f"sign-in-{label}: {path} did not load ({reason})")
+        return False
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
