@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils.text import capfirst
 
 
 class CampaignQuerySet(models.QuerySet["Campaign"]):
@@ -179,7 +181,25 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.object_type} {self.object_id}".strip()
+        return f"{self.get_action_display()} {self.object_type_name} {self.object_id}".strip()
+
+    @property
+    def object_type_name(self) -> str:
+        """The kind of object in words ("Consent event"): `object_type` holds a model label
+        ("voters.consentevent") so that the log outlives renames of the words. A label of a model
+        that no longer exists is shown as stored rather than guessed at."""
+        if not self.object_type:
+            return ""
+        try:
+            model = apps.get_model(self.object_type)
+        except (LookupError, ValueError):
+            return self.object_type
+        return capfirst(model._meta.verbose_name)
+
+    @property
+    def object_shown(self) -> str:
+        """Kind and id in one phrase ("Voter 1,234" reads as a count; ids stay unformatted)."""
+        return f"{self.object_type_name} {self.object_id}".strip()
 
 
 class VendorApiKeyQuerySet(models.QuerySet["VendorApiKey"]):

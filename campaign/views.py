@@ -7,6 +7,7 @@ from base64 import b32encode
 
 import qrcode
 from django import forms
+from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -61,10 +62,14 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             return HttpResponseRedirect(done)
         form.add_error("token", "That code did not match; try the current one.")
+    # The staff page extends the admin's base, whose header and tab title come from the admin
+    # site's context: without it they read "Django administration", not the product's name.
+    site = admin.site.each_context(request) if user.is_staff else {}
     return render(
         request,
         "two_factor/enrol.html" if user.is_staff else "two_factor/enrol_phone.html",
         {
+            **site,
             "form": form,
             "qr_svg": _qr_svg(device.config_url),
             "secret": b32encode(device.bin_key).decode(),

@@ -41,6 +41,7 @@ from campaign.admin import (
     html_table,
     is_superuser,
     scoped_related_queryset,
+    wrappable_time,
 )
 from campaign.models import Campaign, Election
 from campaign.views import client_ip
@@ -600,9 +601,13 @@ class ScoringRunAdmin(CampaignScopedAdmin):
     finish in the workers."""
 
     editable = False
+    # Eight columns with short headings (Django never wraps a heading) that fit a 1366 px laptop
+    # beside the sidebar and the filters: the status, the voters scored, the speed and the error
+    # first, the campaign's long name last; chunks, the features' date and the target election
+    # are on the run's page.
     list_display = (
-        "run", "status", "campaign", "as_of", "target_election", "progress", "voters_scored",
-        "speed", "eta", "created_at", "short_error",
+        "run", "status", "voters_scored", "speed", "eta", "short_error", "created",
+        "campaign_name",
     )  # fmt: skip
     list_display_links = ("run",)
     list_filter = ("status", ("campaign", ScopedRelatedFieldListFilter))
@@ -678,7 +683,11 @@ class ScoringRunAdmin(CampaignScopedAdmin):
         share = obj.chunks_done / obj.chunks_total
         return f"{obj.chunks_done:,} / {obj.chunks_total:,} ({share:.0%})"
 
-    @admin.display(description="voters scored")
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: ScoringRun) -> str:
+        return wrappable_time(obj.created_at)
+
+    @admin.display(description="scored")
     def voters_scored(self, obj: ScoringRun) -> str:
         return f"{obj.voters_done:,} of {obj.voters_total:,}"
 

@@ -302,6 +302,27 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# The counts each kind of import keeps; the others stay 0 for it and are not shown on its page
+# (a vote history run has no households, a voter file no orphaned rows).
+IMPORT_COUNTS: dict[str, tuple[str, ...]] = {
+    ImportKind.VOTERS: (
+        "rows_read", "created", "updated", "unchanged", "removed", "rejected", "invalid_phones",
+        "households_created",
+    ),
+    ImportKind.HISTORY: (
+        "rows_read", "created", "duplicates", "orphaned", "rejected", "elections_created",
+    ),
+    ImportKind.CONTACTS: ("rows_read", "created", "duplicates", "orphaned", "rejected"),
+    ImportKind.ASSIGNMENTS: ("rows_read", "created", "duplicates", "orphaned", "rejected"),
+}  # fmt: skip
+# What `created` counts, per kind, in the list's one-line summary of changes.
+ADDED_NOUN: dict[str, str] = {
+    ImportKind.HISTORY: "votes",
+    ImportKind.CONTACTS: "contacts",
+    ImportKind.ASSIGNMENTS: "assignments",
+}
+
+
 class ImportRun(models.Model):
     """One import of one or more files, with what it changed."""
 
@@ -391,6 +412,14 @@ class ImportRun(models.Model):
     @property
     def warnings_text(self) -> str:
         return "; ".join(self.warnings or []) or "none"
+
+    def changes_brief(self) -> str:
+        """What the run changed, in a few words for a list column; the page has every count."""
+        if self.kind == ImportKind.VOTERS:
+            return f"{self.created:,} new, {self.updated:,} updated, {self.removed:,} removed"
+        noun = ADDED_NOUN.get(self.kind, "rows")
+        brief = f"{self.created:,} {noun} added, {self.duplicates:,} on record"
+        return brief + (f", {self.orphaned:,} unknown voters" if self.orphaned else "")
 
     def summary(self) -> str:
         counts = self.counts or {}

@@ -12,13 +12,21 @@ import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from campaign.models import AuditAction, Campaign, Election, Membership, Role
 from campaign.services import record_audit_event
 from scoring import artifacts, cards
 from scoring.experiments import ExperimentError, analyze_by_band, analyze_experiment
-from scoring.features import SPEC, FeatureMatrix, FeatureSpec, build_context, build_features
+from scoring.features import (
+    SPEC,
+    FeatureMatrix,
+    FeatureSpec,
+    build_context,
+    build_features,
+    report_columns,
+)
 from scoring.ml import SIZES, train_classifier
 from scoring.models import ModelKind, ModelStatus, ModelVersion
 from scoring.uplift import (
@@ -33,7 +41,7 @@ from scoring.uplift import (
     safe_policy,
     uplift_at,
 )
-from voters.models import Program, SurveyQuestion
+from voters.models import Assignment, Program, SurveyQuestion
 
 logger = logging.getLogger(__name__)
 
@@ -364,12 +372,10 @@ def experiment_report(
     """Lift per arm vs control (household-clustered CIs, Holm p-values), and by band."""
     if (election is None) == (question is None):
         raise ExperimentError("the report needs exactly one outcome: an election or a question")
-    data = _program_dataset(campaign, program, election, question)
+    data = _report_dataset(campaign, program, election, question)
     names = np.array(data.arm_names)[data.arm]
     result = analyze_experiment(data.outcome, names, data.clusters)
-    rows = {name: i for i, name in enumerate(SPEC.names)}
-    age = data.features[:, rows["age"]]
-    generals = data.features[:, rows["general_voted"]]
+    age, generals = data.age, data.general_voted
     bands = {
         "turnout": np.where(generals >= 3, "3-4 of last 4 generals",
                             np.where(generals >= 1, "1-2 of last 4 generals", "none of last 4")),
@@ -449,6 +455,74 @@ def _support_dataset(campaign: Campaign, as_of: dt.date) -> tuple[Dataset, dict]
     return Dataset(narrowed, rows, labels), counts
 
 
+@dataclass(frozen=True)
+class ReportData:
+    """What the experiment report reads: `ProgramData`'s voters, arms, outcomes and clusters, in
+    the same order, with the two columns it bands by instead of the whole feature matrix."""
+
+    arm_names: list[str]
+    arm: np.ndarray
+    outcome: np.ndarray
+    clusters: np.ndarray
+    age: np.ndarray
+    general_voted: np.ndarray
+    assigned: int
+    dropped: dict[str, int]
+    answered_share: dict[str, float] | None
+
+    def counts(self) -> dict:
+        return ProgramData.counts(self)  # type: ignore[arg-type]  # the same three fields
+
+
+def _report_dataset(campaign, program, election, question) -> ReportData:
+    """`_program_dataset` for the report, step for step, reading only the columns it needs."""
+    assigned = _assigned_arms(program)
+    if not assigned:
+        raise TrainingError(f"program {program.name!r} has no assignments")
+    first_at, late = _assignment_dates(program, election)
+    if late:
+        raise TrainingError(_late_message(program, election, late, len(assigned)))
+    as_of = first_at.date()
+    columns = report_columns(campaign_id=campaign.pk, as_of=as_of, program_id=program.pk)
+    voter_pks = np.array([a[0] for a in assigned], dtype=np.int64)
+    # Each assigned voter's row among those registered by `as_of` (voters are sorted by pk).
+    found = np.searchsorted(columns.voter_pks, voter_pks)
+    registered = np.zeros(len(voter_pks), dtype=bool)
+    inside = found < len(columns.voter_pks)
+    registered[inside] = columns.voter_pks[found[inside]] == voter_pks[inside]
+    kept = [a for a, ok in zip(assigned, registered, strict=True) if ok]
+    rows = found[registered]
+    dropped = {NOT_REGISTERED: len(assigned) - len(kept)}
+    arm_names = _arm_names_of({a[1] for a in assigned})
+    arm_of = {name: i for i, name in enumerate(arm_names)}
+    arm = np.array([arm_of[a[1]] for a in kept], dtype=np.int64)
+    outcome, has_outcome = _program_outcome(columns.voter_pks[rows], election, question, as_of)
+    answered_share = None
+    if question is not None:
+        answered_share = _answered_share(arm, has_outcome, arm_names)
+        _require_answers_sought_in_control(question, answered_share)
+        dropped[NO_ANSWER] = int((~has_outcome).sum())
+    kept = [a for a, has in zip(kept, has_outcome, strict=True) if has]
+    rows, arm, outcome = rows[has_outcome], arm[has_outcome], outcome[has_outcome]
+    units = [a[2] for a in kept]
+    if kept and all(units):
+        clusters = _clusters_of_units(units)
+    else:
+        households = columns.household_ids[rows]
+        clusters = np.where(households > 0, households, -columns.voter_pks[rows])
+    return ReportData(
+        arm_names=arm_names,
+        arm=arm,
+        outcome=outcome.astype(np.float64),
+        clusters=clusters,
+        age=columns.age[rows],
+        general_voted=columns.general_voted[rows],
+        assigned=len(assigned),
+        dropped=dropped,
+        answered_share=answered_share,
+    )
+
+
 def _program_dataset(campaign, program, election, question) -> ProgramData:
     assignments = _assignments(program)
     if not assignments:
@@ -510,7 +584,11 @@ def _has_units(kept: list[AssignmentRow]) -> bool:
 
 def _unit_clusters(kept: list[AssignmentRow]) -> np.ndarray:
     """Cluster id per voter: the unit that was randomized (a household, a phone, an address)."""
-    _, index = np.unique(np.array([a.unit for a in kept], dtype=object), return_inverse=True)
+    return _clusters_of_units([a.unit for a in kept])
+
+
+def _clusters_of_units(units: list[str]) -> np.ndarray:
+    _, index = np.unique(np.array(units, dtype=object), return_inverse=True)
     return index.ravel().astype(np.int64)
 
 
@@ -546,7 +624,11 @@ def _require_answers_sought_in_control(question: SurveyQuestion, answered: dict)
 
 
 def _arm_names(assignments: list[AssignmentRow]) -> list[str]:
-    names = sorted({a.arm for a in assignments})
+    return _arm_names_of({a.arm for a in assignments})
+
+
+def _arm_names_of(arms: set[str]) -> list[str]:
+    names = sorted(arms)
     if "control" not in names:
         raise TrainingError("the program has no control arm: uplift needs a randomized control")
     return ["control", *[n for n in names if n != "control"]]
@@ -568,11 +650,41 @@ def _check_assigned_before(
     its votes would be among the features read as of the assignment (the label as a feature)."""
     late = sum(a.assigned_at.date() > election.election_on for a in assignments)
     if late:
-        raise TrainingError(
-            f"{late:,} of the {len(assignments):,} assignments of program {program.name!r} were "
-            f"made after the {election}: an election cannot be the outcome of a program that "
-            "came after it"
+        raise TrainingError(_late_message(program, election, late, len(assignments)))
+
+
+def _late_message(program: Program, election: Election, late: int, total: int) -> str:
+    return (
+        f"{late:,} of the {total:,} assignments of program {program.name!r} were made after "
+        f"the {election}: an election cannot be the outcome of a program that came after it"
+    )
+
+
+def _assignment_dates(program: Program, election: Election | None) -> tuple[dt.datetime, int]:
+    """The program's first assignment time, and how many were made after `election`'s day
+    (in UTC, as `_check_assigned_before` reads them); counted by the database, not per row."""
+    assignments = Assignment.objects.filter(program=program)
+    if election is None:
+        return _aware(assignments.aggregate(first=Min("assigned_at"))["first"]), 0
+    after = _midnight(election.election_on + dt.timedelta(days=1))
+    figures = assignments.aggregate(
+        first=Min("assigned_at"), late=Count("pk", filter=Q(assigned_at__gte=after))
+    )
+    return _aware(figures["first"]), figures["late"]
+
+
+def _assigned_arms(program: Program) -> list[tuple[int, str, str | None]]:
+    """(voter pk, arm, unit) of each assignment, in the order `_assignments` reads them: the
+    report's sums then add up in the same order and give the same figures to the last digit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.voter_id, CASE WHEN arm.is_control THEN 'control' ELSE arm.name END, "
+            "a.unit FROM voters_assignment a "
+            "JOIN voters_programarm arm ON arm.id = a.arm_id WHERE a.program_id = %s "
+            "ORDER BY a.id",
+            [program.pk],
         )
+        return cursor.fetchall()
 
 
 def _assignments(program: Program) -> list[AssignmentRow]:

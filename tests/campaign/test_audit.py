@@ -225,3 +225,47 @@ def test_audit_changelist_query_count_does_not_grow_with_rows(
         AuditEventFactory(campaign=campaign, user=UserFactory())
     with django_assert_num_queries(9):
         client.get(url)
+
+
+def test_audit_log_list_shows_six_columns_that_fit_a_laptop(superuser_client, campaign):
+    response = superuser_client.get(reverse("admin:campaign_auditevent_changelist"))
+
+    headers = [h["text"] for h in response.context["result_headers"]]
+    assert headers == ["at", "action", "who", "object", "rows", "campaign"]
+
+
+def test_audit_log_names_object_types_in_words_and_counts_rows_with_separators(
+    superuser_client, campaign
+):
+    AuditEventFactory(
+        campaign=campaign, object_type="voters.voter", object_id="17", row_count=1234567
+    )
+    AuditEventFactory(campaign=campaign, object_type="voters.consentevent", object_id="3")
+    AuditEventFactory(campaign=campaign, object_type="campaign.vendorapikey", object_id="9")
+    AuditEventFactory(campaign=campaign, object_type="gone.model", object_id="4", row_count=None)
+
+    response = superuser_client.get(reverse("admin:campaign_auditevent_changelist"))
+
+    admin = response.context["cl"].model_admin
+    events = response.context["cl"].result_list
+    assert [admin.object(e) for e in events] == [
+        "gone.model 4",
+        "Vendor API key 9",
+        "Consent event 3",
+        "Voter 17",
+    ]
+    assert [admin.rows(e) for e in events] == ["", "10", "10", "1,234,567"]
+    body = response.content.decode()
+    assert "Consent event 3" in body
+    assert "1,234,567" in body
+    assert "voters.consentevent" not in body
+
+
+def test_audit_event_page_names_the_object_in_words(superuser_client, campaign):
+    event = AuditEventFactory(campaign=campaign, object_type="voters.voter", object_id="17")
+
+    page = superuser_client.get(reverse("admin:campaign_auditevent_change", args=[event.pk]))
+
+    body = page.content.decode()
+    assert "Voter 17" in body
+    assert "voters.voter" not in body

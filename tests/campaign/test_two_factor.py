@@ -68,6 +68,25 @@ def test_user_without_a_device_is_sent_to_enrol_one(client, two_factor, staff_us
     assert login_page.url == ENROL
 
 
+def test_enrolment_page_carries_the_products_name(client, two_factor, staff_user):
+    client.force_login(staff_user)
+
+    page = client.get(ENROL)
+
+    body = page.content.decode()
+    assert "<title>Set up two-factor sign-in | Segment One</title>" in body
+    assert '<a href="/admin/">Segment One</a>' in body
+    assert "Django" not in body
+
+
+def test_sign_in_with_a_code_carries_the_products_name(client, two_factor):
+    page = client.get(reverse("admin:login"))
+
+    body = page.content.decode()
+    assert "<title>Log in | Segment One</title>" in body
+    assert "Django" not in body
+
+
 def test_enrolment_shows_a_qr_code_and_confirms_with_a_code(
     client, two_factor, settings, staff_user
 ):

@@ -578,3 +578,22 @@ def test_voter_page_says_when_a_voter_was_never_scored(staff_client, campaign):
     text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
 
     assert "Not scored yet: no complete scoring run includes them." in text
+
+
+def test_scoring_run_list_shows_speed_and_error_before_dates(staff_client, campaign):
+    run = ScoringRunFactory(
+        campaign=campaign, status="failed", voters_total=2500000, error="worker lost"
+    )
+    ScoringChunkFactory(run=run, first_pk=1, last_pk=1234567, voters=1234567)
+
+    response = staff_client.get(reverse("admin:scoring_scoringrun_changelist"))
+
+    admin_ = response.context["cl"].model_admin
+    assert admin_.get_list_display(response.wsgi_request) == (
+        "run", "status", "voters_scored", "speed", "eta", "short_error", "created",
+        "campaign_name",
+    )  # fmt: skip
+    html = response.text
+    assert '<td class="field-voters_scored">1,234,567 of 2,500,000</td>' in html
+    assert '<td class="field-speed">61,728</td>' in html  # 1,234,567 voters in 20 s
+    assert '<td class="field-short_error">worker lost</td>' in html
