@@ -50,6 +50,7 @@ ADMIN_PAGES = (
     ("programs", "/admin/messaging/programdesign/"),
     ("sms-outbox", "/admin/messaging/smsmessage/"),
     ("sms-replies", "/admin/messaging/smsinbound/"),
+    ("sms-paused-variants", "/admin/messaging/pausedvariant/"),
     ("email-outbox", "/admin/messaging/emailmessage/"),
     ("audit-log", "/admin/campaign/auditevent/"),
     ("two-factor", "/account/two-factor/"),
