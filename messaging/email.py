@@ -3,18 +3,24 @@ through Django's email backend (SMTP, a provider's backend through django-anymai
 console in the demo), one connection per batch.
 
 A batch never sends an address twice, even when its worker is killed:
-1. claim: queued -> claimed (one UPDATE, rows locked with SKIP LOCKED, so batches never share);
-2. for each message, in its own committed UPDATE, claimed -> sending *before* the server sees it;
-3. after the server accepted it, sending -> sent (flushed every few messages).
+1. claim: queued -> claimed (one UPDATE, rows locked with SKIP LOCKED, so batches never share;
+   consent and the campaign's caps are checked here);
+2. per group of HAND_OVER_GROUP (50) messages, one commit claimed -> sending *before* the
+   server sees any of them (synchronous_commit on: a database crash cannot forget it);
+3. the group handed to the server on the batch's one connection;
+4. one commit of the group's outcomes: sending -> sent, failed or unknown, with their contact
+   attempts.
 A worker that dies leaves `claimed` rows (never handed over: requeued, safe to send) and at most
-one flush of `sending` rows (handed over, outcome lost): those become `unknown`, never resent
-(`recover_stale_claims`, run before every batch and by beat). Consent is checked when each batch
-is claimed, not only when queued; quiet hours do not apply to email, the campaign's caps do.
-Logs carry ids and counts, never an address or a body.
+one group of `sending` rows (handed over or about to be, outcome lost): those become `unknown`,
+never resent (`recover_stale_claims`, run before every batch and by beat). That window, up to 50
+messages of a dead worker, is the price of two commits a group instead of one or two a message.
+Consent is checked when each batch is claimed, not only when queued; quiet hours do not apply to
+email, the campaign's caps do. Logs carry ids and counts, never an address or a body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import logging
@@ -51,9 +57,10 @@ from voters.models import Assignment, Channel, ConsentEvent, ContactResult, Cont
 logger = logging.getLogger(__name__)
 
 FILL_BATCH = 5_000
-# Marks of accepted messages are written this many at a time: a killed worker loses at most
-# this many outcomes (they become `unknown`), in exchange for one UPDATE per message, not two.
-MARK_EVERY = 50
+# Messages handed over per commit, and the window of a crash: a worker killed mid-group
+# leaves at most this many `sending` (unknown on recovery: some may have gone out, so none is
+# sent again). Two commits a group (hand-over, outcomes) instead of one or two a message.
+HAND_OVER_GROUP = 50
 # A claim older than this belongs to a dead worker (a batch of 500 takes seconds).
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 OUR_ID_HEADER = "X-Segment-One-Message"
@@ -343,37 +350,77 @@ def _send_claimed(
     result: BatchResult,
 ) -> None:
     connection = connection or get_connection(fail_silently=False)
-    accepted: list[int] = []
     connection.open()
     try:
-        for index, message in enumerate(messages):
-            if not _hand_over(message.pk):
-                continue  # recovered meanwhile by someone who took us for dead
-            outcome = _send_one(connection, build_email(message, campaign, now=now))
-            if outcome == EmailStatus.SENT:
-                accepted.append(message.pk)
-            elif outcome == EmailStatus.FAILED:
-                result.failed += _finish(message.pk, EmailStatus.FAILED, now)
-            else:  # the connection broke while the server had it: lost, and so is the batch
-                result.unknown += _finish(message.pk, EmailStatus.UNKNOWN, now)
-                _release([m.pk for m in messages[index + 1 :]])
+        for start in range(0, len(messages), HAND_OVER_GROUP):
+            group = messages[start : start + HAND_OVER_GROUP]
+            if not _send_group(group, campaign, now, connection, result):
+                # The server is gone: the batch's later groups were never handed over.
+                _release([m.pk for m in messages[start + HAND_OVER_GROUP :]])
                 break
-            if len(accepted) >= MARK_EVERY:
-                result.sent += _mark_sent(accepted, now)
-                accepted = []
-        result.sent += _mark_sent(accepted, now)
     finally:
         connection.close()
 
 
-def _hand_over(message_id: int) -> bool:
-    # Committed (autocommit) before the server sees the message: from here a dead worker's
-    # message is `sending`, which only ever becomes sent or unknown, never queued again.
-    return bool(
-        EmailMessage.objects.filter(pk=message_id, status=EmailStatus.CLAIMED).update(
-            status=EmailStatus.SENDING
+def _send_group(
+    group: list[EmailMessage],
+    campaign: Campaign,
+    now: dt.datetime,
+    connection,
+    result: BatchResult,
+) -> bool:
+    """One group: built, handed over in one commit, sent on the batch's connection, its
+    outcomes written in one commit. False when the connection broke and would not reopen."""
+    # Built before the hand-over, so a message that cannot be built is never `sending`.
+    emails = [(m.pk, build_email(m, campaign, now=now)) for m in group]
+    handed = _hand_over([message_id for message_id, _ in emails])
+    outcomes: dict[str, list[int]] = {
+        EmailStatus.SENT: [], EmailStatus.FAILED: [], EmailStatus.UNKNOWN: [],
+    }  # fmt: skip
+    alive = True
+    for message_id, email in emails:
+        if message_id not in handed:
+            continue  # recovered meanwhile by someone who took us for dead
+        if not alive:
+            # Handed over, never attempted, and the server is gone: `sending` may not go back
+            # to the queue (the trigger holds that), so its outcome is recorded as unknown.
+            outcomes[EmailStatus.UNKNOWN].append(message_id)
+            continue
+        outcome = _send_one(connection, email)
+        outcomes[outcome].append(message_id)
+        if outcome == EmailStatus.UNKNOWN:
+            # The connection broke while the server had this one: lost. The rest of the group
+            # is ours and was never attempted, so it may go out on a new connection.
+            alive = _reopen(connection)
+    _finish_group(outcomes, now, result)
+    return alive
+
+
+def _hand_over(message_ids: list[int]) -> set[int]:
+    """The group's claimed messages become `sending` in one commit, which waits for the disk
+    (synchronous_commit stays on) before the server sees any of them: from then on a dead
+    worker's message only ever becomes sent, failed or unknown, never queued again. Returns the
+    ids moved (a message recovered meanwhile by someone who took us for dead is not)."""
+    with transaction.atomic():
+        ids = list(
+            EmailMessage.objects.filter(pk__in=message_ids, status=EmailStatus.CLAIMED)
+            .select_for_update()
+            .values_list("pk", flat=True)
         )
-    )
+        EmailMessage.objects.filter(pk__in=ids).update(status=EmailStatus.SENDING)
+    return set(ids)
+
+
+def _reopen(connection) -> bool:
+    # Closing a broken connection may fail; the new connection is what matters.
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        connection.close()
+    try:
+        connection.open()
+    except (smtplib.SMTPException, OSError):
+        logger.warning("email connection lost and not reopened")
+        return False
+    return True
 
 
 def _send_one(connection, email: EmailMultiAlternatives) -> str:
@@ -390,24 +437,28 @@ def _send_one(connection, email: EmailMultiAlternatives) -> str:
     return EmailStatus.SENT
 
 
-def _mark_sent(ids: list[int], now: dt.datetime) -> int:
-    if not ids:
-        return 0
-    marked = EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.SENDING).update(
-        status=EmailStatus.SENT, sent_at=now
-    )
-    # The server accepted it: the voter's contact (a later bounce is a contact of its own).
-    record_email_contacts(ids, result=ContactResult.DELIVERED, at=now, note="sent")
-    return marked
-
-
-def _finish(message_id: int, status: str, now: dt.datetime) -> int:
-    finished = EmailMessage.objects.filter(pk=message_id, status=EmailStatus.SENDING).update(
-        status=status, finished_at=now if status == EmailStatus.FAILED else None
-    )
-    if finished and status == EmailStatus.FAILED:
-        record_email_contacts([message_id], result=ContactResult.FAILED, at=now, note="refused")
-    return finished
+def _finish_group(outcomes: dict[str, list[int]], now: dt.datetime, result: BatchResult) -> None:
+    """The group's outcomes and the contact attempts of its sent and refused messages, in one
+    commit: a worker killed before it leaves the whole group `sending` (unknown on recovery)."""
+    sending = EmailMessage.objects.filter(status=EmailStatus.SENDING)
+    with transaction.atomic():
+        sent = outcomes[EmailStatus.SENT]
+        result.sent += sending.filter(pk__in=sent).update(status=EmailStatus.SENT, sent_at=now)
+        failed = outcomes[EmailStatus.FAILED]
+        result.failed += sending.filter(pk__in=failed).update(
+            status=EmailStatus.FAILED, finished_at=now
+        )
+        result.unknown += sending.filter(pk__in=outcomes[EmailStatus.UNKNOWN]).update(
+            status=EmailStatus.UNKNOWN
+        )
+        # The server accepted it: the voter's contact (a later bounce is a contact of its own).
+        contacts = [
+            (sent, ContactResult.DELIVERED, "sent"),
+            (failed, ContactResult.FAILED, "refused"),
+        ]
+        for ids, contact_result, note in contacts:
+            if ids:
+                record_email_contacts(ids, result=contact_result, at=now, note=note)
 
 
 def record_email_contacts(

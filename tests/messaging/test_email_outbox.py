@@ -5,6 +5,7 @@ every message, consent at send time, caps, and no address twice when a worker di
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from urllib.parse import quote, unquote
 
 import pytest
@@ -268,16 +269,87 @@ def test_a_worker_killed_mid_batch_sends_no_address_twice_and_loses_none(home, s
 
     with pytest.raises(SystemExit):
         send_batch(campaign_id=home.pk, now=NOW, connection=DiesAfter(3))
-    assert statuses(design) == {"sending": 3, "claimed": 7}
+    assert statuses(design) == {"sending": 10}  # one group of up to 50, handed over at once
     soon = send_batch(campaign_id=home.pk, now=NOW + dt.timedelta(minutes=1))
     assert soon.sent == 0  # the dead worker's claim is not yet taken for dead
     later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
 
-    assert later.sent == 7
-    assert statuses(design) == {"unknown": 3, "sent": 7}  # handed over, outcome lost: no resend
+    assert (later.sent, later.unknown) == (0, 0)
+    assert statuses(design) == {"unknown": 10}  # handed over, outcome lost: no resend
     recipients = smtp.recipients()
-    assert len(recipients) == len(set(recipients)) == 10
-    assert set(recipients) == set(EmailMessage.objects.values_list("address", flat=True))
+    assert len(recipients) == len(set(recipients)) == 3
+
+
+def test_a_worker_killed_mid_group_leaves_that_group_unknown_and_the_rest_to_a_rerun(
+    home, smtp, monkeypatch
+):
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 4)
+    design = queued_program(home, 10)
+    by_pk = list(EmailMessage.objects.filter(design=design).order_by("pk"))
+
+    # Groups of 4: the first sent and marked, the second killed after 2 of its 4 went out.
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW, connection=DiesAfter(6))
+    assert statuses(design) == {"sent": 4, "sending": 4, "claimed": 2}
+    later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+
+    assert (later.sent, later.unknown, later.failed) == (2, 0, 0)
+    rows = {m.pk: m.status for m in EmailMessage.objects.filter(design=design)}
+    assert [rows[m.pk] for m in by_pk] == ["sent"] * 4 + ["unknown"] * 4 + ["sent"] * 2
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 8
+    assert set(recipients) == {m.address for m in by_pk[:6] + by_pk[8:]}
+    assert EmailMessage.objects.filter(design=design, status="queued").count() == 0
+
+
+def test_a_rerun_after_a_kill_sends_each_never_handed_over_address_exactly_once(
+    home, smtp, monkeypatch
+):
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 3)
+    design = queued_program(home, 20)
+
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW, limit=12, connection=DiesAfter(7))
+    # Claimed 12 of the 20: groups of 3, two sent, the third killed after 1 of 3 went out.
+    assert statuses(design) == {"sent": 6, "sending": 3, "claimed": 3, "queued": 8}
+    later = NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+    while send_batch(campaign_id=home.pk, now=later, limit=5).more:
+        pass
+
+    assert statuses(design) == {"sent": 17, "unknown": 3}
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 18  # the unknown group's first went out
+    unknown = set(
+        EmailMessage.objects.filter(design=design, status="unknown").values_list(
+            "address", flat=True
+        )
+    )
+    assert len(unknown & set(recipients)) == 1
+
+
+def test_a_broken_connection_mid_group_loses_one_message_and_sends_the_rest_on_a_new_one(
+    home, smtp
+):
+    design = queued_program(home, 6)
+
+    class DropsThird(EmailBackend):
+        """The connection breaks as the third message goes out (the worker cannot tell
+        whether the server got it)."""
+
+        calls = 0
+
+        def send_messages(self, email_messages):
+            DropsThird.calls += 1
+            if DropsThird.calls == 3:
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
+            return super().send_messages(email_messages)
+
+    result = send_batch(campaign_id=home.pk, now=NOW, connection=DropsThird(fail_silently=False))
+
+    assert (result.sent, result.unknown, result.failed) == (5, 1, 0)
+    assert statuses(design) == {"sent": 5, "unknown": 1}
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 5
 
 
 def test_the_database_refuses_sending_a_handed_over_email_again(home, smtp):
