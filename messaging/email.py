@@ -24,10 +24,12 @@ import contextlib
 import datetime as dt
 import html
 import logging
+import re
 import smtplib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.policy import Compat32
 from email.utils import formataddr
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -190,6 +192,42 @@ def _message(
 # --------------------------------------------------------------------------------------------
 
 
+class _FastCompat32(Compat32):
+    """Django's policy (compat32), but a short header value of plain ASCII words is written as
+    it stands: the very bytes the Header class would fold it into, without running its folding
+    (a third of the cost of a message). Anything else folds as before."""
+
+    def _fold(self, name: str, value, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and len(name) + 2 + len(value) <= (self.max_line_length or 78)
+            and _PLAIN_HEADER.fullmatch(value)
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+# Printable ASCII words joined by single spaces: nothing the Header class would encode or fold.
+_PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")
+_FAST_POLICY = _FastCompat32()
+
+
+class _OutboxEmail(EmailMultiAlternatives):
+    """The message as Django builds it, serialized faster: the policy above, and a MIME boundary
+    chosen here (checked absent from the bodies) rather than by the generator, which compiles a
+    regular expression per message to check its own."""
+
+    def message(self):
+        msg = super().message()
+        if msg.is_multipart():
+            boundary = f"=_s1_{uuid.uuid4().hex}"
+            parts = (self.body, *(content for content, _ in self.alternatives))
+            if not any(boundary in part for part in parts):
+                msg.set_boundary(boundary)
+        msg.policy = _FAST_POLICY
+        return msg
+
+
 def unsubscribe_url(token: str) -> str:
     return f"{settings.EMAIL_PUBLIC_BASE_URL.rstrip('/')}/email/unsubscribe/{token}/"
 
@@ -211,7 +249,7 @@ def build_email(
         "List-Unsubscribe": f"<{url}>, <{unsubscribe_mailto(token)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    email = EmailMultiAlternatives(
+    email = _OutboxEmail(
         subject=message.subject,
         body=_text_with_footer(message.body, campaign, url),
         from_email=formataddr((campaign.email_from_name, campaign.email_from_address)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from email.policy import compat32
 from urllib.parse import quote, unquote
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import ProgrammingError, transaction
 
 from messaging.email import (
     CLAIM_TIMEOUT,
+    build_email,
     email_settings_of,
     fill_email_outbox,
     send_batch,
@@ -137,6 +139,29 @@ def test_every_message_carries_identity_postal_address_and_one_click_unsubscribe
         assert "PO Box 12<br>Durham, NC 27701" in html
         assert f'href="{url}"' in html
     assert len({p["Message-ID"] for _, p in smtp.messages}) == 4
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "html_body"),
+    [
+        ("A note for Voter3", "Hi Voter3.", "<html><body><p>Hi</p></body></html>"),
+        ("Ünïcode for Zoë", "Héllo " + "y" * 1200, ""),
+        ("x" * 120, "plain", "<p>no body tag</p>"),
+        ("two  spaces, a\ttab and a trailing space ", "a\r\nb", ""),
+        ("=?utf-8?q?looks_encoded?= ; , :" * 4, "=_s1_ in a body", "<b>=_s1_</b>"),
+        ("", "", ""),
+    ],
+)
+def test_messages_are_serialized_byte_for_byte_as_django_s_own_policy_would(
+    home, subject, body, html_body
+):
+    row = EmailMessage(pk=7, campaign=home, address="voter7@example.org", subject=subject,
+                       body=body, html_body=html_body, message_id="m7@home.example")  # fmt: skip
+    mime = build_email(row, home, now=NOW).message()
+
+    fast = mime.as_bytes(linesep="\r\n")
+    mime.policy = compat32  # Django's own, on the same boundary
+    assert fast == mime.as_bytes(linesep="\r\n")
 
 
 def test_a_batch_reuses_one_smtp_connection(home, smtp):
