@@ -36,6 +36,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import sanitize_address
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
@@ -52,6 +54,7 @@ from messaging.models import (
 )
 from messaging.rendering import CompiledVariant, message_context
 from messaging.services import display_first_name, polling_place_of, sender_of, talking_points
+from messaging.smtp_pipelining import Envelope, send_pipelined, supports_pipelining
 from scoring.models import VoterScore
 from voters.contacts import NewContact, record_contacts
 from voters.models import Assignment, Channel, ConsentEvent, ContactResult, ContactSource
@@ -63,6 +66,8 @@ FILL_BATCH = 5_000
 # leaves at most this many `sending` (unknown on recovery: some may have gone out, so none is
 # sent again). Two commits a group (hand-over, outcomes) instead of one or two a message.
 HAND_OVER_GROUP = 50
+# A group whose connection breaks more often than this gives up (the server is unwell).
+MAX_REOPENS = 2
 # A claim older than this belongs to a dead worker (a batch of 500 takes seconds).
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 OUR_ID_HEADER = "X-Segment-One-Message"
@@ -409,29 +414,72 @@ def _send_group(
 ) -> bool:
     """One group: built, handed over in one commit, sent on the batch's connection, its
     outcomes written in one commit. False when the connection broke and would not reopen."""
-    # Built before the hand-over, so a message that cannot be built is never `sending`.
-    emails = [(m.pk, build_email(m, campaign, now=now)) for m in group]
-    handed = _hand_over([message_id for message_id, _ in emails])
+    # Built (and serialized, when pipelining) before the hand-over, so a message that cannot be
+    # built is never `sending`.
+    pipelined = _pipelining_smtp(connection) is not None
+    built = [(m.pk, _outgoing(build_email(m, campaign, now=now), pipelined)) for m in group]
+    handed = _hand_over([message_id for message_id, _ in built])
+    todo = [(message_id, outgoing) for message_id, outgoing in built if message_id in handed]
     outcomes: dict[str, list[int]] = {
         EmailStatus.SENT: [], EmailStatus.FAILED: [], EmailStatus.UNKNOWN: [],
     }  # fmt: skip
-    alive = True
-    for message_id, email in emails:
-        if message_id not in handed:
-            continue  # recovered meanwhile by someone who took us for dead
-        if not alive:
-            # Handed over, never attempted, and the server is gone: `sending` may not go back
-            # to the queue (the trigger holds that), so its outcome is recorded as unknown.
-            outcomes[EmailStatus.UNKNOWN].append(message_id)
-            continue
-        outcome = _send_one(connection, email)
-        outcomes[outcome].append(message_id)
-        if outcome == EmailStatus.UNKNOWN:
-            # The connection broke while the server had this one: lost. The rest of the group
+    alive, reopens = True, 0
+    while todo and alive:
+        done = _hand_to_server(connection, [outgoing for _, outgoing in todo])
+        for (message_id, _), outcome in zip(todo, done, strict=False):
+            outcomes[outcome].append(message_id)
+        todo = todo[len(done) :]
+        if todo or (done and done[-1] == EmailStatus.UNKNOWN):
+            # The connection broke (the message it had, if any, is lost). The rest of the group
             # is ours and was never attempted, so it may go out on a new connection.
-            alive = _reopen(connection)
+            reopens += 1
+            alive = reopens <= MAX_REOPENS and _reopen(connection)
+    # Handed over, never attempted, and the server is gone: `sending` may not go back to the
+    # queue (the trigger holds that), so their outcome is recorded as unknown.
+    outcomes[EmailStatus.UNKNOWN] += [message_id for message_id, _ in todo]
     _finish_group(outcomes, now, result)
     return alive
+
+
+def _pipelining_smtp(connection) -> smtplib.SMTP | None:
+    """The open smtplib connection of Django's own SMTP backend when its server advertises
+    PIPELINING; None for any other backend (a provider's, the console) or a subclass that
+    overrides send_messages (it wants every message through it), which get one call each."""
+    if type(connection).send_messages is not SmtpBackend.send_messages:
+        return None
+    smtp = getattr(connection, "connection", None)
+    if not isinstance(smtp, smtplib.SMTP):
+        return None
+    try:
+        return smtp if supports_pipelining(smtp) else None
+    except (smtplib.SMTPException, OSError):
+        return None  # the one-by-one path meets the same error and records it
+
+
+def _outgoing(email: EmailMultiAlternatives, pipelined: bool) -> EmailMultiAlternatives | Envelope:
+    if not pipelined:
+        return email
+    # What Django's SMTP backend would hand smtplib, byte for byte.
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    return Envelope(
+        sender=sanitize_address(email.from_email, encoding),
+        recipients=[sanitize_address(a, encoding) for a in email.recipients()],
+        data=email.message().as_bytes(linesep="\r\n"),
+    )
+
+
+def _hand_to_server(connection, outgoing: list) -> list[str]:
+    """The outcomes of the messages in order, stopping after an unknown one (the connection
+    is broken): the ones past the end were not handed to the server."""
+    smtp = _pipelining_smtp(connection)
+    if smtp is not None and all(isinstance(o, Envelope) for o in outgoing):
+        return send_pipelined(smtp, outgoing)
+    done: list[str] = []
+    for email in outgoing:
+        done.append(_send_one(connection, email))
+        if done[-1] == EmailStatus.UNKNOWN:
+            break
+    return done
 
 
 def _hand_over(message_ids: list[int]) -> set[int]:
@@ -461,9 +509,12 @@ def _reopen(connection) -> bool:
     return True
 
 
-def _send_one(connection, email: EmailMultiAlternatives) -> str:
+def _send_one(connection, email: EmailMultiAlternatives | Envelope) -> str:
     try:
-        connection.send_messages([email])
+        if isinstance(email, Envelope):  # serialized for a server that stopped pipelining
+            connection.connection.sendmail(email.sender, email.recipients, email.data)
+        else:
+            connection.send_messages([email])
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused):
         return EmailStatus.FAILED
     except smtplib.SMTPDataError as exc:

@@ -36,9 +36,11 @@ from voters.models import Assignment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp(settings):
-    controller, received = start_smtp_server()
+@pytest.fixture(params=["one_by_one", "pipelined"])
+def smtp(request, settings):
+    """A real SMTP server; every test runs against one that advertises PIPELINING (one round
+    trip a message) and one that does not (smtplib's sendmail, message by message)."""
+    controller, received = start_smtp_server(pipelining=request.param == "pipelined")
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
     settings.EMAIL_PUBLIC_BASE_URL = "https://vote.example"
@@ -375,6 +377,54 @@ def test_a_broken_connection_mid_group_loses_one_message_and_sends_the_rest_on_a
     assert statuses(design) == {"sent": 5, "unknown": 1}
     recipients = smtp.recipients()
     assert len(recipients) == len(set(recipients)) == 5
+
+
+def killed_after_pipelined(monkeypatch, n: int) -> None:
+    """A pipelining worker killed right after reading the server's acceptance of its `n`th
+    message: nothing after it runs, like SIGKILL."""
+    from messaging import smtp_pipelining
+
+    accepted = {"count": 0}
+    real = smtp_pipelining._outcome
+
+    def outcome(code: int) -> str:
+        found = real(code)
+        accepted["count"] += found == "sent"
+        if accepted["count"] >= n:
+            raise SystemExit("killed")
+        return found
+
+    monkeypatch.setattr(smtp_pipelining, "_outcome", outcome)
+
+
+def test_a_pipelining_worker_killed_mid_group_leaves_that_group_unknown_and_the_rest_to_a_rerun(
+    home, settings, monkeypatch
+):
+    controller, received = start_smtp_server(pipelining=True)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 4)
+    design = queued_program(home, 10)
+    by_pk = list(EmailMessage.objects.filter(design=design).order_by("pk"))
+
+    killed_after_pipelined(monkeypatch, 6)
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW)
+    monkeypatch.undo()
+    assert statuses(design) == {"sent": 4, "sending": 4, "claimed": 2}
+    # The 7th message's content was already out with the 8th's envelope when the worker died.
+    delivered_before = len(received.recipients())
+    later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+    controller.stop()
+
+    assert delivered_before in (6, 7)
+    assert (later.sent, later.unknown, later.failed) == (2, 0, 0)
+    rows = {m.pk: m.status for m in EmailMessage.objects.filter(design=design)}
+    assert [rows[m.pk] for m in by_pk] == ["sent"] * 4 + ["unknown"] * 4 + ["sent"] * 2
+    recipients = received.recipients()
+    assert len(recipients) == len(set(recipients)) == delivered_before + 2
+    assert set(recipients) >= {m.address for m in by_pk[:6] + by_pk[8:]}
+    assert set(recipients) <= {m.address for m in by_pk[:8] + by_pk[8:]}
 
 
 def test_the_database_refuses_sending_a_handed_over_email_again(home, smtp):
