@@ -11,10 +11,12 @@ from urllib.parse import quote, unquote
 
 import pytest
 from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import sanitize_address
 from django.db import ProgrammingError, transaction
 
 from messaging.email import (
     CLAIM_TIMEOUT,
+    _sanitized,
     build_email,
     email_settings_of,
     fill_email_outbox,
@@ -164,6 +166,17 @@ def test_messages_are_serialized_byte_for_byte_as_django_s_own_policy_would(
     fast = mime.as_bytes(linesep="\r\n")
     mime.policy = compat32  # Django's own, on the same boundary
     assert fast == mime.as_bytes(linesep="\r\n")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "voter9@example.org", "Voter.9+x@mail.example.co.uk", "Home Campaign <news@home.example>",
+        "zoë@exämple.org", "a@localhost", "\"odd, quoted\"@example.org", "x@-dash.example",
+    ],
+)  # fmt: skip
+def test_envelope_addresses_are_what_django_s_smtp_backend_would_send(address):
+    assert _sanitized(address, "utf-8") == sanitize_address(address, "utf-8")
 
 
 def test_a_batch_reuses_one_smtp_connection(home, smtp):
