@@ -318,8 +318,9 @@ def send_batch(
     if is_paused(campaign_id):
         return result
     limit = limit or settings.EMAIL_BATCH_SIZE
-    claim_id, result.capped = _claim(campaign, limit, now)
-    claimed = EmailMessage.objects.filter(claim_id=claim_id, status=EmailStatus.CLAIMED)
+    claim_id, ids, result.capped = _claim(campaign, limit, now)
+    # By primary key: claim_id has no index, and a scan of the outbox per batch grows with it.
+    claimed = EmailMessage.objects.filter(pk__in=ids, claim_id=claim_id, status=EmailStatus.CLAIMED)
     result.canceled = _cancel_opted_out(claimed, now)
     messages = list(claimed.order_by("pk"))
     if messages:
@@ -335,12 +336,12 @@ def send_batch(
     return result
 
 
-def _claim(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[uuid.UUID, bool]:
+def _claim(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[uuid.UUID, list[int], bool]:
     claim_id = uuid.uuid4()
     with transaction.atomic():
         allowance, capped = _allowance(campaign, limit, now)
         if allowance <= 0:
-            return claim_id, capped
+            return claim_id, [], capped
         queued = (
             EmailMessage.objects.filter(
                 campaign=campaign, status=EmailStatus.QUEUED,
@@ -354,7 +355,7 @@ def _claim(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[uuid.UUID,
         EmailMessage.objects.filter(pk__in=ids, status=EmailStatus.QUEUED).update(
             status=EmailStatus.CLAIMED, claim_id=claim_id, claimed_at=now
         )
-    return claim_id, capped
+    return claim_id, ids, capped
 
 
 def _allowance(campaign: Campaign, limit: int, now: dt.datetime) -> tuple[int, bool]:
