@@ -346,7 +346,7 @@ _last_recovery: dict[int, dt.datetime] = {}
 def _recovery_due(campaign_id: int, now: dt.datetime) -> bool:
     """At most once a minute per worker and campaign (beat runs it every minute too): its two
     UPDATEs walk the in-flight index, which every sent message passed through, and before
-    every batch they were a third of the database's time."""
+    every batch they took a sixth of a batch's query time at 100,000 emails."""
     last = _last_recovery.get(campaign_id)
     if last is not None and last <= now < last + RECOVER_EVERY:
         return False
