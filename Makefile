@@ -81,7 +81,8 @@ bench-field: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/field_bench.py $(BENCH_ARGS)
 
 ## An email program's 100,000 personalized messages rendered and sent to a local aiosmtpd server,
-## against raw smtplib resending one real message (BENCH_ARGS=--voters N).
+## against raw smtplib resending one real message; invariants, peak RSS and CPU per message
+## (BENCH_ARGS=--voters N --workers W [--no-pipelining] [--profile]).
 bench-email: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) bench/email_bench.py $(BENCH_ARGS)
 

@@ -24,7 +24,16 @@ class Received:
 
     messages: list = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    # Advertise PIPELINING (aiosmtpd reads commands from a stream in order, so it copes with
+    # pipelined clients; it only does not say so).
+    pipelining: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -48,8 +57,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_smtp_server() -> tuple[Controller, Received]:
-    received = Received()
+def start_smtp_server(*, pipelining: bool = False) -> tuple[Controller, Received]:
+    received = Received(pipelining=pipelining)
     controller = Controller(received, hostname="127.0.0.1", port=free_port())
     controller.start()
     return controller, received

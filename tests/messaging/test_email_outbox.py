@@ -5,14 +5,19 @@ every message, consent at send time, caps, and no address twice when a worker di
 from __future__ import annotations
 
 import datetime as dt
+import socket
+from email.policy import compat32
 from urllib.parse import quote, unquote
 
 import pytest
 from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import sanitize_address
 from django.db import ProgrammingError, transaction
 
 from messaging.email import (
     CLAIM_TIMEOUT,
+    _sanitized,
+    build_email,
     email_settings_of,
     fill_email_outbox,
     send_batch,
@@ -33,9 +38,11 @@ from voters.models import Assignment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp(settings):
-    controller, received = start_smtp_server()
+@pytest.fixture(params=["one_by_one", "pipelined"])
+def smtp(request, settings):
+    """A real SMTP server; every test runs against one that advertises PIPELINING (one round
+    trip a message) and one that does not (smtplib's sendmail, message by message)."""
+    controller, received = start_smtp_server(pipelining=request.param == "pipelined")
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
     settings.EMAIL_PUBLIC_BASE_URL = "https://vote.example"
@@ -136,6 +143,40 @@ def test_every_message_carries_identity_postal_address_and_one_click_unsubscribe
         assert "PO Box 12<br>Durham, NC 27701" in html
         assert f'href="{url}"' in html
     assert len({p["Message-ID"] for _, p in smtp.messages}) == 4
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "html_body"),
+    [
+        ("A note for Voter3", "Hi Voter3.", "<html><body><p>Hi</p></body></html>"),
+        ("Ünïcode for Zoë", "Héllo " + "y" * 1200, ""),
+        ("x" * 120, "plain", "<p>no body tag</p>"),
+        ("two  spaces, a\ttab and a trailing space ", "a\r\nb", ""),
+        ("=?utf-8?q?looks_encoded?= ; , :" * 4, "=_s1_ in a body", "<b>=_s1_</b>"),
+        ("", "", ""),
+    ],
+)
+def test_messages_are_serialized_byte_for_byte_as_django_s_own_policy_would(
+    home, subject, body, html_body
+):
+    row = EmailMessage(pk=7, campaign=home, address="voter7@example.org", subject=subject,
+                       body=body, html_body=html_body, message_id="m7@home.example")  # fmt: skip
+    mime = build_email(row, home, now=NOW).message()
+
+    fast = mime.as_bytes(linesep="\r\n")
+    mime.policy = compat32  # Django's own, on the same boundary
+    assert fast == mime.as_bytes(linesep="\r\n")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "voter9@example.org", "Voter.9+x@mail.example.co.uk", "Home Campaign <news@home.example>",
+        "zoë@exämple.org", "a@localhost", "\"odd, quoted\"@example.org", "x@-dash.example",
+    ],
+)  # fmt: skip
+def test_envelope_addresses_are_what_django_s_smtp_backend_would_send(address):
+    assert _sanitized(address, "utf-8") == sanitize_address(address, "utf-8")
 
 
 def test_a_batch_reuses_one_smtp_connection(home, smtp):
@@ -268,16 +309,135 @@ def test_a_worker_killed_mid_batch_sends_no_address_twice_and_loses_none(home, s
 
     with pytest.raises(SystemExit):
         send_batch(campaign_id=home.pk, now=NOW, connection=DiesAfter(3))
-    assert statuses(design) == {"sending": 3, "claimed": 7}
+    assert statuses(design) == {"sending": 10}  # one group of up to 50, handed over at once
     soon = send_batch(campaign_id=home.pk, now=NOW + dt.timedelta(minutes=1))
     assert soon.sent == 0  # the dead worker's claim is not yet taken for dead
     later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
 
-    assert later.sent == 7
-    assert statuses(design) == {"unknown": 3, "sent": 7}  # handed over, outcome lost: no resend
+    assert (later.sent, later.unknown) == (0, 0)
+    assert statuses(design) == {"unknown": 10}  # handed over, outcome lost: no resend
     recipients = smtp.recipients()
-    assert len(recipients) == len(set(recipients)) == 10
-    assert set(recipients) == set(EmailMessage.objects.values_list("address", flat=True))
+    assert len(recipients) == len(set(recipients)) == 3
+
+
+def test_a_worker_killed_mid_group_leaves_that_group_unknown_and_the_rest_to_a_rerun(
+    home, smtp, monkeypatch
+):
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 4)
+    design = queued_program(home, 10)
+    by_pk = list(EmailMessage.objects.filter(design=design).order_by("pk"))
+
+    # Groups of 4: the first sent and marked, the second killed after 2 of its 4 went out.
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW, connection=DiesAfter(6))
+    assert statuses(design) == {"sent": 4, "sending": 4, "claimed": 2}
+    later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+
+    assert (later.sent, later.unknown, later.failed) == (2, 0, 0)
+    rows = {m.pk: m.status for m in EmailMessage.objects.filter(design=design)}
+    assert [rows[m.pk] for m in by_pk] == ["sent"] * 4 + ["unknown"] * 4 + ["sent"] * 2
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 8
+    assert set(recipients) == {m.address for m in by_pk[:6] + by_pk[8:]}
+    assert EmailMessage.objects.filter(design=design, status="queued").count() == 0
+
+
+def test_a_rerun_after_a_kill_sends_each_never_handed_over_address_exactly_once(
+    home, smtp, monkeypatch
+):
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 3)
+    design = queued_program(home, 20)
+
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW, limit=12, connection=DiesAfter(7))
+    # Claimed 12 of the 20: groups of 3, two sent, the third killed after 1 of 3 went out.
+    assert statuses(design) == {"sent": 6, "sending": 3, "claimed": 3, "queued": 8}
+    later = NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1)
+    while send_batch(campaign_id=home.pk, now=later, limit=5).more:
+        pass
+
+    assert statuses(design) == {"sent": 17, "unknown": 3}
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 18  # the unknown group's first went out
+    unknown = set(
+        EmailMessage.objects.filter(design=design, status="unknown").values_list(
+            "address", flat=True
+        )
+    )
+    assert len(unknown & set(recipients)) == 1
+
+
+def test_a_broken_connection_mid_group_loses_one_message_and_sends_the_rest_on_a_new_one(
+    home, smtp
+):
+    design = queued_program(home, 6)
+
+    class DropsThird(EmailBackend):
+        """The connection breaks as the third message goes out (the worker cannot tell
+        whether the server got it)."""
+
+        calls = 0
+
+        def send_messages(self, email_messages):
+            DropsThird.calls += 1
+            if DropsThird.calls == 3:
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
+            return super().send_messages(email_messages)
+
+    result = send_batch(campaign_id=home.pk, now=NOW, connection=DropsThird(fail_silently=False))
+
+    assert (result.sent, result.unknown, result.failed) == (5, 1, 0)
+    assert statuses(design) == {"sent": 5, "unknown": 1}
+    recipients = smtp.recipients()
+    assert len(recipients) == len(set(recipients)) == 5
+
+
+def killed_after_pipelined(monkeypatch, n: int) -> None:
+    """A pipelining worker killed right after reading the server's acceptance of its `n`th
+    message: nothing after it runs, like SIGKILL."""
+    from messaging import smtp_pipelining
+
+    accepted = {"count": 0}
+    real = smtp_pipelining._outcome
+
+    def outcome(code: int) -> str:
+        found = real(code)
+        accepted["count"] += found == "sent"
+        if accepted["count"] >= n:
+            raise SystemExit("killed")
+        return found
+
+    monkeypatch.setattr(smtp_pipelining, "_outcome", outcome)
+
+
+def test_a_pipelining_worker_killed_mid_group_leaves_that_group_unknown_and_the_rest_to_a_rerun(
+    home, settings, monkeypatch
+):
+    controller, received = start_smtp_server(pipelining=True)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
+    monkeypatch.setattr("messaging.email.HAND_OVER_GROUP", 4)
+    design = queued_program(home, 10)
+    by_pk = list(EmailMessage.objects.filter(design=design).order_by("pk"))
+
+    killed_after_pipelined(monkeypatch, 6)
+    with pytest.raises(SystemExit):
+        send_batch(campaign_id=home.pk, now=NOW)
+    monkeypatch.undo()
+    assert statuses(design) == {"sent": 4, "sending": 4, "claimed": 2}
+    # The 7th message's content was already out with the 8th's envelope when the worker died.
+    delivered_before = len(received.recipients())
+    later = send_batch(campaign_id=home.pk, now=NOW + CLAIM_TIMEOUT + dt.timedelta(seconds=1))
+    controller.stop()
+
+    assert delivered_before in (6, 7)
+    assert (later.sent, later.unknown, later.failed) == (2, 0, 0)
+    rows = {m.pk: m.status for m in EmailMessage.objects.filter(design=design)}
+    assert [rows[m.pk] for m in by_pk] == ["sent"] * 4 + ["unknown"] * 4 + ["sent"] * 2
+    recipients = received.recipients()
+    assert len(recipients) == len(set(recipients)) == delivered_before + 2
+    assert set(recipients) >= {m.address for m in by_pk[:6] + by_pk[8:]}
+    assert set(recipients) <= {m.address for m in by_pk[:8] + by_pk[8:]}
 
 
 def test_the_database_refuses_sending_a_handed_over_email_again(home, smtp):
