@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models import F, OrderBy
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -47,6 +48,7 @@ from campaign.views import client_ip
 from scoring import plots
 from scoring.experiments import ExperimentError
 from scoring.models import (
+    LEAVE_ALONE,
     ModelKind,
     ModelStatus,
     ModelVersion,
@@ -73,10 +75,27 @@ from scoring.reports import (
     points,
     reason_rank,
 )
-from scoring.selectors import approved_peer, latest_voter_score, voters_done
+from scoring.selectors import (
+    SCORE_BANDS,
+    approved_peer,
+    best_arm_choices,
+    latest_complete_runs,
+    latest_score,
+    latest_voter_score,
+    scored_in_band,
+    scored_in_runs,
+    unscored,
+    voters_done,
+    with_best_arm,
+)
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
-from voters.admin_panels import register_voter_panel
-from voters.models import Program, SurveyQuestion
+from voters.admin_panels import (
+    VoterListColumn,
+    register_voter_list_column,
+    register_voter_list_filter,
+    register_voter_panel,
+)
+from voters.models import CONTROL_ARM, Program, SurveyQuestion, Voter, arm_label
 
 REFRESH_SECONDS = 5
 
@@ -766,4 +785,151 @@ register_voter_panel(
     label="latest scores and their reasons",
     after="Consent",
     render=lambda voter: voter_scores(voter.pk),
+)
+
+
+# -- the voter list: latest scores, their bands and the best message ---------------------------
+#
+# "Latest" is the latest complete scoring run of the voter's campaign: what targeting reads
+# (`VoterScore.objects.latest_complete`). Run ids are read once per request, for the user's
+# campaigns only, so no filter or column can reach another campaign's scores.
+
+BAND_WORDS = {
+    "0-20": "very low",
+    "20-40": "low",
+    "40-60": "middle",
+    "60-80": "high",
+    "80-100": "very high",
+}
+NOT_SCORED = "none"
+
+
+def whole_percent(value: float | None) -> str:
+    """A probability in a list column: whole percent, as narrow as the band it falls in."""
+    return DASH if value is None else f"{100 * value:.0f}%"
+
+
+def latest_runs(request: HttpRequest) -> dict[int, int]:
+    """{campaign id: latest complete run id} of the user's campaigns, read once per request."""
+    cached = getattr(request, "_latest_scoring_runs", None)
+    if cached is None:
+        cached = latest_complete_runs(None if is_superuser(request) else campaign_ids(request))
+        request._latest_scoring_runs = cached
+    return cached
+
+
+def best_message_label(arm: str) -> str:
+    """The best arm as staff read it: the variant's label, or leave them alone."""
+    return LEAVE_ALONE if arm == CONTROL_ARM else arm_label(arm)
+
+
+class ScoreBandFilter(admin.SimpleListFilter):
+    """Voters whose latest `score` (a probability) lies in a band of 20 points."""
+
+    score = ""
+
+    def lookups(self, request, model_admin):
+        bands = [(band, f"{BAND_WORDS[band]} ({band}%)") for band in SCORE_BANDS]
+        return [*bands, (NOT_SCORED, "not scored")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        runs = latest_runs(request).values()
+        if value == NOT_SCORED:
+            # No row in the latest run (imported since) or a row without this model's score.
+            return queryset.filter(
+                ~models.Q(pk__in=scored_in_runs(runs)) | models.Q(pk__in=unscored(runs, self.score))
+            )
+        if value not in SCORE_BANDS:
+            return queryset.none()
+        return queryset.filter(pk__in=scored_in_band(runs, self.score, value))
+
+
+class TurnoutBandFilter(ScoreBandFilter):
+    title = "latest turnout score"
+    parameter_name = "turnout_band"
+    score = "turnout"
+
+
+class SupportBandFilter(ScoreBandFilter):
+    title = "latest support score"
+    parameter_name = "support_band"
+    score = "support"
+
+
+class BestMessageFilter(admin.SimpleListFilter):
+    """Voters whose best message in the latest run (the persuasion model's pick) is this one."""
+
+    title = "best message (latest persuasion model)"
+    parameter_name = "best_message"
+
+    def lookups(self, request, model_admin):
+        arms = best_arm_choices(latest_runs(request).values())
+        return [(arm, best_message_label(arm)) for arm in arms]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        if self.value() not in {value for value, _ in self.lookup_choices}:
+            return queryset.none()
+        return queryset.filter(pk__in=with_best_arm(latest_runs(request).values(), self.value()))
+
+
+class UnscoredLast(OrderBy):
+    """Order by a score with unscored voters last both ways (the admin reverses an ordering for
+    a second click, which would otherwise put them first: PostgreSQL sorts NULL as largest,
+    SQLite as smallest)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(F(name), nulls_last=True)
+
+    def reverse_ordering(self) -> UnscoredLast:
+        self.descending = not self.descending
+        return self
+
+
+def _annotating(name: str, field: str):
+    def annotate(request: HttpRequest, voters: models.QuerySet[Voter]) -> models.QuerySet[Voter]:
+        runs = latest_runs(request).values()
+        if not runs:  # nothing scored yet: no subquery at all
+            empty = models.CharField() if field == "best_arm" else models.FloatField()
+            return voters.annotate(**{name: models.Value(None, output_field=empty)})
+        return voters.annotate(**{name: latest_score(runs, field)})
+
+    return annotate
+
+
+register_voter_list_filter("turnout_band", TurnoutBandFilter)
+register_voter_list_filter("support_band", SupportBandFilter)
+register_voter_list_filter("best_message", BestMessageFilter)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_turnout",
+        description="turnout",
+        ordering=UnscoredLast("latest_turnout"),
+        annotate=_annotating("latest_turnout", "turnout"),
+        display=lambda voter: whole_percent(voter.latest_turnout),
+    )
+)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_support",
+        description="support",
+        ordering=UnscoredLast("latest_support"),
+        annotate=_annotating("latest_support", "support"),
+        display=lambda voter: whole_percent(voter.latest_support),
+    )
+)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_best_message",
+        description="best message",
+        ordering=UnscoredLast("latest_best_arm"),
+        annotate=_annotating("latest_best_arm", "best_arm"),
+        display=lambda voter: (
+            best_message_label(voter.latest_best_arm) if voter.latest_best_arm else DASH
+        ),
+    )
 )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaign.admin import BoundedCountPaginator
 from campaign.models import Role
 from tests.factories import (
+    CampaignFactory,
     ElectionFactory,
     HouseholdFactory,
     ImportRunFactory,
@@ -29,8 +30,10 @@ pytestmark = pytest.mark.django_db
 
 VOTERS = reverse("admin:voters_voter_changelist")
 # session, user, memberships, precinct choices, election choices, capped count, the page of rows,
-# and the user's Django permissions (user, group), which the sidebar asks for the auth app's models
-VOTER_CHANGELIST_QUERIES = 9
+# the user's Django permissions (user, group), which the sidebar asks for the auth app's models,
+# and the campaigns' latest scoring runs (scoring's columns and filters; with a run, one more:
+# the arms its persuasion model could pick)
+VOTER_CHANGELIST_QUERIES = 10
 # session, user, memberships, the voter with campaign and household, the Django permissions
 # (2), household members, vote history, consent per channel, the timeline's contacts, answers and
 # consent changes, program assignments
@@ -340,6 +343,57 @@ def test_voted_in_election_filter(staff_client, campaign, other_campaign):
         f"{earlier.pk}:yes",
         f"{earlier.pk}:no",
     }
+
+
+def test_voted_in_filter_lists_each_election_once_per_campaign_named_with_it(
+    client, campaign, other_campaign, make_member
+):
+    user = make_member(campaign, "staff", username="both")
+    MembershipFactory(user=user, campaign=other_campaign, role="staff")
+    day = dt.date(2024, 11, 5)
+    home = ElectionFactory(campaign=campaign, election_on=day, election_type="general", label="")
+    rival = ElectionFactory(
+        campaign=other_campaign, election_on=day, election_type="general", label=""
+    )
+    client.force_login(user)
+
+    def choices(params: dict) -> list[tuple[str, str]]:
+        response = client.get(VOTERS, params)
+        spec = next(
+            f
+            for f in response.context["cl"].filter_specs
+            if getattr(f, "parameter_name", None) == "voted_in"
+        )
+        return list(spec.lookup_choices)
+
+    assert choices({}) == [
+        (f"{home.pk}:yes", "2024-11-05 General (Home campaign): voted"),
+        (f"{home.pk}:no", "2024-11-05 General (Home campaign): did not vote"),
+        (f"{rival.pk}:yes", "2024-11-05 General (Rival campaign): voted"),
+        (f"{rival.pk}:no", "2024-11-05 General (Rival campaign): did not vote"),
+    ]
+    # Once a campaign is chosen, only its elections, with no campaign to tell apart.
+    assert choices({"campaign__id__exact": other_campaign.pk}) == [
+        (f"{rival.pk}:yes", "2024-11-05 General: voted"),
+        (f"{rival.pk}:no", "2024-11-05 General: did not vote"),
+    ]
+
+
+def test_voted_in_filter_names_no_campaign_for_a_one_campaign_user(staff_client, campaign):
+    election = ElectionFactory(campaign=campaign, election_on=dt.date(2024, 11, 5), label="")
+    ElectionFactory(campaign=CampaignFactory(slug="third"), election_on=dt.date(2024, 11, 5))
+
+    response = staff_client.get(VOTERS)
+    spec = next(
+        f
+        for f in response.context["cl"].filter_specs
+        if getattr(f, "parameter_name", None) == "voted_in"
+    )
+
+    assert [label for _, label in spec.lookup_choices] == [
+        f"{election}: voted",
+        f"{election}: did not vote",
+    ]
 
 
 def test_changelist_count_is_exact_up_to_the_limit_then_estimated(
