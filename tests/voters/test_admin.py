@@ -218,6 +218,29 @@ def test_voter_search_is_served_by_indexes_on_postgresql(campaign, other_campaig
     assert not _uses_index(by_phone, "voter_last_name_prefix")
 
 
+def test_voter_search_by_surname_is_served_by_the_index_on_sqlite(campaign, other_campaign):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner: PostgreSQL's is checked above")
+    Voter.objects.bulk_create(
+        Voter(campaign=campaign if n % 2 else other_campaign, voter_id=f"X{n:05d}",
+              last_name=("Hill", "Hills", "Hilton", "Hinds", "hillman")[n % 5] + f"{n}")
+        for n in range(2_000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE voters_voter")  # what an import's end does on SQLite
+    own = Voter.objects.filter(campaign_id__in=[campaign.pk])
+
+    by_name = search_voters(own, "hill")
+    plan = by_name.explain()
+
+    # The range beside the LIKE is what SQLite can search an expression index by.
+    assert "voter_last_name_prefix (campaign_id=? AND <expr>>? AND <expr><?)" in plan
+    # Own voters are the odd numbers: a fifth of 1,000 per surname; "hill" is Hill, Hills, hillman.
+    assert by_name.count() == 600
+    assert search_voters(own, "hilt").count() == 200
+    assert search_voters(own, "hilz").count() == 0
+
+
 def _uses_index(plan: str, name: str) -> bool:
     """Whether the plan scans the index or one of its partitions' (voters are partitioned by
     campaign on PostgreSQL, and a partition's copy of an index has a name of its own)."""
