@@ -740,11 +740,17 @@ class ScoringRunAdmin(CampaignScopedAdmin):
 # -- a voter's scores, shown on the voter's page ------------------------------------------------
 
 REASON_UNITS = (
-    "A reason's points are its exact SHAP share of the voter's difference from the average "
-    "voter: for turnout and support in points of calibrated probability, for a message in "
-    "points of predicted uplift. Each model's reasons, with the rest of its features, add up "
-    "to that difference."
+    "A reason's size is its exact SHAP share of the voter's difference from the average voter, "
+    "in percentage points (pp): of calibrated probability for turnout and support, of predicted "
+    "uplift for a message. Each model's reasons, with the rest of its features, add up to that "
+    "difference."
 )
+
+
+def _reason_model(model: str) -> str:
+    """ "uplift civic_duty" (a message's model) as "uplift of Civic duty"."""
+    kind, _, arm = model.partition(" ")
+    return f"{kind} of {arm_label(arm)}" if kind == "uplift" and arm else model
 
 
 def voter_scores(voter_id: int) -> SafeString:
@@ -752,20 +758,25 @@ def voter_scores(voter_id: int) -> SafeString:
     score = latest_voter_score(voter_id)
     if score is None:
         return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
+    # Messages by their label ("Civic duty"), as staff name them; probabilities in percent,
+    # uplifts (changes in a probability) in percentage points.
     rows = [
         ("turnout", percent(score.turnout)),
         ("support", percent(score.support)),
-        ("best message", score.best_action or DASH),
-        ("why", score.best_arm_reason() or DASH),
-        *((f"uplift of {arm}", points(value)) for arm, value in sorted(score.uplift.items())),
+        ("best message", best_message_label(score.best_arm) if score.best_arm else DASH),
+        ("why", score.best_arm_reason(label=arm_label) or DASH),
+        *(
+            (f"uplift of {arm_label(arm)}", points(value))
+            for arm, value in sorted(score.uplift.items())
+        ),
     ]
     heading = f"run {score.run_id}, features as of {score.run.as_of:%Y-%m-%d}"
     grouped = by_model(score.reasons)
     models_in_order = sorted(grouped, key=reason_rank)
     reasons = html_table(
-        ("model", "reason", "points vs the average voter"),
+        ("model", "reason", "vs the average voter"),
         (
-            (model, text, f"{100 * value:+.1f} pts")
+            (_reason_model(model), text, points(value))
             for model in models_in_order
             for text, value in grouped[model]
         ),

@@ -68,6 +68,7 @@ from voters.models import (
     ImportKind,
     ImportRun,
     ImportStatus,
+    Party,
     Program,
     ProgramArm,
     RejectedRow,
@@ -181,6 +182,16 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def ballot_party(code: str | None) -> str:
+    """A primary ballot's party in words ("REP" is Republican); a code we do not know, as is."""
+    if not code:
+        return ""
+    try:
+        return Party(code.strip().lower()).label
+    except ValueError:
+        return code
+
+
 def _members_table(
     campaign_id: int, household_id: int, exclude_pk: int | None, limit: int
 ) -> SafeString:
@@ -280,7 +291,7 @@ def _assignments_table(voter: Voter) -> SafeString:
                     reverse("admin:voters_program_change", args=[a.program_id]),
                     a.program.name,
                 ),
-                a.arm.name,
+                a.arm.label,
                 _yes_no(a.arm.is_control),
                 _local(a.assigned_at, voter.campaign.time_zone),
             )
@@ -306,10 +317,15 @@ class VoterConsentForm(forms.Form):
         help_text="Required to opt back in (what the voter asked for, and when).",
     )
 
+    # The id of the empty form after the voter page's own, which these fields belong to.
+    html_id = "voter-consent"
+
     def __init__(self, *args, voter: Voter, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.voter = voter
         self.user = user
+        for field in self.fields.values():
+            field.widget.attrs["form"] = self.html_id
 
     def clean(self) -> dict:
         data = super().clean()
@@ -561,16 +577,15 @@ class VoterAdmin(CampaignScopedAdmin):
 
     @admin.display(description="elections, newest first")
     def vote_history(self, obj: Voter) -> SafeString:
+        # The election's own name on every row ("2024-11-05 General" when it has no label).
         return html_table(
-            ("date", "type", "election", "voted", "method", "ballot party"),
+            ("election", "voted", "method", "ballot party"),
             (
                 (
-                    r.election.election_on.isoformat(),
-                    r.election.get_election_type_display(),
-                    r.election.label,
+                    str(r.election),
                     _yes_no(r.voted),
                     r.get_method_display() or "",
-                    r.party or "",
+                    ballot_party(r.party),
                 )
                 for r in vote_history(obj)
             ),
@@ -648,6 +663,10 @@ class VoterAdmin(CampaignScopedAdmin):
         return [consent_url, *super().get_urls()]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # The person first: staff look for "Ann Lee", the voter id tells two of them apart.
+            context["title"] = obj.full_name or f"Voter {obj.voter_id}"
+            context["subtitle"] = f"Voter {obj.voter_id}, {obj.campaign.name}"
         if obj is not None and self._role_in(request, obj, EDIT_ROLES):
             context["consent_form"] = VoterConsentForm(voter=obj, user=request.user)
             context["consent_url"] = reverse("admin:voters_voter_consent", args=[obj.pk])

@@ -26,6 +26,7 @@ from voters.models import (
     SurveyResponse,
     Voter,
     VoteRecord,
+    arm_label,
 )
 from voters.phones import phone_exact
 
@@ -219,7 +220,10 @@ def user_name(user) -> str:
 
 
 def _contact_item(c: ContactAttempt) -> TimelineItem:
-    program = " / ".join(str(p) for p in (c.program, c.arm, c.variant) if p)
+    # Arms and variants by label ("Civic duty"), as staff name them, not their code.
+    arm = c.arm.label if c.arm else ""
+    variant = arm_label(c.variant) if c.variant else ""
+    program = " / ".join(dict.fromkeys(str(p) for p in (c.program, arm, variant) if p))
     detail = c.get_result_display() + (f" ({program})" if program else "")
     return TimelineItem(
         at=c.occurred_at,

@@ -14,11 +14,13 @@ from django.utils import timezone
 from campaign.admin import BoundedCountPaginator
 from campaign.models import Role
 from tests.factories import (
+    AssignmentFactory,
     CampaignFactory,
     ElectionFactory,
     HouseholdFactory,
     ImportRunFactory,
     MembershipFactory,
+    ProgramArmFactory,
     UserFactory,
     VoteRecordFactory,
     VoterFactory,
@@ -458,6 +460,48 @@ def test_voter_page_shows_household_members_and_vote_history_newest_first(staff_
     assert "Early in person" in html
     assert "By mail" in html
     assert "&quot;party_code&quot;: &quot;D&quot;" in html
+
+
+def test_voter_page_speaks_plainly(staff_client, campaign):
+    voter = VoterFactory(
+        campaign=campaign, voter_id="NC0042", first_name="Ann", middle_name="", last_name="Lee",
+        suffix="",
+    )  # fmt: skip
+    unlabelled = ElectionFactory(
+        campaign=campaign, election_on=dt.date(2024, 3, 5), election_type="primary", label=""
+    )
+    labelled = ElectionFactory(
+        campaign=campaign, election_on=dt.date(2024, 11, 5), label="General 2024"
+    )
+    VoteRecordFactory(voter=voter, election=unlabelled, party="REP", method="polls")
+    VoteRecordFactory(voter=voter, election=labelled, party="", method="mail")
+    arm = ProgramArmFactory(name="social_pressure")
+    AssignmentFactory(voter=voter, program=arm.program, arm=arm)
+
+    response = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk]))
+    html = response.content.decode()
+
+    assert response.context["title"] == "Ann Lee"
+    assert response.context["subtitle"] == "Voter NC0042, Home campaign"
+    assert "<title>Ann Lee | Voter NC0042, Home campaign |" in html
+    # The election on every row, by label or by date and type; the ballot party in words.
+    assert "<td>General 2024</td><td>yes</td><td>By mail</td><td></td>" in html
+    assert "<td>2024-03-05 Primary</td><td>yes</td><td>At the polls</td><td>Republican</td>" in html
+    assert "<td>Social pressure</td><td>no</td>" in html  # the arm by its label
+    assert "social_pressure" not in html
+
+
+def test_consent_form_sits_with_the_consent_table(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+
+    html = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+    table = html.index("Current consent per channel")
+    form = html.index("Record a consent change")
+    assert table < form < html.index(">Timeline</h2>")
+    assert 'form="voter-consent"' in html[form : html.index(">Timeline</h2>")]
+    consent_url = reverse("admin:voters_voter_consent", args=[voter.pk])
+    assert f'<form id="voter-consent" action="{consent_url}" method="post"' in html
 
 
 def test_voter_changelist_query_count_does_not_grow_with_voters(
