@@ -68,10 +68,12 @@ from scoring.reports import (
     duration,
     headline,
     interval,
+    message_rows,
     metric,
     number,
     per_second,
     percent,
+    persuasion_summary,
     points,
     reason_rank,
 )
@@ -290,6 +292,12 @@ CLASSIFIER_FIELDS = (
     "candidate_sizes",
 )
 PERSUASION_FIELDS = ("metrics_comparison", "policy_values", "arm_uplifts", "candidate_sizes")
+# What staff read first on a persuasion model: in words, then one table.
+PERSUASION_STAFF_FIELDS = ("what_it_tells_us", "messages_compared")
+ESTIMATOR_DETAILS = (
+    "For analysts: the estimator's figures (DR and IPS policy values, Qini, uplift in the top "
+    "deciles, candidate sizes), beside the approved version's"
+)
 DETAIL_FIELDS = ("parameters", "features")
 # What the experiment report may be asked about, by id in the query string.
 EXPERIMENT_PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...]], ...] = (
@@ -324,6 +332,7 @@ class ModelVersionAdmin(CampaignScopedAdmin):
     readonly_fields = (
         "campaign", "kind", "status", "subject", "features_as_of", "created_by", "created_at",
         "approved_by", "approved_at", "compared_with", "metrics_comparison", "reliability_plot",
+        "what_it_tells_us", "messages_compared",
         "reliability_bins", "candidate_sizes", "policy_values", "arm_uplifts", "card",
         "parameters", "features",
     )  # fmt: skip
@@ -334,6 +343,16 @@ class ModelVersionAdmin(CampaignScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         persuasion = obj is not None and obj.kind == ModelKind.PERSUASION
+        if persuasion:
+            # Staff first: which message works, for whom, how sure we are; the estimator's
+            # vocabulary (IPS, Qini, DR loss) folded away below for whoever checks the model.
+            return [
+                (None, {"fields": SUMMARY_FIELDS}),
+                ("Which message works, for whom, how sure", {"fields": PERSUASION_STAFF_FIELDS}),
+                (ESTIMATOR_DETAILS, {"classes": ("collapse",), "fields": PERSUASION_FIELDS}),
+                ("Model card", {"classes": ("collapse",), "fields": ("card",)}),
+                ("Parameters and features", {"classes": ("collapse",), "fields": DETAIL_FIELDS}),
+            ]
         return [
             (None, {"fields": SUMMARY_FIELDS}),
             (
@@ -407,6 +426,28 @@ class ModelVersionAdmin(CampaignScopedAdmin):
     @admin.display(description="per arm")
     def arm_uplifts(self, obj: ModelVersion) -> SafeString:
         return _with_peer(obj, arm_uplift_table)
+
+    @admin.display(description="in words")
+    def what_it_tells_us(self, obj: ModelVersion) -> SafeString:
+        return format_html_join("", "<p>{}</p>", ((line,) for line in persuasion_summary(obj)))
+
+    @admin.display(description="each message, given to everyone")
+    def messages_compared(self, obj: ModelVersion) -> SafeString:
+        outcome = "would vote" if obj.election_id else "would agree"
+        table = html_table(
+            ("message", outcome, "very likely (95%) between", "vs no message"),
+            (
+                (r.message, r.expected, r.plausible, r.versus_none)
+                for r in message_rows(obj.metrics or {})
+            ),
+            "No policy values recorded.",
+        )
+        return format_html(
+            '{}<p class="help">{}</p>',
+            table,
+            "Estimated on the program's own voters from data the model did not train on "
+            "(cross-fitted), so the figures are not flattered by the model having seen them.",
+        )
 
     @admin.display(description="model card")
     def card(self, obj: ModelVersion) -> SafeString:

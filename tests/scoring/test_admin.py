@@ -579,3 +579,34 @@ def test_voter_page_says_when_a_voter_was_never_scored(staff_client, campaign):
     text = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
 
     assert "Not scored yet: no complete scoring run includes them." in text
+
+
+def test_persuasion_model_page_speaks_to_staff_first_and_folds_the_estimators_terms(
+    staff_client, campaign
+):
+    version = ModelVersionFactory(campaign=campaign, persuasion=True, approved=True)
+    url = reverse("admin:scoring_modelversion_change", args=[version.pk])
+
+    text = staff_client.get(url).text
+    staff = text.index("Which message works, for whom, how sure")
+    details = text.index("For analysts: the estimator&#x27;s figures")
+
+    assert staff < details
+    assert (
+        f"<p>Best single message: Door. Given to every voter of the program, it moves voting in "
+        f"{version.election} by +3.0 pp on average compared with no message (44.0% against "
+        "41.0%).</p>"
+    ) in text
+    assert (
+        "with Door the true rate is very likely (95%) between 42.0% and 46.0%; with no message "
+        "between 39.0% and 43.0%. The two ranges overlap"
+    ) in text
+    assert "Who gets what: 20.0% of voters get another message" in text
+    assert (
+        "<tr><td>Door</td><td>44.0%</td><td>42.0% to 46.0%</td><td>+3.0 pp</td></tr>"
+    ) in text.replace("\n", "")
+    # The estimator's vocabulary only inside the collapsed section, after the staff's.
+    for term in ("IPS VALUE", "Qini", "cross-fitted DR loss"):
+        assert term.lower() not in text[staff:details].lower()
+    assert "Qini" in text[details:]
+    assert "<details" in text[details - 400 : details]  # folded away (Django's collapse)
