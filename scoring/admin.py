@@ -405,8 +405,11 @@ class ModelVersionAdmin(CampaignScopedAdmin):
             return "No reliability bins recorded."
         url = reverse("admin:scoring_modelversion_reliability", args=[obj.pk])
         return format_html(
-            '<img src="{}" width="500" height="400" alt="Reliability plot of v{}: mean predicted '
-            'probability against observed rate per bin, the approved version in grey">',
+            # Scaled down, never cropped, on a phone: a 500-pixel chart in a 360-pixel column
+            # lost its right side, axis label and title included.
+            '<img src="{}" width="500" height="400" style="max-width:100%;height:auto" '
+            'alt="Reliability plot of v{}: mean predicted probability against observed rate per '
+            'bin, the approved version in grey">',
             url,
             obj.pk,
         )
