@@ -46,6 +46,7 @@ from campaign.admin import (
     register_count_column,
     scoped_related_queryset,
 )
+from campaign.lib.ids import as_id
 from campaign.lib.masking import mask_contact_details
 from campaign.lib.timestamps import shown
 from campaign.models import Campaign, Election, Role
@@ -142,9 +143,9 @@ class VotedInElectionFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         elections = scoped_related_queryset(Election, request)
-        chosen = request.GET.get("campaign__id__exact", "")
-        if chosen.isascii() and chosen.isdigit():
-            elections = elections.filter(campaign_id=int(chosen))
+        chosen = as_id(request.GET.get("campaign__id__exact"))
+        if chosen is not None:
+            elections = elections.filter(campaign_id=chosen)
         elections = elections.select_related("campaign").order_by(
             "-election_on", "election_type", "campaign__name", "pk"
         )[: self.max_elections]
