@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models import F, OrderBy
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -48,6 +49,7 @@ from campaign.views import client_ip
 from scoring import plots
 from scoring.experiments import ExperimentError
 from scoring.models import (
+    LEAVE_ALONE,
     ModelKind,
     ModelStatus,
     ModelVersion,
@@ -67,17 +69,36 @@ from scoring.reports import (
     duration,
     headline,
     interval,
+    message_rows,
     metric,
     number,
     per_second,
     percent,
+    persuasion_summary,
     points,
     reason_rank,
 )
-from scoring.selectors import approved_peer, latest_voter_score, voters_done
+from scoring.selectors import (
+    SCORE_BANDS,
+    approved_peer,
+    best_arm_choices,
+    latest_complete_runs,
+    latest_score,
+    latest_voter_score,
+    scored_in_band,
+    scored_in_runs,
+    unscored,
+    voters_done,
+    with_best_arm,
+)
 from scoring.services import ScoringError, approve_model, experiment_report, start_scoring_run
-from voters.admin_panels import register_voter_panel
-from voters.models import Program, SurveyQuestion
+from voters.admin_panels import (
+    VoterListColumn,
+    register_voter_list_column,
+    register_voter_list_filter,
+    register_voter_panel,
+)
+from voters.models import CONTROL_ARM, Program, SurveyQuestion, Voter, arm_label
 
 REFRESH_SECONDS = 5
 
@@ -272,6 +293,12 @@ CLASSIFIER_FIELDS = (
     "candidate_sizes",
 )
 PERSUASION_FIELDS = ("metrics_comparison", "policy_values", "arm_uplifts", "candidate_sizes")
+# What staff read first on a persuasion model: in words, then one table.
+PERSUASION_STAFF_FIELDS = ("what_it_tells_us", "messages_compared")
+ESTIMATOR_DETAILS = (
+    "For analysts: the estimator's figures (DR and IPS policy values, Qini, uplift in the top "
+    "deciles, candidate sizes), beside the approved version's"
+)
 DETAIL_FIELDS = ("parameters", "features")
 # What the experiment report may be asked about, by id in the query string.
 EXPERIMENT_PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...]], ...] = (
@@ -306,6 +333,7 @@ class ModelVersionAdmin(CampaignScopedAdmin):
     readonly_fields = (
         "campaign", "kind", "status", "subject", "features_as_of", "created_by", "created_at",
         "approved_by", "approved_at", "compared_with", "metrics_comparison", "reliability_plot",
+        "what_it_tells_us", "messages_compared",
         "reliability_bins", "candidate_sizes", "policy_values", "arm_uplifts", "card",
         "parameters", "features",
     )  # fmt: skip
@@ -316,6 +344,16 @@ class ModelVersionAdmin(CampaignScopedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         persuasion = obj is not None and obj.kind == ModelKind.PERSUASION
+        if persuasion:
+            # Staff first: which message works, for whom, how sure we are; the estimator's
+            # vocabulary (IPS, Qini, DR loss) folded away below for whoever checks the model.
+            return [
+                (None, {"fields": SUMMARY_FIELDS}),
+                ("Which message works, for whom, how sure", {"fields": PERSUASION_STAFF_FIELDS}),
+                (ESTIMATOR_DETAILS, {"classes": ("collapse",), "fields": PERSUASION_FIELDS}),
+                ("Model card", {"classes": ("collapse",), "fields": ("card",)}),
+                ("Parameters and features", {"classes": ("collapse",), "fields": DETAIL_FIELDS}),
+            ]
         return [
             (None, {"fields": SUMMARY_FIELDS}),
             (
@@ -368,8 +406,11 @@ class ModelVersionAdmin(CampaignScopedAdmin):
             return "No reliability bins recorded."
         url = reverse("admin:scoring_modelversion_reliability", args=[obj.pk])
         return format_html(
-            '<img src="{}" width="500" height="400" alt="Reliability plot of v{}: mean predicted '
-            'probability against observed rate per bin, the approved version in grey">',
+            # Scaled down, never cropped, on a phone: a 500-pixel chart in a 360-pixel column
+            # lost its right side, axis label and title included.
+            '<img src="{}" width="500" height="400" style="max-width:100%;height:auto" '
+            'alt="Reliability plot of v{}: mean predicted probability against observed rate per '
+            'bin, the approved version in grey">',
             url,
             obj.pk,
         )
@@ -389,6 +430,28 @@ class ModelVersionAdmin(CampaignScopedAdmin):
     @admin.display(description="per arm")
     def arm_uplifts(self, obj: ModelVersion) -> SafeString:
         return _with_peer(obj, arm_uplift_table)
+
+    @admin.display(description="in words")
+    def what_it_tells_us(self, obj: ModelVersion) -> SafeString:
+        return format_html_join("", "<p>{}</p>", ((line,) for line in persuasion_summary(obj)))
+
+    @admin.display(description="each message, given to everyone")
+    def messages_compared(self, obj: ModelVersion) -> SafeString:
+        outcome = "would vote" if obj.election_id else "would agree"
+        table = html_table(
+            ("message", outcome, "very likely (95%) between", "vs no message"),
+            (
+                (r.message, r.expected, r.plausible, r.versus_none)
+                for r in message_rows(obj.metrics or {})
+            ),
+            "No policy values recorded.",
+        )
+        return format_html(
+            '{}<p class="help">{}</p>',
+            table,
+            "Estimated on the program's own voters from data the model did not train on "
+            "(cross-fitted), so the figures are not flattered by the model having seen them.",
+        )
 
     @admin.display(description="model card")
     def card(self, obj: ModelVersion) -> SafeString:
@@ -730,11 +793,17 @@ class ScoringRunAdmin(CampaignScopedAdmin):
 # -- a voter's scores, shown on the voter's page ------------------------------------------------
 
 REASON_UNITS = (
-    "A reason's points are its exact SHAP share of the voter's difference from the average "
-    "voter: for turnout and support in points of calibrated probability, for a message in "
-    "points of predicted uplift. Each model's reasons, with the rest of its features, add up "
-    "to that difference."
+    "A reason's size is its exact SHAP share of the voter's difference from the average voter, "
+    "in percentage points (pp): of calibrated probability for turnout and support, of predicted "
+    "uplift for a message. Each model's reasons, with the rest of its features, add up to that "
+    "difference."
 )
+
+
+def _reason_model(model: str) -> str:
+    """ "uplift civic_duty" (a message's model) as "uplift of Civic duty"."""
+    kind, _, arm = model.partition(" ")
+    return f"{kind} of {arm_label(arm)}" if kind == "uplift" and arm else model
 
 
 def voter_scores(voter_id: int) -> SafeString:
@@ -742,20 +811,25 @@ def voter_scores(voter_id: int) -> SafeString:
     score = latest_voter_score(voter_id)
     if score is None:
         return format_html("<p>{}</p>", "Not scored yet: no complete scoring run includes them.")
+    # Messages by their label ("Civic duty"), as staff name them; probabilities in percent,
+    # uplifts (changes in a probability) in percentage points.
     rows = [
         ("turnout", percent(score.turnout)),
         ("support", percent(score.support)),
-        ("best message", score.best_action or DASH),
-        ("why", score.best_arm_reason() or DASH),
-        *((f"uplift of {arm}", points(value)) for arm, value in sorted(score.uplift.items())),
+        ("best message", best_message_label(score.best_arm) if score.best_arm else DASH),
+        ("why", score.best_arm_reason(label=arm_label) or DASH),
+        *(
+            (f"uplift of {arm_label(arm)}", points(value))
+            for arm, value in sorted(score.uplift.items())
+        ),
     ]
     heading = f"run {score.run_id}, features as of {score.run.as_of:%Y-%m-%d}"
     grouped = by_model(score.reasons)
     models_in_order = sorted(grouped, key=reason_rank)
     reasons = html_table(
-        ("model", "reason", "points vs the average voter"),
+        ("model", "reason", "vs the average voter"),
         (
-            (model, text, f"{100 * value:+.1f} pts")
+            (_reason_model(model), text, points(value))
             for model in models_in_order
             for text, value in grouped[model]
         ),
@@ -775,4 +849,151 @@ register_voter_panel(
     label="latest scores and their reasons",
     after="Consent",
     render=lambda voter: voter_scores(voter.pk),
+)
+
+
+# -- the voter list: latest scores, their bands and the best message ---------------------------
+#
+# "Latest" is the latest complete scoring run of the voter's campaign: what targeting reads
+# (`VoterScore.objects.latest_complete`). Run ids are read once per request, for the user's
+# campaigns only, so no filter or column can reach another campaign's scores.
+
+BAND_WORDS = {
+    "0-20": "very low",
+    "20-40": "low",
+    "40-60": "middle",
+    "60-80": "high",
+    "80-100": "very high",
+}
+NOT_SCORED = "none"
+
+
+def whole_percent(value: float | None) -> str:
+    """A probability in a list column: whole percent, as narrow as the band it falls in."""
+    return DASH if value is None else f"{100 * value:.0f}%"
+
+
+def latest_runs(request: HttpRequest) -> dict[int, int]:
+    """{campaign id: latest complete run id} of the user's campaigns, read once per request."""
+    cached = getattr(request, "_latest_scoring_runs", None)
+    if cached is None:
+        cached = latest_complete_runs(None if is_superuser(request) else campaign_ids(request))
+        request._latest_scoring_runs = cached
+    return cached
+
+
+def best_message_label(arm: str) -> str:
+    """The best arm as staff read it: the variant's label, or leave them alone."""
+    return LEAVE_ALONE if arm == CONTROL_ARM else arm_label(arm)
+
+
+class ScoreBandFilter(admin.SimpleListFilter):
+    """Voters whose latest `score` (a probability) lies in a band of 20 points."""
+
+    score = ""
+
+    def lookups(self, request, model_admin):
+        bands = [(band, f"{BAND_WORDS[band]} ({band}%)") for band in SCORE_BANDS]
+        return [*bands, (NOT_SCORED, "not scored")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        runs = latest_runs(request).values()
+        if value == NOT_SCORED:
+            # No row in the latest run (imported since) or a row without this model's score.
+            return queryset.filter(
+                ~models.Q(pk__in=scored_in_runs(runs)) | models.Q(pk__in=unscored(runs, self.score))
+            )
+        if value not in SCORE_BANDS:
+            return queryset.none()
+        return queryset.filter(pk__in=scored_in_band(runs, self.score, value))
+
+
+class TurnoutBandFilter(ScoreBandFilter):
+    title = "latest turnout score"
+    parameter_name = "turnout_band"
+    score = "turnout"
+
+
+class SupportBandFilter(ScoreBandFilter):
+    title = "latest support score"
+    parameter_name = "support_band"
+    score = "support"
+
+
+class BestMessageFilter(admin.SimpleListFilter):
+    """Voters whose best message in the latest run (the persuasion model's pick) is this one."""
+
+    title = "best message (latest persuasion model)"
+    parameter_name = "best_message"
+
+    def lookups(self, request, model_admin):
+        arms = best_arm_choices(latest_runs(request).values())
+        return [(arm, best_message_label(arm)) for arm in arms]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        if self.value() not in {value for value, _ in self.lookup_choices}:
+            return queryset.none()
+        return queryset.filter(pk__in=with_best_arm(latest_runs(request).values(), self.value()))
+
+
+class UnscoredLast(OrderBy):
+    """Order by a score with unscored voters last both ways (the admin reverses an ordering for
+    a second click, which would otherwise put them first: PostgreSQL sorts NULL as largest,
+    SQLite as smallest)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(F(name), nulls_last=True)
+
+    def reverse_ordering(self) -> UnscoredLast:
+        self.descending = not self.descending
+        return self
+
+
+def _annotating(name: str, field: str):
+    def annotate(request: HttpRequest, voters: models.QuerySet[Voter]) -> models.QuerySet[Voter]:
+        runs = latest_runs(request).values()
+        if not runs:  # nothing scored yet: no subquery at all
+            empty = models.CharField() if field == "best_arm" else models.FloatField()
+            return voters.annotate(**{name: models.Value(None, output_field=empty)})
+        return voters.annotate(**{name: latest_score(runs, field)})
+
+    return annotate
+
+
+register_voter_list_filter("turnout_band", TurnoutBandFilter)
+register_voter_list_filter("support_band", SupportBandFilter)
+register_voter_list_filter("best_message", BestMessageFilter)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_turnout",
+        description="turnout",
+        ordering=UnscoredLast("latest_turnout"),
+        annotate=_annotating("latest_turnout", "turnout"),
+        display=lambda voter: whole_percent(voter.latest_turnout),
+    )
+)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_support",
+        description="support",
+        ordering=UnscoredLast("latest_support"),
+        annotate=_annotating("latest_support", "support"),
+        display=lambda voter: whole_percent(voter.latest_support),
+    )
+)
+register_voter_list_column(
+    VoterListColumn(
+        name="latest_best_message",
+        description="best message",
+        ordering=UnscoredLast("latest_best_arm"),
+        annotate=_annotating("latest_best_arm", "best_arm"),
+        display=lambda voter: (
+            best_message_label(voter.latest_best_arm) if voter.latest_best_arm else DASH
+        ),
+    )
 )

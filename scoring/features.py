@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection
 
-from voters.models import ContactResult, SurveyQuestion
+from voters.models import ContactResult, Party, SurveyQuestion
 
 # 2: no registration status, and households counted whatever their members' status (both can be
 # caused by the label; see "What a label can cause" above).
@@ -204,6 +204,26 @@ def _simple(template: str, name: str, missing: str) -> Callable[[dict[str, float
     return describe
 
 
+def _ago(what: str, name: str, days_per_unit: float, missing: str) -> Callable[[dict], str]:
+    """ "last voted 1 year ago", "last contacted 3 months ago": the largest unit that reads
+    plainly, from a value in units of `days_per_unit` days."""
+
+    def describe(v: dict[str, float]) -> str:
+        value = v[name]
+        if math.isnan(value):
+            return missing
+        days = value * days_per_unit
+        # From a full year on in years, from two months in months, from two weeks in weeks.
+        for unit, size, at_least in (("year", 365.25, 1), ("month", 30.44, 2), ("week", 7, 2)):
+            if days >= size * at_least:
+                count = round(days / size)
+                return f"{what} {count} {unit}{'' if count == 1 else 's'} ago"
+        count = round(days)
+        return f"{what} {count} day{'' if count == 1 else 's'} ago"
+
+    return describe
+
+
 def _flag(yes: str, no: str, name: str) -> Callable[[dict[str, float]], str]:
     return lambda v: yes if v[name] == 1 else no
 
@@ -217,7 +237,10 @@ def _spec_features() -> list[Feature]:
         ],
         *[
             Feature(
-                f"party_{p}", _flag(f"registered {p.upper()}", f"not {p.upper()}", f"party_{p}")
+                f"party_{p}",
+                _flag(
+                    f"registered {Party(p).label}", f"not registered {Party(p).label}", f"party_{p}"
+                ),
             )
             for p in PARTIES
         ],
@@ -243,7 +266,7 @@ def _spec_features() -> list[Feature]:
     features += [
         Feature(
             "years_since_last_vote",
-            _simple("last voted {:.0f} years ago", "years_since_last_vote", "never voted here"),
+            _ago("last voted", "years_since_last_vote", 365.25, "never voted here"),
         ),
         Feature(
             "early_or_mail_share",
@@ -261,7 +284,7 @@ def _spec_features() -> list[Feature]:
         Feature("contacts_reached", _simple("reached {:.0f} times before", "contacts_reached", "")),
         Feature(
             "days_since_contact",
-            _simple("last contacted {:.0f} days ago", "days_since_contact", "never contacted"),
+            _ago("last contacted", "days_since_contact", 1, "never contacted"),
         ),
         Feature(
             "support_answer",

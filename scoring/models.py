@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import models
 
@@ -215,8 +217,9 @@ class VoterScore(models.Model):
         """The one thing to do with this voter: a message, or leave them alone."""
         return LEAVE_ALONE if self.best_arm == "control" else self.best_arm
 
-    def best_arm_reason(self) -> str:
-        """Why the persuasion model's safe policy chose `best_arm`, in words."""
+    def best_arm_reason(self, label: Callable[[str], str] = str) -> str:
+        """Why the persuasion model's safe policy chose `best_arm`, in words (arms named by
+        `label`)."""
         model = self.run.persuasion_model
         if model is None or not self.best_arm:
             return ""
@@ -225,4 +228,5 @@ class VoterScore(models.Model):
             self.best_arm,
             model.metrics.get("best_single_arm"),
             model.metrics.get("margin"),
+            label=label,
         )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.utils import timezone
 
 from scoring import plots
 from scoring.models import ModelKind, ModelVersion, ScoringRun
+from voters.models import CONTROL_ARM, arm_label
 
 DASH = "—"
 
@@ -80,6 +82,110 @@ def headline(version: ModelVersion) -> str:
             f" ({personalized['dr'] - best['dr']:+.4f} vs everyone: {metrics['best_single_arm']})"
         )
     return text
+
+
+# -- the persuasion model, for staff first ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message of a persuasion model, as staff read it: what share of the program's voters
+    would turn out (or agree) if every one of them got it, how sure we are, and the difference
+    from no message at all."""
+
+    message: str
+    expected: str
+    plausible: str
+    versus_none: str
+
+
+def message_rows(metrics: dict) -> list[MessageRow]:
+    """A row per message of the model's out-of-fold policy values ("everyone: X"), best first,
+    no message last; the interval is the 95% one of the DR value, in percent."""
+    everyone = [
+        p for p in metrics.get("policies") or []
+        if str(p.get("policy", "")).startswith("everyone: ") and p.get("dr") is not None
+    ]  # fmt: skip
+    by_arm = {p["policy"].removeprefix("everyone: "): p for p in everyone}
+    control = by_arm.get(CONTROL_ARM)
+    rows = []
+    for arm, policy in sorted(by_arm.items(), key=lambda kv: (kv[0] == CONTROL_ARM, -kv[1]["dr"])):
+        low, high = policy.get("dr_ci") or (None, None)
+        if arm == CONTROL_ARM or control is None:
+            versus = DASH
+        else:
+            versus = points(policy["dr"] - control["dr"])
+        rows.append(
+            MessageRow(
+                message="no message (control)" if arm == CONTROL_ARM else arm_label(arm),
+                expected=percent(policy["dr"]),
+                plausible=DASH if low is None else f"{100 * low:.1f}% to {100 * high:.1f}%",
+                versus_none=versus,
+            )
+        )
+    return rows
+
+
+def persuasion_summary(version: ModelVersion) -> list[str]:
+    """What a persuasion model tells staff, in sentences: the best message and its effect, how
+    sure we are, and whether it found voters for whom another message works better."""
+    metrics = version.metrics or {}
+    best = metrics.get("best_single_arm")
+    if not best:
+        return ["This model has no evaluation recorded."]
+    outcome = (
+        f"voting in {version.election}" if version.election_id else
+        f"answering {version.question} in our favour" if version.question_id else "the outcome"
+    )  # fmt: skip
+    by_arm = {
+        p["policy"].removeprefix("everyone: "): p
+        for p in metrics.get("policies") or []
+        if str(p.get("policy", "")).startswith("everyone: ") and p.get("dr") is not None
+    }
+    lines = []
+    chosen, control = by_arm.get(best), by_arm.get(CONTROL_ARM)
+    if chosen is not None and control is not None:
+        lines.append(
+            f"Best single message: {arm_label(best)}. Given to every voter of the program, it "
+            f"moves {outcome} by {points(chosen['dr'] - control['dr'])} on average compared "
+            f"with no message ({percent(chosen['dr'])} against {percent(control['dr'])})."
+        )
+        low, high = chosen.get("dr_ci") or (None, None)
+        c_low, c_high = control.get("dr_ci") or (None, None)
+        if None not in (low, high, c_low, c_high):
+            overlap = low <= c_high and c_low <= high
+            lines.append(
+                f"How sure: with {arm_label(best)} the true rate is very likely (95%) between "
+                f"{100 * low:.1f}% and {100 * high:.1f}%; with no message between "
+                f"{100 * c_low:.1f}% and {100 * c_high:.1f}%. "
+                + (
+                    "The two ranges overlap, so the effect may be smaller than it looks, or none."
+                    if overlap
+                    else "The ranges do not overlap: the message very likely helps."
+                )
+            )
+    else:
+        lines.append(f"Best single message: {arm_label(best)}.")
+    departing = metrics.get("share_departing")
+    alone = metrics.get("share_left_alone")
+    if departing:
+        lines.append(
+            f"Who gets what: {percent(departing)} of voters get another message, where the model "
+            f"expects it to work better for them than {arm_label(best)} by more than its safety "
+            f"margin; {percent(alone or 0)} are left alone. Everyone else gets {arm_label(best)}."
+        )
+    else:
+        lines.append(
+            f"Who gets what: everyone gets {arm_label(best)}. The model found no group of voters "
+            f"for whom another message works better by more than chance would explain."
+        )
+    backlash = metrics.get("backlash_share")
+    if backlash:
+        lines.append(
+            f"{percent(backlash)} of voters are predicted to react against every message; they "
+            "are only left alone where that is clear beyond the safety margin."
+        )
+    return lines
 
 
 CLASSIFIER_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (

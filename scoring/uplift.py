@@ -20,6 +20,7 @@ other folds' pseudo-outcomes, and those were built by outcome models that saw fo
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -369,32 +370,36 @@ def safe_policy(uplift: np.ndarray, default_arm: int, margin: float) -> np.ndarr
 
 
 def explain_choice(
-    uplift: dict[str, float], chosen: str, default: str | None, margin: float | None
+    uplift: dict[str, float],
+    chosen: str,
+    default: str | None,
+    margin: float | None,
+    label: Callable[[str], str] = str,
 ) -> str:
     """In words, why the safe policy gave this voter `chosen` (an arm name, "control" for
-    none): the same rule as `safe_policy`, read back from one voter's predicted uplifts."""
+    none): the same rule as `safe_policy`, read back from one voter's predicted uplifts.
+    Arms are named by `label(name)`; differences are in percentage points (pp)."""
     if chosen == "control":
         return (
-            f"leave alone: every message is predicted to backfire, {default} by more than the "
-            f"safety margin ({100 * (margin or 0):.1f} pts)"
+            f"leave alone: every message is predicted to backfire, {label(default or '')} by "
+            f"more than the safety margin ({100 * (margin or 0):.1f} pp)"
         )
     if default is None:
         return ""
     if chosen == default:
         if margin is None:
             return (
-                f"{default}, the best single message: no personalization beat it beyond noise "
-                "when tested"
+                f"{label(default)}, the best single message: no personalization beat it beyond "
+                "noise when tested"
             )
         return (
-            f"{default}, the best single message: no other choice beats it by more than the "
-            f"safety margin ({100 * margin:.1f} pts)"
+            f"{label(default)}, the best single message: no other choice beats it by more than "
+            f"the safety margin ({100 * margin:.1f} pp)"
         )
     advantage = uplift.get(chosen, 0.0) - uplift.get(default, 0.0)
-    what = "leaving them alone" if chosen == "control" else chosen
     return (
-        f"{what} is predicted to beat {default}, the best single message, by "
-        f"{100 * advantage:.1f} pts, more than the safety margin ({100 * (margin or 0):.1f} pts)"
+        f"{label(chosen)} is predicted to beat {label(default)}, the best single message, by "
+        f"{100 * advantage:.1f} pp, more than the safety margin ({100 * (margin or 0):.1f} pp)"
     )
 
 

@@ -48,12 +48,13 @@ from campaign.admin import (
     scoped_related_queryset,
     wrappable_time,
 )
+from campaign.lib.ids import as_id
 from campaign.lib.masking import mask_contact_details
 from campaign.lib.timestamps import shown
 from campaign.models import Campaign, Election, Role
 from campaign.views import client_ip
 from voters import consent, layouts
-from voters.admin_panels import voter_panels, with_panels
+from voters.admin_panels import voter_list_columns, voter_list_filters, voter_panels, with_panels
 from voters.exports import CONTACT_EXPORT_ROLES, export_voters
 from voters.importers import PHASES
 from voters.models import (
@@ -71,6 +72,7 @@ from voters.models import (
     ImportKind,
     ImportRun,
     ImportStatus,
+    Party,
     Program,
     ProgramArm,
     RejectedRow,
@@ -134,18 +136,28 @@ class PrecinctFilter(admin.SimpleListFilter):
 
 
 class VotedInElectionFilter(admin.SimpleListFilter):
+    """Voted (or not) in one of the user's elections. Elections belong to a campaign, so two
+    campaigns that vote in the same county election each have a row: each is listed once, named
+    with its campaign when the user sees several (only the chosen campaign's, once one is)."""
+
     title = "voted in election"
     parameter_name = "voted_in"
     max_elections = 100
 
     def lookups(self, request, model_admin):
-        elections = scoped_related_queryset(Election, request).order_by(
-            "-election_on", "election_type"
+        elections = scoped_related_queryset(Election, request)
+        chosen = as_id(request.GET.get("campaign__id__exact"))
+        if chosen is not None:
+            elections = elections.filter(campaign_id=chosen)
+        elections = elections.select_related("campaign").order_by(
+            "-election_on", "election_type", "campaign__name", "pk"
         )[: self.max_elections]
+        several = len({e.campaign_id for e in elections}) > 1
         choices = []
         for election in elections:
-            choices.append((f"{election.pk}:yes", f"{election}: voted"))
-            choices.append((f"{election.pk}:no", f"{election}: did not vote"))
+            name = f"{election} ({election.campaign.name})" if several else str(election)
+            choices.append((f"{election.pk}:yes", f"{name}: voted"))
+            choices.append((f"{election.pk}:no", f"{name}: did not vote"))
         return choices
 
     def queryset(self, request, queryset):
@@ -172,6 +184,16 @@ def _voter_link(voter: Voter) -> SafeString:
 
 def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def ballot_party(code: str | None) -> str:
+    """A primary ballot's party in words ("REP" is Republican); a code we do not know, as is."""
+    if not code:
+        return ""
+    try:
+        return Party(code.strip().lower()).label
+    except ValueError:
+        return code
 
 
 def _members_table(
@@ -273,7 +295,7 @@ def _assignments_table(voter: Voter) -> SafeString:
                     reverse("admin:voters_program_change", args=[a.program_id]),
                     a.program.name,
                 ),
-                a.arm.name,
+                a.arm.label,
                 _yes_no(a.arm.is_control),
                 _local(a.assigned_at, voter.campaign.time_zone),
             )
@@ -299,10 +321,15 @@ class VoterConsentForm(forms.Form):
         help_text="Required to opt back in (what the voter asked for, and when).",
     )
 
+    # The id of the empty form after the voter page's own, which these fields belong to.
+    html_id = "voter-consent"
+
     def __init__(self, *args, voter: Voter, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.voter = voter
         self.user = user
+        for field in self.fields.values():
+            field.widget.attrs["form"] = self.html_id
 
     def clean(self) -> dict:
         data = super().clean()
@@ -391,14 +418,35 @@ def sees_contact_details(request: HttpRequest, obj: Voter | ConsentEvent | None 
     return Role.VIEWER not in roles.values()
 
 
+_column_fields: dict[str, Callable] = {}
+
+
+def _column_field(column) -> Callable:
+    """A registered list column as an admin display function named after it (kept per name: the
+    changelist matches sort parameters to columns by the function's name)."""
+    field = _column_fields.get(column.name)
+    if field is None or field.column is not column:
+
+        def field(voter: Voter) -> str:
+            return column.display(voter)
+
+        field.__name__ = column.name
+        field.short_description = column.description
+        field.admin_order_field = column.ordering
+        field.column = column
+        _column_fields[column.name] = field
+    return field
+
+
 @admin.register(Voter)
 class VoterAdmin(CampaignScopedAdmin):
     editable = False
     # By primary key: stable pages for lists and autocompletes, and free on a million rows.
     ordering = ("pk",)
-    list_display = (
-        "voter_id", "name", "age", "party", "status", "precinct", "city_zip", "phone",
-    )  # fmt: skip
+    # With later apps' score columns this fits 1366 pixels beside both sidebars. The city and
+    # phone are on the voter's page (a search by phone still finds them): the precinct says where
+    # they live closely enough for a list, and a page of phones is what a leaked screen costs most.
+    list_display = ("voter_id", "name", "age", "party", "status", "precinct")
     list_select_related = ("campaign",)
     list_filter = (
         "status",
@@ -409,6 +457,7 @@ class VoterAdmin(CampaignScopedAdmin):
         ("campaign", ScopedRelatedFieldListFilter),
     )
     # Columns an index can sort a campaign's voters by; sorting by name would sort millions.
+    # Later apps' columns (scoring's latest scores) are sortable too: see get_sortable_by.
     sortable_by = ("voter_id", "precinct", "status")
     # Only so the admin shows its search box; `get_search_results` does the matching.
     search_fields = ("voter_id",)
@@ -517,10 +566,6 @@ class VoterAdmin(CampaignScopedAdmin):
     def age(self, obj: Voter) -> int | None:
         return obj.age_on(timezone.localdate())
 
-    @admin.display(description="city / zip")
-    def city_zip(self, obj: Voter) -> str:
-        return " ".join(p for p in (obj.city, obj.zip5) if p)
-
     @admin.display(description="other columns")
     def extra_pretty(self, obj: Voter) -> SafeString:
         if not obj.extra:
@@ -536,16 +581,15 @@ class VoterAdmin(CampaignScopedAdmin):
 
     @admin.display(description="elections, newest first")
     def vote_history(self, obj: Voter) -> SafeString:
+        # The election's own name on every row ("2024-11-05 General" when it has no label).
         return html_table(
-            ("date", "type", "election", "voted", "method", "ballot party"),
+            ("election", "voted", "method", "ballot party"),
             (
                 (
-                    r.election.election_on.isoformat(),
-                    r.election.get_election_type_display(),
-                    r.election.label,
+                    str(r.election),
                     _yes_no(r.voted),
                     r.get_method_display() or "",
-                    r.party or "",
+                    ballot_party(r.party),
                 )
                 for r in vote_history(obj)
             ),
@@ -568,10 +612,30 @@ class VoterAdmin(CampaignScopedAdmin):
     def program_assignments(self, obj: Voter) -> SafeString:
         return _assignments_table(obj)
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        request._voter_list_columns = True  # the list's rows carry the columns' annotations
+        return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        # Only the list shows later apps' columns; the voter's page reads its own panels.
+        if getattr(request, "_voter_list_columns", False):
+            for column in voter_list_columns():
+                queryset = column.annotate(request, queryset)
+        return queryset
+
+    def get_list_filter(self, request: HttpRequest):
+        # Later apps' filters (scoring's score bands) right after party: above the long
+        # precinct and election lists, where staff look first.
+        at = self.list_filter.index("party") + 1
+        return (*self.list_filter[:at], *voter_list_filters(), *self.list_filter[at:])
+
+    def get_sortable_by(self, request: HttpRequest):
+        # The admin matches display functions (not names) against this list.
+        return (*self.sortable_by, *(_column_field(c) for c in voter_list_columns()))
+
     def get_list_display(self, request):
-        shown = self.list_display
-        if not sees_contact_details(request):
-            shown = tuple(f for f in shown if f != "phone")
+        shown = (*self.list_display, *(_column_field(c) for c in voter_list_columns()))
         # The campaign column only means something to people who see more than one.
         if is_superuser(request) or len(campaign_ids(request)) > 1:
             return (*shown, "campaign")
@@ -603,6 +667,10 @@ class VoterAdmin(CampaignScopedAdmin):
         return [consent_url, *super().get_urls()]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # The person first: staff look for "Ann Lee", the voter id tells two of them apart.
+            context["title"] = obj.full_name or f"Voter {obj.voter_id}"
+            context["subtitle"] = f"Voter {obj.voter_id}, {obj.campaign.name}"
         if obj is not None and self._role_in(request, obj, EDIT_ROLES):
             context["consent_form"] = VoterConsentForm(voter=obj, user=request.user)
             context["consent_url"] = reverse("admin:voters_voter_consent", args=[obj.pk])

@@ -1,4 +1,5 @@
-"""Sections that later apps add to the voter's admin page.
+"""Sections that later apps add to the voter's admin page, and filters and columns they add to the
+voter list.
 
 Imports flow one way (campaign <- voters <- scoring <- messaging), so the voter page cannot ask
 scoring for a voter's scores. Scoring registers a panel here instead, from its admin module, and
@@ -10,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.contrib.admin import ListFilter
+from django.db.models import OrderBy, QuerySet
+from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from voters.models import Voter
@@ -70,3 +74,50 @@ def with_panels(fieldsets: list | tuple) -> list:
         shown.insert(at, (panel.title, {"fields": (panel.field,)}))
         added.add(panel.title)
     return shown
+
+
+# -- the voter list: later apps' filters and sortable columns ---------------------------------
+
+
+@dataclass(frozen=True)
+class VoterListColumn:
+    """A column of the voter list that a later app computes (the latest turnout score).
+
+    `annotate(request, voters)` adds the annotation the column shows and sorts by (`ordering`: a
+    name or an expression), scoped to what `request`'s user may see; `display(voter)` renders one
+    row from that annotation, so the column costs no query per row.
+    """
+
+    name: str
+    description: str
+    ordering: str | OrderBy
+    annotate: Callable[[HttpRequest, QuerySet[Voter]], QuerySet[Voter]]
+    display: Callable[[Voter], str]
+
+
+_list_filters: dict[str, type[ListFilter]] = {}
+_list_columns: dict[str, VoterListColumn] = {}
+
+
+def register_voter_list_filter(name: str, list_filter: type[ListFilter]) -> None:
+    """Offer `list_filter` in the voter list's sidebar (before the campaign filter); registering
+    `name` again replaces it."""
+    _list_filters[name] = list_filter
+
+
+def register_voter_list_column(column: VoterListColumn) -> None:
+    """Show `column` on the voter list, sortable; registering its name again replaces it."""
+    _list_columns[column.name] = column
+
+
+def unregister_voter_list(name: str) -> None:
+    _list_filters.pop(name, None)
+    _list_columns.pop(name, None)
+
+
+def voter_list_filters() -> list[type[ListFilter]]:
+    return list(_list_filters.values())
+
+
+def voter_list_columns() -> list[VoterListColumn]:
+    return list(_list_columns.values())

@@ -970,6 +970,13 @@ def _finish(run: ImportRun, *, analyzed: set[str] | frozenset[str] = frozenset()
                     table = partitions.table_holding(cursor, table, run.campaign_id)
                 if table not in analyzed:
                     cursor.execute(f"ANALYZE {table}")
+    elif connection.vendor == "sqlite":
+        # Without statistics SQLite's planner takes any index on campaign_id for a campaign's
+        # voters, and the admin's party filter then sorted all of them by id (2 s on the demo's
+        # 100,000 voters, 10 ms with statistics): the embedded default is what newcomers see.
+        with connection.cursor() as cursor:
+            for table in WRITTEN_TABLES.get(run.kind, ()):
+                cursor.execute(f"ANALYZE {table}")
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()

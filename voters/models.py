@@ -561,6 +561,18 @@ class Program(models.Model):
         return self.name
 
 
+CONTROL_ARM = "control"
+
+
+def arm_label(name: str) -> str:
+    """An arm's name as staff read it: "civic_duty" is "Civic duty" (arms are named after message
+    variants, whose names are identifiers), and control is "control (no message)"."""
+    if name == CONTROL_ARM:
+        return "control (no message)"
+    words = " ".join(name.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:] if words else name
+
+
 class ProgramArm(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="arms")
     name = models.CharField(max_length=200, help_text="A message variant's name, or 'control'.")
@@ -574,6 +586,10 @@ class ProgramArm(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def label(self) -> str:
+        return arm_label(self.name)
 
 
 class Assignment(models.Model):

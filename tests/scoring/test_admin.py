@@ -518,14 +518,14 @@ def test_voter_page_shows_the_latest_complete_runs_scores_and_reasons(staff_clie
     assert f"run {latest.pk}, features as of" in text
     assert "<td>turnout</td><td>62.5%</td>" in text
     assert "<td>support</td><td>—</td>" in text
-    assert "<td>best message</td><td>door</td>" in text
+    assert "<td>best message</td><td>Door</td>" in text
     assert "<td>why</td><td>—</td>" in text  # the factory's run has no persuasion model
-    assert "<td>uplift of door</td><td>+3.1 pp</td>" in text
-    assert "<td>uplift of mail</td><td>-0.4 pp</td>" in text
+    assert "<td>uplift of Door</td><td>+3.1 pp</td>" in text
+    assert "<td>uplift of Mail</td><td>-0.4 pp</td>" in text
     # The chosen message's reasons first, then turnout's.
-    door = text.index("<td>uplift door</td><td>age 23</td><td>+3.1 pts</td>")
+    door = text.index("<td>uplift of Door</td><td>age 23</td><td>+3.1 pp</td>")
     primaries = text.index(
-        "<td>turnout</td><td>voted in 1 of the last 4 primaries</td><td>-12.0 pts</td>"
+        "<td>turnout</td><td>voted in 1 of the last 4 primaries</td><td>-12.0 pp</td>"
     )
     assert door < primaries
     assert "90.0%" not in text  # the failed run's score is not shown
@@ -552,11 +552,11 @@ def test_voter_page_says_leave_alone_for_a_voter_every_message_would_hurt(staff_
 
     assert "<td>best message</td><td>leave alone (no message)</td>" in text
     assert (
-        "<td>why</td><td>leave alone: every message is predicted to backfire, plan_making by "
-        "more than the safety margin (1.0 pts)</td>"
+        "<td>why</td><td>leave alone: every message is predicted to backfire, Plan making by "
+        "more than the safety margin (1.0 pp)</td>"
     ) in text
-    assert "plan_making (every message" not in text
-    assert "points of calibrated probability" in text
+    assert "plan_making" not in text  # arms by their label, never their code
+    assert "in percentage points (pp): of calibrated probability" in text
 
 
 def test_voter_page_says_why_the_safe_policy_kept_the_best_single_message(staff_client, campaign):
@@ -565,11 +565,12 @@ def test_voter_page_says_why_the_safe_policy_kept_the_best_single_message(staff_
         uplift={"plan_making": 0.01, "mail": 0.025}, best_arm="plan_making",
     )  # fmt: skip
 
-    assert "<td>best message</td><td>plan_making</td>" in text
+    assert "<td>best message</td><td>Plan making</td>" in text
     assert (
-        "<td>why</td><td>plan_making, the best single message: no other choice beats it by more "
-        "than the safety margin (2.0 pts)</td>"
+        "<td>why</td><td>Plan making, the best single message: no other choice beats it by more "
+        "than the safety margin (2.0 pp)</td>"
     ) in text
+    assert "<td>uplift of Plan making</td><td>+1.0 pp</td>" in text
 
 
 def test_voter_page_says_when_a_voter_was_never_scored(staff_client, campaign):
@@ -597,3 +598,34 @@ def test_scoring_run_list_shows_speed_and_error_before_dates(staff_client, campa
     assert '<td class="field-voters_scored">1,234,567 of 2,500,000</td>' in html
     assert '<td class="field-speed">61,728</td>' in html  # 1,234,567 voters in 20 s
     assert '<td class="field-short_error">worker lost</td>' in html
+
+
+def test_persuasion_model_page_speaks_to_staff_first_and_folds_the_estimators_terms(
+    staff_client, campaign
+):
+    version = ModelVersionFactory(campaign=campaign, persuasion=True, approved=True)
+    url = reverse("admin:scoring_modelversion_change", args=[version.pk])
+
+    text = staff_client.get(url).text
+    staff = text.index("Which message works, for whom, how sure")
+    details = text.index("For analysts: the estimator&#x27;s figures")
+
+    assert staff < details
+    assert (
+        f"<p>Best single message: Door. Given to every voter of the program, it moves voting in "
+        f"{version.election} by +3.0 pp on average compared with no message (44.0% against "
+        "41.0%).</p>"
+    ) in text
+    assert (
+        "with Door the true rate is very likely (95%) between 42.0% and 46.0%; with no message "
+        "between 39.0% and 43.0%. The two ranges overlap"
+    ) in text
+    assert "Who gets what: 20.0% of voters get another message" in text
+    assert (
+        "<tr><td>Door</td><td>44.0%</td><td>42.0% to 46.0%</td><td>+3.0 pp</td></tr>"
+    ) in text.replace("\n", "")
+    # The estimator's vocabulary only inside the collapsed section, after the staff's.
+    for term in ("IPS VALUE", "Qini", "cross-fitted DR loss"):
+        assert term.lower() not in text[staff:details].lower()
+    assert "Qini" in text[details:]
+    assert "<details" in text[details - 400 : details]  # folded away (Django's collapse)

@@ -66,23 +66,27 @@ def test_the_choice_is_explained_in_words_by_the_same_rule():
     backfire = {"one": -0.02, "two": -0.04}
     assert explain_choice(backfire, "control", "one", 0.01) == (
         "leave alone: every message is predicted to backfire, one by more than the safety "
-        "margin (1.0 pts)"
+        "margin (1.0 pp)"
     )
     # Predicted to backfire, but not beyond the margin: the default, explained as such.
     assert explain_choice(backfire, "one", "one", 0.05) == (
         "one, the best single message: no other choice beats it by more than the safety "
-        "margin (5.0 pts)"
+        "margin (5.0 pp)"
     )
     assert explain_choice({"one": 0.05, "two": 0.055}, "one", "one", 0.01) == (
         "one, the best single message: no other choice beats it by more than the safety "
-        "margin (1.0 pts)"
+        "margin (1.0 pp)"
     )
     assert explain_choice({"one": 0.05, "two": 0.01}, "one", "one", None) == (
         "one, the best single message: no personalization beat it beyond noise when tested"
     )
     assert explain_choice({"one": -0.02, "two": 0.03}, "two", "one", 0.01) == (
-        "two is predicted to beat one, the best single message, by 5.0 pts, more than the "
-        "safety margin (1.0 pts)"
+        "two is predicted to beat one, the best single message, by 5.0 pp, more than the "
+        "safety margin (1.0 pp)"
+    )
+    # Staff read arms by label: the page passes one.
+    assert explain_choice({"one": 0.05}, "one", "one", None, label=str.upper) == (
+        "ONE, the best single message: no personalization beat it beyond noise when tested"
     )
 
 

@@ -14,10 +14,13 @@ from django.utils import timezone
 from campaign.admin import BoundedCountPaginator
 from campaign.models import Role
 from tests.factories import (
+    AssignmentFactory,
+    CampaignFactory,
     ElectionFactory,
     HouseholdFactory,
     ImportRunFactory,
     MembershipFactory,
+    ProgramArmFactory,
     UserFactory,
     VoteRecordFactory,
     VoterFactory,
@@ -29,8 +32,10 @@ pytestmark = pytest.mark.django_db
 
 VOTERS = reverse("admin:voters_voter_changelist")
 # session, user, memberships, precinct choices, election choices, capped count, the page of rows,
-# and the user's Django permissions (user, group), which the sidebar asks for the auth app's models
-VOTER_CHANGELIST_QUERIES = 9
+# the user's Django permissions (user, group), which the sidebar asks for the auth app's models,
+# and the campaigns' latest scoring runs (scoring's columns and filters; with a run, one more:
+# the arms its persuasion model could pick)
+VOTER_CHANGELIST_QUERIES = 10
 # session, user, memberships, the voter with campaign and household, the Django permissions
 # (2), household members, vote history, consent per channel, the timeline's contacts, answers and
 # consent changes, program assignments
@@ -215,6 +220,29 @@ def test_voter_search_is_served_by_indexes_on_postgresql(campaign, other_campaig
     assert not _uses_index(by_phone, "voter_last_name_prefix")
 
 
+def test_voter_search_by_surname_is_served_by_the_index_on_sqlite(campaign, other_campaign):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner: PostgreSQL's is checked above")
+    Voter.objects.bulk_create(
+        Voter(campaign=campaign if n % 2 else other_campaign, voter_id=f"X{n:05d}",
+              last_name=("Hill", "Hills", "Hilton", "Hinds", "hillman")[n % 5] + f"{n}")
+        for n in range(2_000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE voters_voter")  # what an import's end does on SQLite
+    own = Voter.objects.filter(campaign_id__in=[campaign.pk])
+
+    by_name = search_voters(own, "hill")
+    plan = by_name.explain()
+
+    # The range beside the LIKE is what SQLite can search an expression index by.
+    assert "voter_last_name_prefix (campaign_id=? AND <expr>>? AND <expr><?)" in plan
+    # Own voters are the odd numbers: a fifth of 1,000 per surname; "hill" is Hill, Hills, hillman.
+    assert by_name.count() == 600
+    assert search_voters(own, "hilt").count() == 200
+    assert search_voters(own, "hilz").count() == 0
+
+
 def _uses_index(plan: str, name: str) -> bool:
     """Whether the plan scans the index or one of its partitions' (voters are partitioned by
     campaign on PostgreSQL, and a partition's copy of an index has a name of its own)."""
@@ -342,6 +370,57 @@ def test_voted_in_election_filter(staff_client, campaign, other_campaign):
     }
 
 
+def test_voted_in_filter_lists_each_election_once_per_campaign_named_with_it(
+    client, campaign, other_campaign, make_member
+):
+    user = make_member(campaign, "staff", username="both")
+    MembershipFactory(user=user, campaign=other_campaign, role="staff")
+    day = dt.date(2024, 11, 5)
+    home = ElectionFactory(campaign=campaign, election_on=day, election_type="general", label="")
+    rival = ElectionFactory(
+        campaign=other_campaign, election_on=day, election_type="general", label=""
+    )
+    client.force_login(user)
+
+    def choices(params: dict) -> list[tuple[str, str]]:
+        response = client.get(VOTERS, params)
+        spec = next(
+            f
+            for f in response.context["cl"].filter_specs
+            if getattr(f, "parameter_name", None) == "voted_in"
+        )
+        return list(spec.lookup_choices)
+
+    assert choices({}) == [
+        (f"{home.pk}:yes", "2024-11-05 General (Home campaign): voted"),
+        (f"{home.pk}:no", "2024-11-05 General (Home campaign): did not vote"),
+        (f"{rival.pk}:yes", "2024-11-05 General (Rival campaign): voted"),
+        (f"{rival.pk}:no", "2024-11-05 General (Rival campaign): did not vote"),
+    ]
+    # Once a campaign is chosen, only its elections, with no campaign to tell apart.
+    assert choices({"campaign__id__exact": other_campaign.pk}) == [
+        (f"{rival.pk}:yes", "2024-11-05 General: voted"),
+        (f"{rival.pk}:no", "2024-11-05 General: did not vote"),
+    ]
+
+
+def test_voted_in_filter_names_no_campaign_for_a_one_campaign_user(staff_client, campaign):
+    election = ElectionFactory(campaign=campaign, election_on=dt.date(2024, 11, 5), label="")
+    ElectionFactory(campaign=CampaignFactory(slug="third"), election_on=dt.date(2024, 11, 5))
+
+    response = staff_client.get(VOTERS)
+    spec = next(
+        f
+        for f in response.context["cl"].filter_specs
+        if getattr(f, "parameter_name", None) == "voted_in"
+    )
+
+    assert [label for _, label in spec.lookup_choices] == [
+        f"{election}: voted",
+        f"{election}: did not vote",
+    ]
+
+
 def test_changelist_count_is_exact_up_to_the_limit_then_estimated(
     staff_client, campaign, monkeypatch
 ):
@@ -381,6 +460,48 @@ def test_voter_page_shows_household_members_and_vote_history_newest_first(staff_
     assert "Early in person" in html
     assert "By mail" in html
     assert "&quot;party_code&quot;: &quot;D&quot;" in html
+
+
+def test_voter_page_speaks_plainly(staff_client, campaign):
+    voter = VoterFactory(
+        campaign=campaign, voter_id="NC0042", first_name="Ann", middle_name="", last_name="Lee",
+        suffix="",
+    )  # fmt: skip
+    unlabelled = ElectionFactory(
+        campaign=campaign, election_on=dt.date(2024, 3, 5), election_type="primary", label=""
+    )
+    labelled = ElectionFactory(
+        campaign=campaign, election_on=dt.date(2024, 11, 5), label="General 2024"
+    )
+    VoteRecordFactory(voter=voter, election=unlabelled, party="REP", method="polls")
+    VoteRecordFactory(voter=voter, election=labelled, party="", method="mail")
+    arm = ProgramArmFactory(name="social_pressure")
+    AssignmentFactory(voter=voter, program=arm.program, arm=arm)
+
+    response = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk]))
+    html = response.content.decode()
+
+    assert response.context["title"] == "Ann Lee"
+    assert response.context["subtitle"] == "Voter NC0042, Home campaign"
+    assert "<title>Ann Lee | Voter NC0042, Home campaign |" in html
+    # The election on every row, by label or by date and type; the ballot party in words.
+    assert "<td>General 2024</td><td>yes</td><td>By mail</td><td></td>" in html
+    assert "<td>2024-03-05 Primary</td><td>yes</td><td>At the polls</td><td>Republican</td>" in html
+    assert "<td>Social pressure</td><td>no</td>" in html  # the arm by its label
+    assert "social_pressure" not in html
+
+
+def test_consent_form_sits_with_the_consent_table(staff_client, campaign):
+    voter = VoterFactory(campaign=campaign)
+
+    html = staff_client.get(reverse("admin:voters_voter_change", args=[voter.pk])).text
+
+    table = html.index("Current consent per channel")
+    form = html.index("Record a consent change")
+    assert table < form < html.index(">Timeline</h2>")
+    assert 'form="voter-consent"' in html[form : html.index(">Timeline</h2>")]
+    consent_url = reverse("admin:voters_voter_consent", args=[voter.pk])
+    assert f'<form id="voter-consent" action="{consent_url}" method="post"' in html
 
 
 def test_voter_changelist_query_count_does_not_grow_with_voters(

@@ -95,7 +95,7 @@ def test_timeline_merges_contacts_answers_and_consent_newest_first(
         "2024-10-01 14:00 EDT | contact | Text message | Delivered | staffer | Vendor API",
         "2024-10-01 13:00 EDT | answer |  | top-issue: jobs Jobs |  | Staff",
         "2024-10-01 12:00 EDT | answer |  | support: 2 Lean support |  | Staff",
-        "2024-10-01 12:00 EDT | contact | Door | Contacted (Fall doors / economy / econ-v2) "
+        "2024-10-01 12:00 EDT | contact | Door | Contacted (Fall doors / Economy / Econ v2) "
         "| Pat Q | Import",
     ]
 
