@@ -7,7 +7,8 @@ to `phonenumbers.parse` one unique value at a time; such values are rare in US v
 
 Semantics: `normalize_phone(x) == format_number(parse(x, "US"), E164) if is_valid_number(...)
 else None`, except that a number made of one repeated digit (9999999999) is always None: files use
-those as placeholders. An extension is dropped (E.164 has none).
+those as placeholders, and a North American number is ten digits (the metadata's few valid
+seven-digit ones are None). An extension is dropped (E.164 has none).
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ def phone_exact(value: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
+        return None
+    if number.country_code == 1 and len(str(number.national_number)) != 10:
+        # The metadata takes a few seven-digit North American numbers as valid (310-0000, one
+        # number California's carriers answer). A voter's phone without an area code cannot be
+        # texted or dialled from elsewhere, so it is no phone here.
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
