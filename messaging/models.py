@@ -720,8 +720,12 @@ class SmsMessage(models.Model):
                 name="uniq_sms_program_phone",
             ),
             # Receipts find their message by the vendor's id.
+            # The vendor's id first: receipts and acks look up a thousand ids at once, and with
+            # the campaign first the planner, its statistics taken before any text was sent (all
+            # ids empty, none in this partial index), read the campaign's every entry and
+            # filtered them instead of looking each id up.
             models.UniqueConstraint(
-                fields=["campaign", "vendor_message_id"],
+                fields=["vendor_message_id", "campaign"],
                 condition=models.Q(vendor_message_id__isnull=False),
                 name="uniq_sms_vendor_id",
             ),

@@ -4,10 +4,12 @@ leased with SKIP LOCKED, capped, acknowledged, expired, and never moved back fro
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from campaign.services import create_vendor_key
 from messaging.models import SmsKind, SmsMessage, SmsSettings, SmsStatus
@@ -448,10 +450,6 @@ def more_texts(design, n: int, status: str, first: int) -> None:
 def claim_reads(key, limit: int) -> tuple[int, int]:
     """(rows the lease's claim of program texts read from the outbox, rows it read and threw
     away), from PostgreSQL's own account of running it (EXPLAIN ANALYZE, rolled back)."""
-    import json
-
-    from django.test.utils import CaptureQueriesContext
-
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         lease_messages(key=key, limit=limit, now=MORNING_ET)
         transaction.set_rollback(True)
@@ -501,8 +499,6 @@ def test_a_lease_reads_the_queue_in_order_and_stops_not_every_due_text(campaign,
 def test_a_large_release_refreshes_the_outbox_statistics_and_a_small_one_does_not(
     campaign, monkeypatch
 ):
-    from django.test.utils import CaptureQueriesContext
-
     from messaging import sms
 
     monkeypatch.setattr(sms, "FRESH_STATISTICS_AFTER", 3)
@@ -519,3 +515,37 @@ def test_a_large_release_refreshes_the_outbox_statistics_and_a_small_one_does_no
     analyzed = "ANALYZE messaging_smsmessage"
     assert [q["sql"] for q in two if q["sql"] == analyzed] == []
     assert [q["sql"] for q in three if q["sql"] == analyzed] == [analyzed]
+
+
+def test_a_batch_of_receipts_looks_each_vendor_id_up_even_with_statistics_from_before_sending(
+    campaign, key
+):
+    from messaging.sms_inbound import Receipt, record_receipts
+
+    design, _ = due_texts(campaign, 2)
+    more_texts(design, 20_000, "due", first=1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE messaging_smsmessage")  # every vendor id still empty
+        cursor.execute(
+            "UPDATE messaging_smsmessage SET status = 'sent', vendor_message_id = 'SM' || id, "
+            "sent_at = %s WHERE design_id = %s",
+            [MORNING_ET, design.pk],
+        )
+    wanted = list(SmsMessage.objects.filter(design=design).order_by("pk")[:3])
+    receipts = [Receipt(t.vendor_message_id, "delivered", MORNING_ET) for t in wanted]
+
+    with CaptureQueriesContext(connection) as queries:
+        record_receipts(campaign=campaign, receipts=receipts, now=MORNING_ET)
+    lookup = next(q["sql"] for q in queries if "FOR UPDATE" in q["sql"])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + lookup.replace("%", "%%"))
+        plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    scan = next(
+        n for n in _nodes(plan[0]["Plan"]) if n.get("Relation Name") == "messaging_smsmessage"
+    )
+
+    # Three ids looked up, not the 20,002 sent texts read and filtered.
+    assert scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0) == 3
+    assert SmsMessage.objects.filter(status="delivered").count() == 3
