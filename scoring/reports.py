@@ -238,7 +238,7 @@ def chart_title(report: dict) -> str:
 def arm_rows(arms: Sequence[dict]) -> list[dict]:
     return [
         {
-            "arm": a["arm"],
+            "arm": arm_label(a["arm"]),  # "Civic duty", "control (no message)"
             "n": number(a["n"]),
             "rate": percent(a["rate"]),
             "lift": points(a["lift"]) if a["arm"] != plots.CONTROL else "(baseline)",

@@ -393,9 +393,9 @@ def test_experiment_page_shows_the_reports_numbers(staff_client, campaign, tiny_
     assert door["lift"] == pytest.approx(1 / 3)
     assert (expected["n"], expected["households"]) == (12, 6)
     text = response.text
-    assert "<td>control</td><td>6</td><td>33.3%</td><td>(baseline)</td>" in text
+    assert "<td>control (no message)</td><td>6</td><td>33.3%</td><td>(baseline)</td>" in text
     ci = f"[{100 * door['ci_low']:+.1f}, {100 * door['ci_high']:+.1f}]"
-    assert f"<td>door</td><td>6</td><td>66.7%</td><td>+33.3 pp</td><td>{ci}</td>" in text
+    assert f"<td>Door</td><td>6</td><td>66.7%</td><td>+33.3 pp</td><td>{ci}</td>" in text
     assert f"<td>{door['p_value']:.3f}</td>" in text
     assert 'src="data:image/png;base64,' in text
     assert list(expected["by_band"]) == ["turnout", "age"]

@@ -41,9 +41,9 @@ def test_arm_rows_show_lift_against_control():
     ]  # fmt: skip
 
     assert arm_rows(arms) == [
-        {"arm": "control", "n": "1,000", "rate": "50.0%", "lift": "(baseline)", "ci": "",
-         "p_value": "—"},
-        {"arm": "door", "n": "980", "rate": "53.0%", "lift": "+3.0 pp", "ci": "[+1.0, +5.0]",
+        {"arm": "control (no message)", "n": "1,000", "rate": "50.0%", "lift": "(baseline)",
+         "ci": "", "p_value": "—"},
+        {"arm": "Door", "n": "980", "rate": "53.0%", "lift": "+3.0 pp", "ci": "[+1.0, +5.0]",
          "p_value": "< 0.001"},
     ]  # fmt: skip
 
