@@ -612,8 +612,8 @@ class ModelVersionAdmin(CampaignScopedAdmin):
             "choices": self._experiment_choices(request),
             "picked": {name: obj.pk for name, obj in picked.items()},
             "report": report,
-            "rows": arm_rows(report["arms"]) if report else [],
-            "bands": band_tables(report["by_band"]) if report else [],
+            "rows": arm_rows(report["arms"], arm_label) if report else [],
+            "bands": band_tables(report["by_band"], arm_label) if report else [],
             "chart": chart,
             "chart_url": (
                 f"{reverse('admin:scoring_modelversion_experiment_chart')}?{request.GET.urlencode()}"

@@ -7,7 +7,7 @@ experiment report's rows per arm and band, a run's speed, and the order of a vot
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -235,10 +235,13 @@ def chart_title(report: dict) -> str:
     return f"{report['program']}: {report['outcome']}"
 
 
-def arm_rows(arms: Sequence[dict]) -> list[dict]:
+def arm_rows(arms: Sequence[dict], label: Callable[[str], str] = str) -> list[dict]:
+    """The arms table's rows, each arm named by `label` (the experiment report passes
+    `arm_label`: "Civic duty", "control (no message)"; the program page keeps the names its
+    own arms table shows)."""
     return [
         {
-            "arm": arm_label(a["arm"]),  # "Civic duty", "control (no message)"
+            "arm": label(a["arm"]),
             "n": number(a["n"]),
             "rate": percent(a["rate"]),
             "lift": points(a["lift"]) if a["arm"] != plots.CONTROL else "(baseline)",
@@ -252,11 +255,13 @@ def arm_rows(arms: Sequence[dict]) -> list[dict]:
 BAND_TITLES = {"turnout": "By turnout band", "age": "By age band"}
 
 
-def band_tables(by_band: dict) -> list[dict]:
+def band_tables(by_band: dict, label: Callable[[str], str] = str) -> list[dict]:
     return [
         {
             "title": BAND_TITLES.get(kind, f"By {kind}"),
-            "bands": [{"band": band, "rows": arm_rows(arms)} for band, arms in bands.items()],
+            "bands": [
+                {"band": band, "rows": arm_rows(arms, label)} for band, arms in bands.items()
+            ],
         }
         for kind, bands in by_band.items()
     ]

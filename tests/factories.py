@@ -14,6 +14,7 @@ from messaging.models import (
     EmailSettings,
     FieldResult,
     MessageVariant,
+    PausedVariant,
     ProgramDesign,
     SmsInbound,
     SmsMessage,
@@ -508,6 +509,17 @@ class SmsSettingsFactory(factory.django.DjangoModelFactory):
         model = SmsSettings
 
     campaign = factory.SubFactory(CampaignFactory)
+
+
+class PausedVariantFactory(factory.django.DjangoModelFactory):
+    """An SMS variant carriers filtered 3 times in its first 10 sends (paused)."""
+
+    class Meta:
+        model = PausedVariant
+
+    variant = factory.SubFactory(MessageVariantFactory, sms=True)
+    filtered = 3
+    sent = 10
 
 
 class SmsWindowProfileFactory(factory.django.DjangoModelFactory):

@@ -41,11 +41,12 @@ def test_arm_rows_show_lift_against_control():
     ]  # fmt: skip
 
     assert arm_rows(arms) == [
-        {"arm": "control (no message)", "n": "1,000", "rate": "50.0%", "lift": "(baseline)",
-         "ci": "", "p_value": "—"},
-        {"arm": "Door", "n": "980", "rate": "53.0%", "lift": "+3.0 pp", "ci": "[+1.0, +5.0]",
+        {"arm": "control", "n": "1,000", "rate": "50.0%", "lift": "(baseline)", "ci": "",
+         "p_value": "—"},
+        {"arm": "door", "n": "980", "rate": "53.0%", "lift": "+3.0 pp", "ci": "[+1.0, +5.0]",
          "p_value": "< 0.001"},
     ]  # fmt: skip
+    assert [row["arm"] for row in arm_rows(arms, label=str.upper)] == ["CONTROL", "DOOR"]
 
 
 def test_durations_and_the_order_of_reasons():
